@@ -1,0 +1,1 @@
+"""How people see it: Grafana dashboards, alert rules and run reports as code."""

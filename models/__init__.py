@@ -1,0 +1,1 @@
+"""What is estimated: pure models (no I/O, no clocks, no network)."""

@@ -1,0 +1,1 @@
+"""How messages move and where they land: contract, transports, worker, sinks, CLI."""
