@@ -1,0 +1,60 @@
+"""What every model has in common, after river's estimators.
+
+A model is fed one message at a time with :meth:`Model.update` (which returns None) and read
+through properties (``estimate``, ``alerts``). Constructor arguments are stored as given, under
+their own names; derived state lives in ``_private`` attributes. :meth:`Model.clone` returns a
+fresh model with the same arguments, and every model pickles (its state is plain data), so a
+worker can checkpoint it and a replay can start from a clean copy.
+
+>>> class Counter(Model):
+...     name = "counter"
+...     version = "1"
+...     def __init__(self, step: int = 1):
+...         self.step = step
+...         self._n = 0
+...     def update(self, message) -> None:
+...         self._n += self.step
+...     @property
+...     def n(self) -> int:
+...         return self._n
+>>> c = Counter(step=2)
+>>> c.update(None)
+>>> c.n, c.clone().n, c.clone().step
+(2, 0, 2)
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any, ClassVar
+
+
+class Model:
+    """Base of all models: ``update(message) -> None``, state through properties."""
+
+    #: Name under which estimates are published (``Estimate.model``).
+    name: ClassVar[str] = "model"
+    #: Version of the model's method; bump when its results change.
+    version: ClassVar[str] = "0"
+
+    def update(self, message: Any) -> None:  # pragma: no cover - interface
+        """Feed one message. Returns None; read results through properties."""
+        raise NotImplementedError
+
+    def _get_params(self) -> dict[str, Any]:
+        """The constructor arguments, read back from the attributes of the same names."""
+        params = {}
+        for pname, param in inspect.signature(type(self).__init__).parameters.items():
+            if pname == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            params[pname] = getattr(self, pname)
+        return params
+
+    def clone(self) -> Model:
+        """A new model with the same constructor arguments and none of the learned state."""
+        return type(self)(**copy.deepcopy(self._get_params()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._get_params().items())
+        return f"{type(self).__name__}({args})"
