@@ -38,6 +38,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -67,6 +68,12 @@ SYSTEMS = ("Au-citrate", "Ag-citrate", "SiO2-Stober")
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 _ID_HELP = "1-128 characters: letters, digits, '_', '.', ':', '-', starting with a letter or digit"
+
+#: A list of numbers where a non-finite value (NaN, ±inf) travels as JSON null, a missing point.
+Values = Annotated[
+    list[float],
+    WithJsonSchema({"type": "array", "items": {"type": ["number", "null"]}}),
+]
 
 RunId = Annotated[str, Field(pattern=_ID_PATTERN, description=f"Run identifier ({_ID_HELP}).")]
 SensorId = Annotated[
@@ -209,15 +216,15 @@ class Reading(_Message):
     schema_id: Literal["synthwatch.reading/1"] = _schema_field("synthwatch.reading/1")
     sensor_id: SensorId
     seq: int = Field(ge=0, description="Per-sensor sequence number, increasing by one.")
-    values: list[float] = Field(
+    values: Values = Field(
         min_length=1, description="Values on the descriptor's axis; null marks a missing point."
     )
-    values_imag: list[float] | None = Field(
+    values_imag: Values | None = Field(
         default=None, description="Imaginary part Z'' for impedance readings, ohm."
     )
-    counts: list[float] | None = Field(default=None, description="Raw detector counts.")
-    dark: list[float] | None = Field(default=None, description="Dark counts.")
-    reference: list[float] | None = Field(default=None, description="Reference (blank) counts.")
+    counts: Values | None = Field(default=None, description="Raw detector counts.")
+    dark: Values | None = Field(default=None, description="Dark counts.")
+    reference: Values | None = Field(default=None, description="Reference (blank) counts.")
     flags: list[str] = Field(default_factory=list, description="Quality flags from the source.")
 
     @field_validator("values", "values_imag", "counts", "dark", "reference", mode="before")

@@ -1,0 +1,260 @@
+"""The ``synthwatch`` command line.
+
+``synthwatch demo``          simulate a gold synthesis, run the pipeline, watch it live
+``synthwatch runs``          the runs in the store
+``synthwatch show RUN``      a run's estimates over time and its final state
+
+Every error a person can cause (a bad option, an unknown run, a bad config value) ends in one
+line on stderr and exit status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from synthwatch import __version__
+from synthwatch.stream.config import Config, ConfigError, load_config
+from synthwatch.stream.contract import Estimate, Message
+from synthwatch.stream.live import FEATURE_COLUMNS, LiveView, fmt_elapsed, fmt_quantity
+from synthwatch.stream.store import Store, StoreError, UnknownRunError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|m|min|h|d)?\s*$")
+_UNIT_S = {None: 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class UsageError(Exception):
+    """A mistake on the command line, reported in one line."""
+
+
+def parse_duration(text: str) -> float:
+    """``"2h"`` → 7200.0; plain numbers are seconds."""
+    m = _DURATION.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive duration such as 7200, 90m or 2h, got {text!r}"
+        )
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+def parse_speed(text: str) -> float:
+    """``"1000"`` → 1000.0; ``"max"`` → 0 (as fast as possible)."""
+    if text.strip().lower() == "max":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive factor (simulated s per wall s) or 'max', got {text!r}"
+        )
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="synthwatch", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"synthwatch {__version__}")
+    parser.add_argument("--config", help="TOML config file (default: $SYNTHWATCH_CONFIG, ./synthwatch.toml)")
+    parser.add_argument("--store", type=Path, help="embedded store file (overrides store.path)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the pipeline does")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="simulate a citrate gold synthesis and watch it live")
+    demo.add_argument("--seed", type=int, help="simulator seed (default 0)")
+    demo.add_argument("--speed", type=parse_speed, help="simulated s per wall s, or 'max' (default 1000)")
+    demo.add_argument("--duration", type=parse_duration, help="simulated duration, e.g. 2h (default)")
+    demo.add_argument("--interval", type=parse_duration, help="seconds between spectra (default 2)")
+    demo.add_argument("--size", type=float, dest="d_final_nm", help="final mean diameter, nm (default 15)")
+    demo.add_argument("--quiet", action="store_true", help="no live view, only the summary")
+
+    sub.add_parser("runs", help="list the runs in the store")
+
+    show = sub.add_parser("show", help="a run's estimates over time and its final state")
+    show.add_argument("run_id", metavar="RUN", help="a run id from `synthwatch runs`, or 'latest'")
+    show.add_argument("--rows", type=int, default=24, help="rows of the time table (default 24)")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config if args.config else "auto")
+    if args.store is not None:
+        cfg.store.path = args.store
+    if args.command == "demo":
+        for name, dest in (("seed", "seed"), ("speed", "speed"), ("duration", "duration_s"),
+                           ("interval", "interval_s"), ("d_final_nm", "d_final_nm")):
+            value = getattr(args, name)
+            if value is not None:
+                try:
+                    setattr(cfg.demo, dest, value)
+                except ValueError as err:
+                    raise UsageError(f"synthwatch demo: --{name.replace('d_final_nm', 'size')}: "
+                                     f"{str(err).splitlines()[-1].strip()}") from None
+    return cfg
+
+
+def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
+    from synthwatch.collectors.gold_sim import GoldCitrateSimulator
+    from synthwatch.stream.pipeline import run_embedded
+
+    d = cfg.demo
+    sim = GoldCitrateSimulator(
+        seed=d.seed, duration_s=d.duration_s, interval_s=d.interval_s, d_final_nm=d.d_final_nm
+    )
+    view = LiveView(d.duration_s, d.speed)
+    state = {"listening": False}
+
+    def on_message(msg: Message, worker) -> None:
+        if not state["listening"]:
+            worker.on_output(view.on_output)
+            state["listening"] = True
+        view.on_input(msg)
+
+    with Store(cfg.store.path, commit_interval_s=cfg.store.commit_interval_s) as store:
+        if args.quiet or not console.is_terminal:
+            result = run_embedded(sim.messages(), [store], speed=d.speed,
+                                  reorder_window_s=cfg.worker.reorder_window_s,
+                                  max_batch=cfg.worker.max_batch, on_message=on_message)
+        else:
+            with Live(view, console=console, refresh_per_second=8, transient=False):
+                result = run_embedded(sim.messages(), [store], speed=d.speed,
+                                      reorder_window_s=cfg.worker.reorder_window_s,
+                                      max_batch=cfg.worker.max_batch, on_message=on_message)
+    run_id = result.run_ids[0]
+    final = fmt_quantity(view.latest_clean, "d_haiss_nm", "{:.1f}")
+    console.print(
+        f"run {run_id}: {view.readings} spectra, {fmt_elapsed(d.duration_s)} simulated in "
+        f"{result.wall_s:.1f} s wall; final size (Haiss) {final} nm; "
+        f"{view.alerts_total} alert state changes"
+    )
+    console.print(f"stored in {cfg.store.path}; see it with: synthwatch show {run_id}")
+    return 0
+
+
+def _no_store(cfg: Config) -> bool:
+    return not Path(cfg.store.path).exists()
+
+
+def cmd_runs(cfg: Config, console: Console) -> int:
+    if _no_store(cfg):
+        console.print(f"no runs yet: there is no store at {cfg.store.path}; "
+                      "`synthwatch demo` makes one")
+        return 0
+    with Store(cfg.store.path, readonly=True) as store:
+        runs = store.runs()
+    if not runs:
+        console.print(f"no runs in {cfg.store.path} yet; `synthwatch demo` makes one")
+        return 0
+    table = Table(title=f"runs in {cfg.store.path}")
+    for col in ("run", "system", "reactor", "started (UTC)", "duration", "status", "readings",
+                "estimates", "alerts"):
+        table.add_column(col)
+    for r in runs:
+        end = r.t_stop or r.t_last
+        duration = fmt_elapsed((end - r.t_start).total_seconds()) if end and r.t_start else "–"
+        table.add_row(r.run_id, r.system, r.reactor,
+                      r.t_start.strftime("%Y-%m-%d %H:%M:%S") if r.t_start else "–", duration,
+                      r.status or "running", str(r.n_readings), str(r.n_estimates), str(r.n_alerts))
+    console.print(table)
+    return 0
+
+
+def _sample(items: list[Estimate], rows: int) -> list[Estimate]:
+    if len(items) <= rows:
+        return items
+    step = (len(items) - 1) / (rows - 1)
+    return [items[round(i * step)] for i in range(rows)]
+
+
+def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
+    if args.rows < 2:
+        raise UsageError(f"synthwatch show: --rows: expected 2 or more, got {args.rows}")
+    if _no_store(cfg):
+        raise UsageError(f"synthwatch show: no store at {cfg.store.path}; "
+                         "`synthwatch demo` makes one, `--store PATH` names another")
+    with Store(cfg.store.path, readonly=True) as store:
+        run_id = args.run_id
+        if run_id == "latest":
+            runs = store.runs()
+            if not runs:
+                raise UsageError(f"synthwatch show: no runs in {cfg.store.path} yet")
+            run_id = max(runs, key=lambda r: r.t_start or r.t_last).run_id
+        args.run_id = run_id
+        summary = store.run(args.run_id)
+        features = store.estimates(args.run_id, measurement="uvvis_features")
+        health = store.estimates(args.run_id, measurement="pipeline_health")
+        alerts = store.alerts(args.run_id)
+    t0 = summary.t_start
+    table = Table(title=f"run {args.run_id}: UV-Vis estimates over time")
+    table.add_column("t since start", justify="right")
+    for _, label, _ in FEATURE_COLUMNS:
+        table.add_column(label, justify="right")
+    table.add_column("flags")
+    for est in _sample(features, args.rows):
+        since = fmt_elapsed((est.t - t0).total_seconds()) if t0 else est.t.isoformat()
+        table.add_row(since, *(fmt_quantity(est, n, f) for n, _, f in FEATURE_COLUMNS),
+                      ", ".join(est.flags))
+    console.print(table)
+
+    clean = [e for e in features if not e.flags]
+    status = summary.status or "running (no RunStop yet)"
+    console.print(f"status: {status}; {summary.n_readings} readings, "
+                  f"{len(features) - len(clean)} flagged frames, {len(alerts)} alert state changes")
+    if clean:
+        last = clean[-1]
+        since = fmt_elapsed((last.t - t0).total_seconds()) if t0 else last.t.isoformat()
+        console.print(f"final size (Haiss): {fmt_quantity(last, 'd_haiss_nm', '{:.1f}')} nm at "
+                      f"{since}; λ_SPR {fmt_quantity(last, 'lambda_spr_nm', '{:.1f}')} nm, "
+                      f"A_400 {fmt_quantity(last, 'a_400_au', '{:.3f}')}")
+    else:
+        console.print("final size: no clean spectrum yet")
+    for alert in alerts:
+        since = fmt_elapsed((alert.t - t0).total_seconds()) if t0 else alert.t.isoformat()
+        console.print(f"  alert {alert.state:8s} {since} [{alert.severity}] {alert.message}")
+    if health:
+        counts = ", ".join(f"{q.name.removesuffix('_count')} {q.value:.0f}"
+                           for q in health[-1].quantities)
+        console.print(f"pipeline: {counts}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        cfg = _config(args)
+        if args.command == "demo":
+            return cmd_demo(cfg, args, console)
+        if args.command == "runs":
+            return cmd_runs(cfg, console)
+        return cmd_show(cfg, args, console)
+    except UsageError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        return 2
+    except (ConfigError, UnknownRunError, StoreError) as e:
+        text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        err.print(f"error: {text}", markup=False, highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted: what was stored up to now is kept", markup=False)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

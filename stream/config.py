@@ -1,0 +1,143 @@
+"""Configuration: one TOML file with environment overrides, validated field by field.
+
+Where settings come from, later ones winning:
+
+1. the embedded defaults (these classes),
+2. the TOML file given by ``--config``, else ``$SYNTHWATCH_CONFIG``, else ``./synthwatch.toml``
+   if it exists,
+3. environment variables ``SYNTHWATCH_<SECTION>__<KEY>``, e.g.
+   ``SYNTHWATCH_STORE__PATH=/data/sw.sqlite`` or ``SYNTHWATCH_WORKER__REORDER_WINDOW_S=5``.
+
+A bad value is refused with an error naming the file (or variable), the field and what was
+expected.
+
+>>> cfg = load_config(env={"SYNTHWATCH_WORKER__REORDER_WINDOW_S": "5"}, path=None)
+>>> cfg.worker.reorder_window_s
+5.0
+>>> load_config(env={"SYNTHWATCH_WORKER__REORDER_WINDOW_S": "-1"}, path=None)
+Traceback (most recent call last):
+...
+synthwatch.stream.config.ConfigError: environment SYNTHWATCH_WORKER__REORDER_WINDOW_S: worker.reorder_window_s: Input should be greater than or equal to 0 (got '-1')
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "SYNTHWATCH_"
+DEFAULT_FILE = "synthwatch.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message says where and why."""
+
+
+def default_data_dir() -> Path:
+    """``$SYNTHWATCH_HOME``, else ``$XDG_DATA_HOME/synthwatch``, else ``~/.local/share/synthwatch``."""
+    if home := os.environ.get("SYNTHWATCH_HOME"):
+        return Path(home)
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "synthwatch"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StoreConfig(_Section):
+    path: Path = Field(
+        default_factory=lambda: default_data_dir() / "store.sqlite",
+        description="The embedded store (SQLite file).",
+    )
+    commit_interval_s: float = Field(
+        default=0.5, gt=0, le=1.0, description="Longest time between commits (≤ 1 s)."
+    )
+
+
+class WorkerConfig(_Section):
+    reorder_window_s: float = Field(
+        default=2.0, ge=0, le=3600, description="Event-time wait for out-of-order readings."
+    )
+    max_batch: int = Field(default=500, ge=1, description="Records handled per poll.")
+
+
+class TransportConfig(_Section):
+    kind: Literal["memory"] = Field(
+        default="memory", description="'memory' (embedded, no server)."
+    )
+
+
+class DemoConfig(_Section):
+    seed: int = Field(default=0, ge=0, description="Simulator seed.")
+    duration_s: float = Field(default=7200.0, gt=0, le=7 * 86400, description="Simulated time.")
+    speed: float = Field(
+        default=1000.0, ge=0, description="Simulated seconds per wall second; 0 = as fast as possible."
+    )
+    interval_s: float = Field(default=2.0, gt=0, description="Seconds between spectra.")
+    d_final_nm: float = Field(default=15.0, ge=5, le=100, description="Final mean diameter.")
+
+
+class Config(_Section):
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    transport: TransportConfig = Field(default_factory=TransportConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    got = first.get("input")
+    got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{loc}: {first['msg']}{got_text}"
+
+
+def _set(tree: dict[str, Any], dotted: list[str], value: Any) -> None:
+    node = tree
+    for part in dotted[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{'.'.join(dotted)}: expected a section, found a value")
+    node[dotted[-1]] = value
+
+
+def load_config(
+    path: str | Path | None = "auto", env: Mapping[str, str] | None = None
+) -> Config:
+    """Defaults, then the TOML file, then the environment; :class:`ConfigError` if invalid.
+
+    ``path="auto"`` looks at ``$SYNTHWATCH_CONFIG`` then ``./synthwatch.toml``; ``None`` reads no
+    file.
+    """
+    env = os.environ if env is None else env
+    if path == "auto":
+        path = env.get(ENV_PREFIX + "CONFIG") or (DEFAULT_FILE if Path(DEFAULT_FILE).exists() else None)
+    tree: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            tree = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{p}: not valid TOML: {err}") from None
+        try:
+            Config.model_validate(tree)
+        except ValidationError as err:
+            raise ConfigError(f"{p}: {_describe(err)}") from None
+    cfg_tree = dict(tree)
+    for key in sorted(env):
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
+            continue
+        dotted = key[len(ENV_PREFIX) :].lower().split("__")
+        _set(cfg_tree, dotted, env[key])
+        try:
+            Config.model_validate(cfg_tree)
+        except ValidationError as err:
+            raise ConfigError(f"environment {key}: {_describe(err)}") from None
+    return Config.model_validate(cfg_tree)

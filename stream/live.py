@@ -1,0 +1,125 @@
+"""The demo's live terminal view (rich): run clock, latest estimates, alerts, progress."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from synthwatch.stream.contract import Alert, Estimate, Message, Reading, RunStart
+
+#: (quantity name, label, format) shown in the live view and by `synthwatch show`
+FEATURE_COLUMNS = (
+    ("lambda_spr_nm", "λ_SPR nm", "{:.1f}"),
+    ("fwhm_nm", "FWHM nm", "{:.1f}"),
+    ("a_spr_au", "A_SPR", "{:.3f}"),
+    ("a_400_au", "A_400", "{:.3f}"),
+    ("d_haiss_nm", "d Haiss nm", "{:.1f}"),
+)
+
+
+def fmt_elapsed(seconds: float) -> str:
+    """``3725`` → ``01:02:05``."""
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def fmt_quantity(est: Estimate | None, name: str, fmt: str) -> str:
+    if est is None:
+        return "–"
+    try:
+        q = est.get(name)
+    except KeyError:
+        return "–"
+    if q.value is None:
+        return "–"
+    text = fmt.format(q.value)
+    if q.uncertainty is not None:
+        text += " ± " + fmt.format(q.uncertainty)
+    return text
+
+
+class LiveView:
+    """Keeps the latest state of the demo run and renders it for ``rich.live.Live``."""
+
+    def __init__(self, duration_s: float, speed: float):
+        self.duration_s = duration_s
+        self.speed = speed
+        self.run: RunStart | None = None
+        self.t_start: datetime | None = None
+        self.t_now: datetime | None = None
+        self.readings = 0
+        self.flagged = 0
+        self.alerts_total = 0
+        self.firing: dict[str, Alert] = {}
+        self.latest: Estimate | None = None
+        self.latest_clean: Estimate | None = None
+        self._wall0 = time.monotonic()
+        self._progress = Progress(
+            TextColumn("simulated"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+        )
+        self._task = self._progress.add_task("run", total=duration_s)
+
+    def on_input(self, msg: Message) -> None:
+        if isinstance(msg, RunStart):
+            self.run, self.t_start = msg, msg.t
+        if isinstance(msg, Reading):
+            self.readings += 1
+        self.t_now = msg.t
+        if self.t_start is not None:
+            done = (msg.t - self.t_start).total_seconds()
+            self._progress.update(self._task, completed=min(done, self.duration_s))
+
+    def on_output(self, msg: Message) -> None:
+        if isinstance(msg, Estimate) and msg.measurement == "uvvis_features":
+            self.latest = msg
+            if msg.flags:
+                self.flagged += 1
+            else:
+                self.latest_clean = msg
+        elif isinstance(msg, Alert):
+            self.alerts_total += 1
+            if msg.state == "firing":
+                self.firing[msg.rule] = msg
+            else:
+                self.firing.pop(msg.rule, None)
+
+    @property
+    def elapsed_s(self) -> float:
+        if self.t_start is None or self.t_now is None:
+            return 0.0
+        return (self.t_now - self.t_start).total_seconds()
+
+    def __rich__(self) -> Group:
+        head = Table.grid(padding=(0, 2))
+        head.add_column(style="bold")
+        head.add_column()
+        run = self.run
+        head.add_row("run", f"{run.run_id}  ({run.system}, reactor {run.reactor})" if run else "–")
+        wall = time.monotonic() - self._wall0
+        head.add_row(
+            "run clock",
+            f"{fmt_elapsed(self.elapsed_s)} of {fmt_elapsed(self.duration_s)} simulated"
+            f"   ({fmt_elapsed(wall)} wall)",
+        )
+        head.add_row("readings", f"{self.readings}  ({self.flagged} flagged)")
+        firing = ", ".join(sorted(self.firing)) or "none firing"
+        head.add_row("alerts", f"{self.alerts_total} state changes; {firing}")
+
+        est = Table(title="latest estimate (last clean frame)", expand=False)
+        for _, label, _ in FEATURE_COLUMNS:
+            est.add_column(label, justify="right")
+        est.add_row(*(fmt_quantity(self.latest_clean, n, f) for n, _, f in FEATURE_COLUMNS))
+        parts: list = [head, est]
+        if self.latest is not None and self.latest.flags:
+            parts.append(f"[yellow]last frame flagged: {', '.join(self.latest.flags)}[/]")
+        if self.speed == 0 or self.speed > 1:
+            parts.append(self._progress)
+        return Group(Panel(Group(*parts), title="synthwatch demo", expand=False))
