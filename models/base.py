@@ -42,6 +42,11 @@ class Model:
         """Feed one message. Returns None; read results through properties."""
         raise NotImplementedError
 
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        """Constructor arguments for the shared model checks (tests/models/test_protocol.py)."""
+        return {}
+
     def _get_params(self) -> dict[str, Any]:
         """The constructor arguments, read back from the attributes of the same names."""
         params = {}

@@ -35,7 +35,9 @@ from collections import deque
 from synthwatch.models.base import Model
 from synthwatch.stream.contract import Alert, Estimate
 
-DEFAULT_FLAGS = ("saturated", "dropout", "shape_mismatch", "no_peak")
+#: Flags that mean the instrument delivered a bad frame. ``no_peak`` and ``low_signal`` are not
+#: among them: before nucleation there is no plasmon band to see, and that is chemistry.
+DEFAULT_FLAGS = ("saturated", "dropout", "shape_mismatch", "sensor_mismatch")
 
 
 class FlaggedFrames(Model):

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -100,9 +101,11 @@ def _config(args: argparse.Namespace) -> Config:
             if value is not None:
                 try:
                     setattr(cfg.demo, dest, value)
-                except ValueError as err:
-                    raise UsageError(f"synthwatch demo: --{name.replace('d_final_nm', 'size')}: "
-                                     f"{str(err).splitlines()[-1].strip()}") from None
+                except ValidationError as err:
+                    first = err.errors(include_url=False)[0]
+                    option = "size" if name == "d_final_nm" else name
+                    raise UsageError(f"synthwatch demo: --{option}: {first['msg']} "
+                                     f"(got {value!r})") from None
     return cfg
 
 
@@ -232,8 +235,9 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    console = Console()
-    err = Console(stderr=True)
+    # Piped output (CI logs, `| less`) gets wide tables instead of rich's 80-column default.
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
     try:
         args = build_parser().parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -40,3 +40,14 @@ def assemble_package(target: Path) -> Path:
 @pytest.fixture(scope="session")
 def assembled(tmp_path_factory) -> Path:
     return assemble_package(tmp_path_factory.mktemp("assembled"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_dirs(tmp_path_factory):
+    """Tests never write to the user's home: the optics cache and the store go to tmp."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYNTHWATCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("SYNTHWATCH_HOME", str(tmp_path_factory.mktemp("home")))
+    mp.delenv("SYNTHWATCH_CONFIG", raising=False)
+    yield
+    mp.undo()

@@ -97,8 +97,11 @@ def stop(run_id="r1", seq_end=100):
     return c.RunStop(run_id=run_id, t=T0 + timedelta(seconds=2 * seq_end + 1), status="success")
 
 
+_publishers: dict[int, Publisher] = {}
+
+
 def feed(transport, worker, msgs):
-    pub = Publisher(transport)
+    pub = _publishers.setdefault(id(transport), Publisher(transport))
     for m in msgs:
         pub.send(m)
         worker.poll()

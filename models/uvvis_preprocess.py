@@ -1,0 +1,181 @@
+"""Preprocessing of UV-Vis spectra: missing points, saturation, smoothing, baseline, noise.
+
+Pure functions on numpy arrays (``wavelengths_nm``, ``absorbance`` in AU). Everything that
+depends only on the wavelength axis (Savitzky-Golay coefficients, edge matrices) is computed
+once by :func:`savgol_plan`, so a model can smooth many spectra on the same axis quickly.
+
+Smoothing is the Savitzky-Golay filter (A. Savitzky and M. J. E. Golay, Anal. Chem. 36 (1964)
+1627), with the window given in nm and converted to an odd number of points from the median
+spacing of the axis (an approximation on slightly non-uniform spectrometer axes). The edges are
+smoothed by evaluating the same local polynomial fitted to the first and last windows, like
+``scipy.signal.savgol_filter(mode="interp")``.
+
+Noise is estimated from the smoothing residual: for white noise of standard deviation sigma,
+the residual of a Savitzky-Golay filter with central coefficient ``c0`` has variance
+``sigma**2 * (1 - c0)`` (the filter is a symmetric projection, so ``sum(c**2) == c0``), and a
+smoothed point has variance ``sigma**2 * c0``. sigma is estimated robustly as
+``1.4826 * median(|residual|) / sqrt(1 - c0)`` over the interior points.
+
+>>> wl = np.arange(400.0, 701.0)
+>>> plan = savgol_plan(wl, window_nm=15.0)
+>>> plan.window_points, round(plan.c0, 3)
+(15, 0.151)
+>>> a = 1.0 - ((wl - 550.0) / 100.0) ** 2          # a parabola passes unchanged
+>>> bool(np.allclose(savgol_smooth(a, plan), a))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import savgol_coeffs
+
+__all__ = [
+    "DEFAULT_SATURATION_AU",
+    "MIN_VALID_AU",
+    "SavgolPlan",
+    "savgol_plan",
+    "savgol_smooth",
+    "invalid_mask",
+    "fill_missing",
+    "saturation_mask",
+    "baseline_offset_au",
+    "noise_au",
+]
+
+#: Saturation level used when the descriptor gives none, AU (typical of array spectrometers).
+DEFAULT_SATURATION_AU = 3.5
+#: Points below this absorbance are physically meaningless (10x more light than the reference)
+#: and are treated as missing, AU.
+MIN_VALID_AU = -1.0
+
+
+@dataclass(frozen=True)
+class SavgolPlan:
+    """Savitzky-Golay coefficients for one axis: interior kernel and the two edge matrices."""
+
+    window_points: int
+    polyorder: int
+    kernel: np.ndarray  # (w,) convolution kernel for interior points
+    left: np.ndarray  # (h, w) evaluates the first window's polynomial at points 0..h-1
+    right: np.ndarray  # (h, w) evaluates the last window's polynomial at points n-h..n-1
+    c0: float  # central coefficient: smoothed-point variance / sigma**2
+
+
+def savgol_plan(wavelengths_nm: np.ndarray, window_nm: float, polyorder: int = 2) -> SavgolPlan:
+    """Coefficients for a Savitzky-Golay filter of about ``window_nm`` on this axis.
+
+    The window is rounded to an odd number of points, at least ``polyorder + 3`` (so the filter
+    smooths and the residual carries noise); ValueError if the axis is shorter than that.
+    """
+    wl = np.asarray(wavelengths_nm, dtype=float)
+    n = wl.size
+    step = float(np.median(np.diff(wl))) if n > 1 else 1.0
+    w = int(round(window_nm / step))
+    w = max(w | 1, (polyorder + 3) | 1)
+    if w > n:
+        raise ValueError(
+            f"smoothing window of {window_nm} nm needs {w} points but the axis has {n}; "
+            "use a smaller smooth_window_nm"
+        )
+    h = w // 2
+    kernel = savgol_coeffs(w, polyorder)
+    left = np.array([savgol_coeffs(w, polyorder, pos=k, use="dot") for k in range(h)])
+    right = np.array([savgol_coeffs(w, polyorder, pos=h + 1 + k, use="dot") for k in range(h)])
+    return SavgolPlan(w, polyorder, kernel, left.reshape(h, w), right.reshape(h, w),
+                      float(kernel[h]))
+
+
+def savgol_smooth(absorbance: np.ndarray, plan: SavgolPlan) -> np.ndarray:
+    """Smooth a finite spectrum with a precomputed :class:`SavgolPlan` (same length as its axis)."""
+    x = np.asarray(absorbance, dtype=float)
+    w, h = plan.window_points, plan.window_points // 2
+    out = np.empty_like(x)
+    out[h : x.size - h] = np.convolve(x, plan.kernel, mode="valid")
+    if h:
+        out[:h] = plan.left @ x[:w]
+        out[x.size - h :] = plan.right @ x[x.size - w :]
+    return out
+
+
+def invalid_mask(absorbance: np.ndarray) -> np.ndarray:
+    """Points that carry no usable value: not finite, or below :data:`MIN_VALID_AU`."""
+    x = np.asarray(absorbance, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(x) | (x < MIN_VALID_AU)
+
+
+def fill_missing(absorbance: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Replace missing points by linear interpolation over the point index (edges: nearest).
+
+    Returns a new array; all-missing input returns zeros.
+
+    >>> fill_missing(np.array([np.nan, 1.0, np.nan, 3.0]), np.array([True, False, True, False]))
+    array([1., 1., 2., 3.])
+    """
+    x = np.array(absorbance, dtype=float)
+    if not missing.any():
+        return x
+    good = ~missing
+    if not good.any():
+        return np.zeros_like(x)
+    idx = np.arange(x.size)
+    x[missing] = np.interp(idx[missing], idx[good], x[good])
+    return x
+
+
+def saturation_mask(
+    absorbance: np.ndarray,
+    saturation_au: float = DEFAULT_SATURATION_AU,
+    plateau_min_au: float = 1.0,
+    plateau_points: int = 3,
+) -> np.ndarray:
+    """Points at or above ``saturation_au``, plus flat clipped plateaus.
+
+    A plateau is ``plateau_points`` or more consecutive points with exactly the same value
+    (within 1e-9 AU) at or above ``plateau_min_au``: a detector clipping at full well gives a
+    constant absorbance there, which a real band never does. Non-finite points are not marked
+    (they are missing, see :func:`invalid_mask`), except +inf.
+
+    >>> saturation_mask(np.array([0.5, 2.0, 2.0, 2.0, 0.5])).astype(int)
+    array([0, 1, 1, 1, 0])
+    """
+    x = np.asarray(absorbance, dtype=float)
+    with np.errstate(invalid="ignore"):
+        sat = x >= saturation_au
+        if plateau_points >= 2 and x.size >= plateau_points:
+            flat = (np.abs(np.diff(x)) <= 1e-9) & (x[:-1] >= plateau_min_au)
+            run = flat[: flat.size - plateau_points + 2].copy()
+            for k in range(1, plateau_points - 1):
+                run &= flat[k : flat.size - plateau_points + 2 + k]
+            if run.any():
+                for k in range(plateau_points):
+                    sat[k : k + run.size] |= run
+    return sat
+
+
+def baseline_offset_au(
+    wavelengths_nm: np.ndarray, absorbance: np.ndarray, window_nm: tuple[float, float]
+) -> float:
+    """Constant offset: median absorbance in ``window_nm`` (a far-red window); NaN if empty.
+
+    >>> wl = np.arange(800.0, 901.0)
+    >>> baseline_offset_au(wl, np.full(wl.size, 0.02), (850.0, 900.0))
+    0.02
+    """
+    wl = np.asarray(wavelengths_nm, dtype=float)
+    sel = (wl >= window_nm[0]) & (wl <= window_nm[1])
+    vals = np.asarray(absorbance, dtype=float)[sel]
+    vals = vals[np.isfinite(vals)]
+    return float(np.median(vals)) if vals.size else float("nan")
+
+
+def noise_au(absorbance: np.ndarray, smoothed: np.ndarray, plan: SavgolPlan) -> float:
+    """Robust standard deviation of the white noise of one spectrum, AU (see module docstring)."""
+    h = plan.window_points // 2
+    resid = np.asarray(absorbance)[h : len(absorbance) - h] - smoothed[h : len(smoothed) - h]
+    if resid.size == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(resid)) / np.sqrt(1.0 - plan.c0))
