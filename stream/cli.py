@@ -11,6 +11,7 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import logging
 import re
 import sys
@@ -213,9 +214,10 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
     console.print(table)
 
     clean = [e for e in features if not e.flags]
-    status = summary.status or "running (no RunStop yet)"
-    console.print(f"status: {status}; {summary.n_readings} readings, "
-                  f"{len(features) - len(clean)} flagged frames, {len(alerts)} alert state changes")
+    flags = Counter(f for e in features for f in e.flags)
+    flag_text = ", ".join(f"{name} {n}" for name, n in flags.most_common()) or "none"
+    console.print(f"status: {summary.status}; {summary.n_readings} readings; "
+                  f"{len(alerts)} alert state changes; frames flagged: {flag_text}")
     if clean:
         last = clean[-1]
         since = fmt_elapsed((last.t - t0).total_seconds()) if t0 else last.t.isoformat()

@@ -109,7 +109,7 @@ class LiveView:
             f"{fmt_elapsed(self.elapsed_s)} of {fmt_elapsed(self.duration_s)} simulated"
             f"   ({fmt_elapsed(wall)} wall)",
         )
-        head.add_row("readings", f"{self.readings}  ({self.flagged} flagged)")
+        head.add_row("readings", f"{self.readings}  ({self.flagged} with quality flags)")
         firing = ", ".join(sorted(self.firing)) or "none firing"
         head.add_row("alerts", f"{self.alerts_total} state changes; {firing}")
 
