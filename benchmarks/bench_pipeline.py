@@ -5,9 +5,11 @@
 What is timed (generation of the input is not):
 
 * ``pipeline``: ``run_embedded(messages, [store], speed=0)`` into a fresh
-  ``Store(tmp/…/b.sqlite)`` opened with ``with`` -- JSON encode, memory transport,
-  decode/validate, worker reorder buffer, ``UVVisFeatures`` (preprocess, sub-pixel peak fit,
-  FWHM, Haiss) and ``FlaggedFrames``, SQLite store (readings + estimates, committed on close).
+  ``Store(tmp/…/b.sqlite)`` opened with ``with`` -- memory transport (in-process, it hands over
+  the validated message objects), worker reorder buffer, ``UVVisFeatures`` (preprocess,
+  sub-pixel peak fit, FWHM, Haiss) and ``FlaggedFrames``, SQLite store (readings + estimates,
+  committed on close). ``pipeline_json_wire`` is the same with ``serialize=True``: every
+  message encoded to JSON and decoded and validated again, as over Kafka.
 * ``baseline``: the minimal lab script a chemist would write for the same spectra: argmax in
   480-620 nm, A_450 by index, Haiss d = exp(3.55 * A_spr/A_450 - 3.11), ``json.dumps`` of the
   result and one sqlite3 INSERT per spectrum (spectrum as JSON text), committing every 0.5 s.
@@ -142,14 +144,17 @@ def generate(n: int, seed: int) -> list:
 # --------------------------------------------------------------------------- synthwatch
 
 
-def run_pipeline(messages: list, path: Path) -> float:
-    """Seconds for the whole embedded pipeline into a fresh store (committed on close)."""
+def run_pipeline(messages: list, path: Path, serialize: bool = False) -> float:
+    """Seconds for the whole embedded pipeline into a fresh store (committed on close).
+
+    ``serialize=True`` sends JSON bytes through the memory transport, as over Kafka.
+    """
     from synthwatch.stream.pipeline import run_embedded
     from synthwatch.stream.store import Store
 
     t0 = time.perf_counter()
     with Store(path) as store:
-        run_embedded(messages, [store], speed=0.0)
+        run_embedded(messages, [store], speed=0.0, serialize=serialize)
     return time.perf_counter() - t0
 
 
@@ -383,6 +388,7 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
     enc_s, dec_s, model_s, rule_s, store_s, bnum_s = [], [], [], [], [], []
     stored: dict[str, int] = {}
     peaks: list[tuple[float, float]] = []
+    wire_s: list[float] = []
     # One untimed warm-up pass of each (imports, page cache, first-call costs).
     run_pipeline(messages[: min(len(messages), 50)], tmpdir / "warm" / "p.sqlite")
     (tmpdir / "warm").mkdir(exist_ok=True)
@@ -392,6 +398,8 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
         rep.mkdir()
         gc.collect()
         p = run_pipeline(messages, rep / "b.sqlite")
+        gc.collect()
+        wire_s.append(run_pipeline(messages, rep / "wire.sqlite", serialize=True))
         gc.collect()
         b, peaks = run_baseline(wl, frames, rep / "baseline.sqlite")
         gc.collect()
@@ -448,6 +456,8 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
         "pipeline_spectra_per_s": summary(rate(pipe_s)),
         "baseline_spectra_per_s": summary(rate(base_s)),
         "ratio_synthwatch_over_baseline": summary(ratios),
+        "pipeline_json_wire_spectra_per_s": summary(rate(wire_s)),
+        "ratio_json_wire_over_baseline": summary([b / w for b, w in zip(base_s, wire_s)]),
         "baseline_blob_spectra_per_s": summary(rate(blob_s)),
         "ratio_synthwatch_over_baseline_blob": summary(blob_ratios),
         "breakdown_us_per_spectrum": {
@@ -501,6 +511,9 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"  lab-script baseline  {fmt(r['baseline_spectra_per_s'])}")
     rr = r["ratio_synthwatch_over_baseline"]
     print(f"  ratio synthwatch/baseline  {rr['median']:.3f}  ({rr['min']:.3f} – {rr['max']:.3f})")
+    print(f"  pipeline, JSON on the wire  {fmt(r['pipeline_json_wire_spectra_per_s'])}")
+    rw = r["ratio_json_wire_over_baseline"]
+    print(f"  ratio JSON-wire/baseline  {rw['median']:.3f}  ({rw['min']:.3f} – {rw['max']:.3f})")
     print(f"  lab script, spectrum as blob  {fmt(r['baseline_blob_spectra_per_s'])}")
     rb = r["ratio_synthwatch_over_baseline_blob"]
     print(f"  ratio synthwatch/blob script  {rb['median']:.3f}  ({rb['min']:.3f} – {rb['max']:.3f})")
@@ -508,9 +521,9 @@ def print_report(r: dict[str, Any]) -> None:
     for k, v in r["breakdown_us_per_spectrum"].items():
         print(f"  {k:<18} {fmt(v)}")
     parts = sum(r["breakdown_us_per_spectrum"][k]["median"]
-                for k in ("codec", "model", "rule", "store"))
+                for k in ("model", "rule", "store"))
     pipe = r["breakdown_us_per_spectrum"]["pipeline"]["median"]
-    print(f"  (codec+model+rule+store = {parts:.1f} µs; the rest — transport, reorder "
+    print(f"  (model+rule+store = {parts:.1f} µs; the rest — transport, reorder "
           f"buffer, routing — {pipe - parts:.1f} µs)")
     print(f"\nstored rows: {r['stored_rows']}")
     print(f"agreement: {r['agreement']}")

@@ -163,16 +163,18 @@ class UVVisFeatures(Model):
             return None
         if self._estimate is None:
             reading, res = self._last
-            quantities = [
-                Quantity(name=name, value=_num(res.values[name]), units=units,
-                         uncertainty=_num(res.uncertainties.get(name)))
-                for name, units in QUANTITY_UNITS.items()
-            ]
-            self._estimate = Estimate(
-                run_id=reading.run_id, t=reading.t, sensor_id=reading.sensor_id,
-                seq=reading.seq, model=self.name, model_version=self.version,
-                measurement="uvvis_features", quantities=quantities, flags=list(res.flags),
-            )
+            values, uncertainties = res.values, res.uncertainties
+            # one validation call for the whole estimate (a third faster than nine)
+            self._estimate = Estimate.model_validate({
+                "run_id": reading.run_id, "t": reading.t, "sensor_id": reading.sensor_id,
+                "seq": reading.seq, "model": self.name, "model_version": self.version,
+                "measurement": "uvvis_features", "flags": list(res.flags),
+                "quantities": [
+                    {"name": name, "value": _num(values[name]), "units": units,
+                     "uncertainty": _num(uncertainties.get(name))}
+                    for name, units in QUANTITY_UNITS.items()
+                ],
+            })
         return self._estimate
 
     def __getstate__(self) -> dict[str, Any]:

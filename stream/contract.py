@@ -273,8 +273,9 @@ class Quantity(BaseModel):
 
     @field_validator("value", "uncertainty", mode="before")
     @classmethod
-    def _nan_is_none(cls, value: Any) -> Any:
-        if isinstance(value, float) and math.isnan(value):
+    def _not_finite_is_none(cls, value: Any) -> Any:
+        """NaN or ±inf means 'could not be estimated': stored and sent as null."""
+        if isinstance(value, float) and not math.isfinite(value):
             return None
         return value
 

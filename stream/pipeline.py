@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable
 
-from synthwatch.stream.contract import Descriptor, Message, Reading, encode
+from synthwatch.stream.contract import Descriptor, Message, Reading
 from synthwatch.stream.sinks import Sink
 from synthwatch.stream.transport import MemoryTransport, Transport, topic_for
 from synthwatch.stream.worker import Worker
@@ -39,7 +39,7 @@ class Publisher:
                     f"run {msg.run_id!r}: Reading of sensor {msg.sensor_id!r} before its "
                     "Descriptor; a collector describes each sensor first"
                 )
-        self.transport.send(topic_for(msg, kind), msg.run_id, encode(msg))
+        self.transport.send_message(topic_for(msg, kind), msg.run_id, msg)
 
 
 class Pacer:
@@ -83,9 +83,13 @@ def run_embedded(
     reorder_window_s: float = 2.0,
     max_batch: int = 500,
     on_message: Callable[[Message, Worker], None] | None = None,
+    serialize: bool = False,
 ) -> PipelineResult:
-    """Push ``messages`` through a memory transport and a worker into ``sinks``."""
-    transport = MemoryTransport()
+    """Push ``messages`` through a memory transport and a worker into ``sinks``.
+
+    ``serialize=True`` sends JSON bytes through the transport, as Kafka will.
+    """
+    transport = MemoryTransport(serialize=serialize)
     # Estimates and alerts go to the sinks; nobody in this process reads them back from topics.
     worker = Worker(transport, sinks, reorder_window_s=reorder_window_s, publish=False)
     publisher = Publisher(transport)

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 from synthwatch.stream.contract import (
     Alert,
+    MESSAGE_TYPES,
     ContractError,
     Descriptor,
     Estimate,
@@ -155,14 +156,27 @@ class Worker:
 
     def handle(self, record: Record) -> None:
         """Decode one record and route it; a bad one is dead-lettered with the reason."""
-        try:
-            msg = decode(record.value)
-        except ContractError as err:
-            self._deadletter(record.value, f"{record.topic}@{record.offset}: {err}", record.key)
+        value = record.value
+        if isinstance(value, (bytes, bytearray, str)):
+            try:
+                msg = decode(value)
+            except ContractError as err:
+                raw = value.encode() if isinstance(value, str) else bytes(value)
+                self._deadletter(raw, f"{record.topic}@{record.offset}: {err}", record.key)
+                return
+        elif isinstance(value, MESSAGE_TYPES):
+            msg = value  # an in-process transport hands over frozen, validated messages
+        else:
+            self._deadletter(
+                repr(value).encode(),
+                f"{record.topic}@{record.offset}: expected JSON bytes or a contract message, "
+                f"got {type(value).__name__}",
+                record.key,
+            )
             return
         if msg.run_id != record.key:
             self._deadletter(
-                record.value,
+                encode(msg),
                 f"{record.topic}@{record.offset}: key {record.key!r} differs from "
                 f"run_id {msg.run_id!r}",
                 record.key,
@@ -302,7 +316,7 @@ class Worker:
             topic = ALERTS_TOPIC
         self._sink(msg)
         if self.publish:
-            self.transport.send(topic, msg.run_id, encode(msg))
+            self.transport.send_message(topic, msg.run_id, msg)
         for listener in self._listeners:
             listener(msg)
 

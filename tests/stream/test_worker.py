@@ -7,6 +7,7 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,8 +68,8 @@ class ListSink(Sink):
         return [m for m in self.messages if isinstance(m, kind)]
 
 
-def make_worker(window: float = 2.0):
-    transport = MemoryTransport()
+def make_worker(window: float = 2.0, serialize: bool = False):
+    transport = MemoryTransport(serialize=serialize)
     sink = ListSink()
     models: dict[tuple[str, str], Echo] = {}
 
@@ -242,3 +243,32 @@ def test_every_reading_is_accounted_for(arrivals, window):
     seen = models[("r1", "uv1")]._seen
     assert seen == sorted(seen)
     assert len(sink.deadletters) == k.late
+
+
+@pytest.mark.parametrize("serialize", [False, True])
+def test_objects_and_wire_bytes_give_the_same_run(serialize):
+    """In memory the transport hands over messages; serialize=True sends JSON like Kafka."""
+    transport, worker, sink, models = make_worker(window=4.0, serialize=serialize)
+    start, descs = run_docs()
+    feed(transport, worker, [start, *descs, *(reading(i) for i in (0, 2, 1, 3, 3)), stop()])
+    kinds = {type(r.value) for r in transport.records("synthwatch.runs")}
+    assert kinds == ({bytes} if serialize else {c.RunStart, c.Descriptor, c.RunStop})
+    assert models[("r1", "uv1")]._seen == [0, 1, 2, 3]
+    assert worker.runs["r1"].counters.duplicates == 1
+    echo = [c.encode(e) for e in sink.of(c.Estimate) if e.measurement == "echo"]
+    assert echo == [c.encode(e) for e in _reference_estimates() if e.measurement == "echo"]
+
+
+def _reference_estimates():
+    transport, worker, sink, models = make_worker(window=4.0, serialize=True)
+    start, descs = run_docs()
+    feed(transport, worker, [start, *descs, *(reading(i) for i in range(4)), stop()])
+    return sink.of(c.Estimate)
+
+
+def test_something_that_is_not_a_message_is_deadlettered():
+    transport, worker, sink, models = make_worker(window=0.0)
+    transport.send(readings_topic("uvvis"), "r1", {"values": [1, 2]})
+    worker.poll()
+    (raw, reason), = sink.deadletters
+    assert "expected JSON bytes or a contract message, got dict" in reason
