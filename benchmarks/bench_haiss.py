@@ -35,14 +35,26 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--noise-au", type=float, default=0.002)
     args = ap.parse_args()
-    desc = Descriptor(run_id="b", t=T0, sensor_id="uv1", kind="uvvis", axis=list(WL),
-                      axis_units="nm", value_units="AU", path_length_cm=1.0)
-    models = {"theory": UVVisFeatures(desc, haiss_coefficients=HAISS_THEORY),
-              "experiment": UVVisFeatures(desc, haiss_coefficients=HAISS_EXPERIMENT)}
+    desc = Descriptor(
+        run_id="b",
+        t=T0,
+        sensor_id="uv1",
+        kind="uvvis",
+        axis=list(WL),
+        axis_units="nm",
+        value_units="AU",
+        path_length_cm=1.0,
+    )
+    models = {
+        "theory": UVVisFeatures(desc, haiss_coefficients=HAISS_THEORY),
+        "experiment": UVVisFeatures(desc, haiss_coefficients=HAISS_EXPERIMENT),
+    }
     rng = np.random.default_rng(0)
     print(f"# {platform.node()} python {platform.python_version()} numpy {np.__version__}")
-    print("| d true nm | gsd | noise-free, Mie pair | noise-free, TEM pair | "
-          f"noisy {args.noise_au} AU, Mie pair: median err (p5..p95) |")
+    print(
+        "| d true nm | gsd | noise-free, Mie pair | noise-free, TEM pair | "
+        f"noisy {args.noise_au} AU, Mie pair: median err (p5..p95) |"
+    )
     print("|---|---|---|---|---|")
     worst = {"theory": 0.0, "experiment": 0.0}
     for gsd in (1.0, 1.1):
@@ -61,11 +73,15 @@ def main() -> None:
                 est = estimate(models["theory"], noisy)
                 errs.append(np.nan if est is None else est / d - 1)
             e = np.array(errs)
-            row.append(f"{np.nanmedian(e):+.1%} ({np.nanpercentile(e, 5):+.1%}..."
-                       f"{np.nanpercentile(e, 95):+.1%})")
+            row.append(
+                f"{np.nanmedian(e):+.1%} ({np.nanpercentile(e, 5):+.1%}..."
+                f"{np.nanpercentile(e, 95):+.1%})"
+            )
             print("| " + " | ".join(row) + " |")
-    print(f"\nworst |error| for 10-80 nm, noise-free: Mie pair {worst['theory']:.1%}, "
-          f"TEM pair {worst['experiment']:.1%}")
+    print(
+        f"\nworst |error| for 10-80 nm, noise-free: Mie pair {worst['theory']:.1%}, "
+        f"TEM pair {worst['experiment']:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 INTERVAL_S = 2.0
 REPO = Path(__file__).resolve().parent.parent
@@ -78,13 +78,19 @@ def machine_info() -> dict[str, Any]:
     import pydantic
 
     cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in _read("/proc/cpuinfo").splitlines()
-         if ln.startswith("model name")),
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in _read("/proc/cpuinfo").splitlines()
+            if ln.startswith("model name")
+        ),
         platform.processor() or "unknown",
     )
     mem_kib = next(
-        (int(ln.split()[1]) for ln in _read("/proc/meminfo").splitlines()
-         if ln.startswith("MemTotal:")),
+        (
+            int(ln.split()[1])
+            for ln in _read("/proc/meminfo").splitlines()
+            if ln.startswith("MemTotal:")
+        ),
         0,
     )
     try:
@@ -268,9 +274,7 @@ def run_baseline(
     # The store's own settings, so both have the same durability (WAL, NORMAL, 0.5 s commits).
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = NORMAL")
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS spectra (seq INTEGER, t REAL, spectrum, result TEXT)"
-    )
+    con.execute("CREATE TABLE IF NOT EXISTS spectra (seq INTEGER, t REAL, spectrum, result TEXT)")
     lo, hi = np.searchsorted(wl, 480.0), np.searchsorted(wl, 620.0, side="right")
     i450 = int(np.argmin(np.abs(wl - 450.0)))
     peaks = []
@@ -283,8 +287,13 @@ def run_baseline(
             a_spr, a_450 = a[k], a[i450]
             ratio = a_spr / a_450
             d = np.exp(HAISS_B1 * ratio - HAISS_B2)
-            result = {"lambda_spr_nm": float(wl[k]), "a_spr": float(a_spr),
-                      "a_450": float(a_450), "ratio": float(ratio), "d_nm": float(d)}
+            result = {
+                "lambda_spr_nm": float(wl[k]),
+                "a_spr": float(a_spr),
+                "a_450": float(a_450),
+                "ratio": float(ratio),
+                "d_nm": float(d),
+            }
             con.execute(
                 "INSERT INTO spectra VALUES (?, ?, ?, ?)",
                 (seq, t, a.tobytes() if blob else json.dumps(a.tolist()), json.dumps(result)),
@@ -335,19 +344,24 @@ def profile_pipeline(messages: list, path: Path, top: int = 20) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--spectra", type=int, default=3600,
-                    help="UV-Vis spectra to push through (default 3600 = 2 h at 2 s)")
+    ap.add_argument(
+        "--spectra",
+        type=int,
+        default=3600,
+        help="UV-Vis spectra to push through (default 3600 = 2 h at 2 s)",
+    )
     ap.add_argument("--repeat", type=int, default=5, help="repeats; the median is reported")
     ap.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
-    ap.add_argument("--profile", action="store_true",
-                    help="after the timed repeats, print a cProfile of one pipeline pass")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the timed repeats, print a cProfile of one pipeline pass",
+    )
     args = ap.parse_args(argv)
     if args.spectra < 1 or args.repeat < 1:
         ap.error("--spectra and --repeat must be >= 1")
-    args.command = shlex.join(
-        ["python", sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
-    )
+    args.command = shlex.join(["python", sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
 
     with tempfile.TemporaryDirectory(prefix="synthwatch-bench-") as tmp:
         tmpdir = Path(tmp)
@@ -425,9 +439,9 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
     rss["end"] = peak_rss_mib()
 
     # How far the two agree, and what the baseline gets wrong on bad frames.
-    lam = np.array([
-        np.nan if (q := e.get("lambda_spr_nm").value) is None else q for e in estimates
-    ])
+    lam = np.array(
+        [np.nan if (q := e.get("lambda_spr_nm").value) is None else q for e in estimates]
+    )
     base_lam = np.array([p[0] for p in peaks])
     unflagged = np.array([not e.flags for e in estimates])
     ok = np.isfinite(lam) & np.isfinite(base_lam) & unflagged
@@ -496,15 +510,21 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
 def print_report(r: dict[str, Any]) -> None:
     m = r["machine"]
     fmt = lambda s, u="": f"{s['median']:>9.1f}{u}  ({s['min']:.1f} – {s['max']:.1f})"  # noqa: E731
-    print(f"synthwatch pipeline benchmark — {r['spectra']} spectra x {r['points_per_spectrum']} "
-          f"points, {r['repeat']} repeats, seed {r['seed']}")
-    print(f"machine: {m['cpu_model']}, {m['nproc']} cores, {m['ram_gib']} GiB; "
-          f"Python {m['python']}, numpy {m['numpy']}, pydantic {m['pydantic']}, "
-          f"SQLite {m['sqlite']}; {m['date_utc']} UTC; git {m['git_commit']}"
-          f"{' (dirty)' if m['git_dirty'] else ''}")
-    print(f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']} OPENBLAS_L2_SIZE={m['OPENBLAS_L2_SIZE']} "
-          f"(left as found); BLAS: "
-          + ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']}" for b in m["blas"]))
+    print(
+        f"synthwatch pipeline benchmark — {r['spectra']} spectra x {r['points_per_spectrum']} "
+        f"points, {r['repeat']} repeats, seed {r['seed']}"
+    )
+    print(
+        f"machine: {m['cpu_model']}, {m['nproc']} cores, {m['ram_gib']} GiB; "
+        f"Python {m['python']}, numpy {m['numpy']}, pydantic {m['pydantic']}, "
+        f"SQLite {m['sqlite']}; {m['date_utc']} UTC; git {m['git_commit']}"
+        f"{' (dirty)' if m['git_dirty'] else ''}"
+    )
+    print(
+        f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']} OPENBLAS_L2_SIZE={m['OPENBLAS_L2_SIZE']} "
+        f"(left as found); BLAS: "
+        + ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']}" for b in m["blas"])
+    )
     print(f"input generation (not timed): {r['generation_s']:.2f} s\n")
     print("spectra/s, median (min – max):")
     print(f"  synthwatch pipeline  {fmt(r['pipeline_spectra_per_s'])}")
@@ -516,15 +536,18 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"  ratio JSON-wire/baseline  {rw['median']:.3f}  ({rw['min']:.3f} – {rw['max']:.3f})")
     print(f"  lab script, spectrum as blob  {fmt(r['baseline_blob_spectra_per_s'])}")
     rb = r["ratio_synthwatch_over_baseline_blob"]
-    print(f"  ratio synthwatch/blob script  {rb['median']:.3f}  ({rb['min']:.3f} – {rb['max']:.3f})")
+    print(
+        f"  ratio synthwatch/blob script  {rb['median']:.3f}  ({rb['min']:.3f} – {rb['max']:.3f})"
+    )
     print("\nbreakdown, µs per spectrum, median (min – max):")
     for k, v in r["breakdown_us_per_spectrum"].items():
         print(f"  {k:<18} {fmt(v)}")
-    parts = sum(r["breakdown_us_per_spectrum"][k]["median"]
-                for k in ("model", "rule", "store"))
+    parts = sum(r["breakdown_us_per_spectrum"][k]["median"] for k in ("model", "rule", "store"))
     pipe = r["breakdown_us_per_spectrum"]["pipeline"]["median"]
-    print(f"  (model+rule+store = {parts:.1f} µs; the rest — transport, reorder "
-          f"buffer, routing — {pipe - parts:.1f} µs)")
+    print(
+        f"  (model+rule+store = {parts:.1f} µs; the rest — transport, reorder "
+        f"buffer, routing — {pipe - parts:.1f} µs)"
+    )
     print(f"\nstored rows: {r['stored_rows']}")
     print(f"agreement: {r['agreement']}")
     print("peak RSS (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mib"].items()))

@@ -261,8 +261,9 @@ class GoldCitrateSimulator:
         if start.tzinfo is None:
             raise ValueError("start: expected a timezone-aware datetime (UTC)")
         if not (HAuCl4_mM > 0 and path_length_cm > 0 and noise_au >= 0 and saturation_au > 0):
-            raise ValueError("expected HAuCl4_mM > 0, path_length_cm > 0, noise_au >= 0, "
-                             "saturation_au > 0")
+            raise ValueError(
+                "expected HAuCl4_mM > 0, path_length_cm > 0, noise_au >= 0, saturation_au > 0"
+            )
         if not (0 <= p_saturated and 0 <= p_dropout and p_saturated + p_dropout <= 1):
             raise ValueError("expected 0 <= p_saturated, p_dropout and their sum <= 1")
         if not (1.0 <= gsd_final <= gsd_nucleation < 2.0):
@@ -270,8 +271,9 @@ class GoldCitrateSimulator:
         if not (0 < d_nucleus_nm < d_final_nm <= 100.0):
             raise ValueError("expected 0 < d_nucleus_nm < d_final_nm <= 100 nm")
         if not (induction_s >= 0 and k1_per_s > 0 and k2_per_s > 0 and kinetics_jitter >= 0):
-            raise ValueError("expected induction_s >= 0, k1_per_s > 0, k2_per_s > 0, "
-                             "kinetics_jitter >= 0")
+            raise ValueError(
+                "expected induction_s >= 0, k1_per_s > 0, k2_per_s > 0, kinetics_jitter >= 0"
+            )
         self.seed = int(seed)
         self.duration_s = float(duration_s)
         self.interval_s = float(interval_s)

@@ -466,9 +466,7 @@ class EnsembleKernel:
         """Whether the grid holds the distribution to ``n_sd`` standard deviations."""
         s = np.log(gsd)
         mu = np.log(d_mean_nm) - 0.5 * s * s
-        return bool(
-            mu - n_sd * s >= self.ln_d[0] - 1e-9 and mu + n_sd * s <= self.ln_d[-1] + 1e-9
-        )
+        return bool(mu - n_sd * s >= self.ln_d[0] - 1e-9 and mu + n_sd * s <= self.ln_d[-1] + 1e-9)
 
 
 _NODE_STEP = 0.08  # ln-d step of the Mie nodes (8 %)

@@ -125,5 +125,5 @@ class FlaggedFrames(Model):
 
     @property
     def flagged_fraction(self) -> float:
-        """Flagged estimates among the last ``window`` ones, over ``window`` (not yet seen = clean)."""
+        """Flagged estimates among the last ``window``, over ``window`` (unseen count as clean)."""
         return sum(self._recent) / self.window

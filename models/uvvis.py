@@ -29,7 +29,7 @@ from synthwatch.models.uvvis_features import (
     haiss_diameter_nm,
     uvvis_features,
 )
-from synthwatch.stream.contract import Descriptor, Estimate, Quantity, Reading
+from synthwatch.stream.contract import Descriptor, Estimate, Reading
 
 __all__ = [
     "UVVisFeatures",
@@ -130,9 +130,14 @@ class UVVisFeatures(Model):
         from datetime import datetime, timezone
 
         descriptor = Descriptor(
-            run_id="r1", t=datetime(2026, 1, 1, tzinfo=timezone.utc), sensor_id="uv1",
-            kind="uvvis", axis=[300.0 + 2 * i for i in range(301)], axis_units="nm",
-            value_units="AU", path_length_cm=1.0,
+            run_id="r1",
+            t=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            sensor_id="uv1",
+            kind="uvvis",
+            axis=[300.0 + 2 * i for i in range(301)],
+            axis_units="nm",
+            value_units="AU",
+            path_length_cm=1.0,
         )
         return {"descriptor": descriptor}
 
@@ -165,16 +170,27 @@ class UVVisFeatures(Model):
             reading, res = self._last
             values, uncertainties = res.values, res.uncertainties
             # one validation call for the whole estimate (a third faster than nine)
-            self._estimate = Estimate.model_validate({
-                "run_id": reading.run_id, "t": reading.t, "sensor_id": reading.sensor_id,
-                "seq": reading.seq, "model": self.name, "model_version": self.version,
-                "measurement": "uvvis_features", "flags": list(res.flags),
-                "quantities": [
-                    {"name": name, "value": _num(values[name]), "units": units,
-                     "uncertainty": _num(uncertainties.get(name))}
-                    for name, units in QUANTITY_UNITS.items()
-                ],
-            })
+            self._estimate = Estimate.model_validate(
+                {
+                    "run_id": reading.run_id,
+                    "t": reading.t,
+                    "sensor_id": reading.sensor_id,
+                    "seq": reading.seq,
+                    "model": self.name,
+                    "model_version": self.version,
+                    "measurement": "uvvis_features",
+                    "flags": list(res.flags),
+                    "quantities": [
+                        {
+                            "name": name,
+                            "value": _num(values[name]),
+                            "units": units,
+                            "uncertainty": _num(uncertainties.get(name)),
+                        }
+                        for name, units in QUANTITY_UNITS.items()
+                    ],
+                }
+            )
         return self._estimate
 
     def __getstate__(self) -> dict[str, Any]:

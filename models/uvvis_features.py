@@ -127,9 +127,18 @@ QUANTITY_UNITS: dict[str, str] = {
 }
 
 FLAGS = (
-    "shape_mismatch", "sensor_mismatch", "dropout", "missing_interpolated", "saturated",
-    "no_peak", "low_signal", "fwhm_undefined", "haiss_out_of_range", "haiss_not_applicable",
-    "baseline_undefined", "model_error",
+    "shape_mismatch",
+    "sensor_mismatch",
+    "dropout",
+    "missing_interpolated",
+    "saturated",
+    "no_peak",
+    "low_signal",
+    "fwhm_undefined",
+    "haiss_out_of_range",
+    "haiss_not_applicable",
+    "baseline_undefined",
+    "model_error",
 )
 
 

@@ -84,8 +84,9 @@ def savgol_plan(wavelengths_nm: np.ndarray, window_nm: float, polyorder: int = 2
     kernel = savgol_coeffs(w, polyorder)
     left = np.array([savgol_coeffs(w, polyorder, pos=k, use="dot") for k in range(h)])
     right = np.array([savgol_coeffs(w, polyorder, pos=h + 1 + k, use="dot") for k in range(h)])
-    return SavgolPlan(w, polyorder, kernel, left.reshape(h, w), right.reshape(h, w),
-                      float(kernel[h]))
+    return SavgolPlan(
+        w, polyorder, kernel, left.reshape(h, w), right.reshape(h, w), float(kernel[h])
+    )
 
 
 def savgol_smooth(absorbance: np.ndarray, plan: SavgolPlan) -> np.ndarray:

@@ -11,10 +11,10 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import logging
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -70,17 +70,25 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="synthwatch", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"synthwatch {__version__}")
-    parser.add_argument("--config", help="TOML config file (default: $SYNTHWATCH_CONFIG, ./synthwatch.toml)")
+    parser.add_argument(
+        "--config", help="TOML config file (default: $SYNTHWATCH_CONFIG, ./synthwatch.toml)"
+    )
     parser.add_argument("--store", type=Path, help="embedded store file (overrides store.path)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the pipeline does")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser("demo", help="simulate a citrate gold synthesis and watch it live")
     demo.add_argument("--seed", type=int, help="simulator seed (default 0)")
-    demo.add_argument("--speed", type=parse_speed, help="simulated s per wall s, or 'max' (default 1000)")
-    demo.add_argument("--duration", type=parse_duration, help="simulated duration, e.g. 2h (default)")
+    demo.add_argument(
+        "--speed", type=parse_speed, help="simulated s per wall s, or 'max' (default 1000)"
+    )
+    demo.add_argument(
+        "--duration", type=parse_duration, help="simulated duration, e.g. 2h (default)"
+    )
     demo.add_argument("--interval", type=parse_duration, help="seconds between spectra (default 2)")
-    demo.add_argument("--size", type=float, dest="d_final_nm", help="final mean diameter, nm (default 15)")
+    demo.add_argument(
+        "--size", type=float, dest="d_final_nm", help="final mean diameter, nm (default 15)"
+    )
     demo.add_argument("--quiet", action="store_true", help="no live view, only the summary")
 
     sub.add_parser("runs", help="list the runs in the store")
@@ -96,8 +104,13 @@ def _config(args: argparse.Namespace) -> Config:
     if args.store is not None:
         cfg.store.path = args.store
     if args.command == "demo":
-        for name, dest in (("seed", "seed"), ("speed", "speed"), ("duration", "duration_s"),
-                           ("interval", "interval_s"), ("d_final_nm", "d_final_nm")):
+        for name, dest in (
+            ("seed", "seed"),
+            ("speed", "speed"),
+            ("duration", "duration_s"),
+            ("interval", "interval_s"),
+            ("d_final_nm", "d_final_nm"),
+        ):
             value = getattr(args, name)
             if value is not None:
                 try:
@@ -105,8 +118,9 @@ def _config(args: argparse.Namespace) -> Config:
                 except ValidationError as err:
                     first = err.errors(include_url=False)[0]
                     option = "size" if name == "d_final_nm" else name
-                    raise UsageError(f"synthwatch demo: --{option}: {first['msg']} "
-                                     f"(got {value!r})") from None
+                    raise UsageError(
+                        f"synthwatch demo: --{option}: {first['msg']} (got {value!r})"
+                    ) from None
     return cfg
 
 
@@ -129,14 +143,24 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
 
     with Store(cfg.store.path, commit_interval_s=cfg.store.commit_interval_s) as store:
         if args.quiet or not console.is_terminal:
-            result = run_embedded(sim.messages(), [store], speed=d.speed,
-                                  reorder_window_s=cfg.worker.reorder_window_s,
-                                  max_batch=cfg.worker.max_batch, on_message=on_message)
+            result = run_embedded(
+                sim.messages(),
+                [store],
+                speed=d.speed,
+                reorder_window_s=cfg.worker.reorder_window_s,
+                max_batch=cfg.worker.max_batch,
+                on_message=on_message,
+            )
         else:
             with Live(view, console=console, refresh_per_second=8, transient=False):
-                result = run_embedded(sim.messages(), [store], speed=d.speed,
-                                      reorder_window_s=cfg.worker.reorder_window_s,
-                                      max_batch=cfg.worker.max_batch, on_message=on_message)
+                result = run_embedded(
+                    sim.messages(),
+                    [store],
+                    speed=d.speed,
+                    reorder_window_s=cfg.worker.reorder_window_s,
+                    max_batch=cfg.worker.max_batch,
+                    on_message=on_message,
+                )
     run_id = result.run_ids[0]
     final = fmt_quantity(view.latest_clean, "d_haiss_nm", "{:.1f}")
     console.print(
@@ -154,8 +178,9 @@ def _no_store(cfg: Config) -> bool:
 
 def cmd_runs(cfg: Config, console: Console) -> int:
     if _no_store(cfg):
-        console.print(f"no runs yet: there is no store at {cfg.store.path}; "
-                      "`synthwatch demo` makes one")
+        console.print(
+            f"no runs yet: there is no store at {cfg.store.path}; `synthwatch demo` makes one"
+        )
         return 0
     with Store(cfg.store.path, readonly=True) as store:
         runs = store.runs()
@@ -163,15 +188,32 @@ def cmd_runs(cfg: Config, console: Console) -> int:
         console.print(f"no runs in {cfg.store.path} yet; `synthwatch demo` makes one")
         return 0
     table = Table(title=f"runs in {cfg.store.path}")
-    for col in ("run", "system", "reactor", "started (UTC)", "duration", "status", "readings",
-                "estimates", "alerts"):
+    for col in (
+        "run",
+        "system",
+        "reactor",
+        "started (UTC)",
+        "duration",
+        "status",
+        "readings",
+        "estimates",
+        "alerts",
+    ):
         table.add_column(col)
     for r in runs:
         end = r.t_stop or r.t_last
         duration = fmt_elapsed((end - r.t_start).total_seconds()) if end and r.t_start else "–"
-        table.add_row(r.run_id, r.system, r.reactor,
-                      r.t_start.strftime("%Y-%m-%d %H:%M:%S") if r.t_start else "–", duration,
-                      r.status or "running", str(r.n_readings), str(r.n_estimates), str(r.n_alerts))
+        table.add_row(
+            r.run_id,
+            r.system,
+            r.reactor,
+            r.t_start.strftime("%Y-%m-%d %H:%M:%S") if r.t_start else "–",
+            duration,
+            r.status or "running",
+            str(r.n_readings),
+            str(r.n_estimates),
+            str(r.n_alerts),
+        )
     console.print(table)
     return 0
 
@@ -187,8 +229,10 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
     if args.rows < 2:
         raise UsageError(f"synthwatch show: --rows: expected 2 or more, got {args.rows}")
     if _no_store(cfg):
-        raise UsageError(f"synthwatch show: no store at {cfg.store.path}; "
-                         "`synthwatch demo` makes one, `--store PATH` names another")
+        raise UsageError(
+            f"synthwatch show: no store at {cfg.store.path}; "
+            "`synthwatch demo` makes one, `--store PATH` names another"
+        )
     with Store(cfg.store.path, readonly=True) as store:
         run_id = args.run_id
         if run_id == "latest":
@@ -209,29 +253,35 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
     table.add_column("flags")
     for est in _sample(features, args.rows):
         since = fmt_elapsed((est.t - t0).total_seconds()) if t0 else est.t.isoformat()
-        table.add_row(since, *(fmt_quantity(est, n, f) for n, _, f in FEATURE_COLUMNS),
-                      ", ".join(est.flags))
+        table.add_row(
+            since, *(fmt_quantity(est, n, f) for n, _, f in FEATURE_COLUMNS), ", ".join(est.flags)
+        )
     console.print(table)
 
     clean = [e for e in features if not e.flags]
     flags = Counter(f for e in features for f in e.flags)
     flag_text = ", ".join(f"{name} {n}" for name, n in flags.most_common()) or "none"
-    console.print(f"status: {summary.status}; {summary.n_readings} readings; "
-                  f"{len(alerts)} alert state changes; frames flagged: {flag_text}")
+    console.print(
+        f"status: {summary.status}; {summary.n_readings} readings; "
+        f"{len(alerts)} alert state changes; frames flagged: {flag_text}"
+    )
     if clean:
         last = clean[-1]
         since = fmt_elapsed((last.t - t0).total_seconds()) if t0 else last.t.isoformat()
-        console.print(f"final size (Haiss): {fmt_quantity(last, 'd_haiss_nm', '{:.1f}')} nm at "
-                      f"{since}; λ_SPR {fmt_quantity(last, 'lambda_spr_nm', '{:.1f}')} nm, "
-                      f"A_400 {fmt_quantity(last, 'a_400_au', '{:.3f}')}")
+        console.print(
+            f"final size (Haiss): {fmt_quantity(last, 'd_haiss_nm', '{:.1f}')} nm at "
+            f"{since}; λ_SPR {fmt_quantity(last, 'lambda_spr_nm', '{:.1f}')} nm, "
+            f"A_400 {fmt_quantity(last, 'a_400_au', '{:.3f}')}"
+        )
     else:
         console.print("final size: no clean spectrum yet")
     for alert in alerts:
         since = fmt_elapsed((alert.t - t0).total_seconds()) if t0 else alert.t.isoformat()
         console.print(f"  alert {alert.state:8s} {since} [{alert.severity}] {alert.message}")
     if health:
-        counts = ", ".join(f"{q.name.removesuffix('_count')} {q.value:.0f}"
-                           for q in health[-1].quantities)
+        counts = ", ".join(
+            f"{q.name.removesuffix('_count')} {q.value:.0f}" for q in health[-1].quantities
+        )
         console.print(f"pipeline: {counts}")
     return 0
 
@@ -242,8 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
     try:
         args = build_parser().parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
         cfg = _config(args)
         if args.command == "demo":
             return cmd_demo(cfg, args, console)

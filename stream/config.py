@@ -14,10 +14,14 @@ expected.
 >>> cfg = load_config(env={"SYNTHWATCH_WORKER__REORDER_WINDOW_S": "5"}, path=None)
 >>> cfg.worker.reorder_window_s
 5.0
->>> load_config(env={"SYNTHWATCH_WORKER__REORDER_WINDOW_S": "-1"}, path=None)
-Traceback (most recent call last):
-...
-synthwatch.stream.config.ConfigError: environment SYNTHWATCH_WORKER__REORDER_WINDOW_S: worker.reorder_window_s: Input should be greater than or equal to 0 (got '-1')
+>>> try:
+...     load_config(env={"SYNTHWATCH_WORKER__REORDER_WINDOW_S": "-1"}, path=None)
+... except ConfigError as err:
+...     for part in str(err).split(": "):
+...         print(part)
+environment SYNTHWATCH_WORKER__REORDER_WINDOW_S
+worker.reorder_window_s
+Input should be greater than or equal to 0 (got '-1')
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ class ConfigError(ValueError):
 
 
 def default_data_dir() -> Path:
-    """``$SYNTHWATCH_HOME``, else ``$XDG_DATA_HOME/synthwatch``, else ``~/.local/share/synthwatch``."""
+    """``$SYNTHWATCH_HOME``, else ``$XDG_DATA_HOME/synthwatch``, else
+    ``~/.local/share/synthwatch``."""
     if home := os.environ.get("SYNTHWATCH_HOME"):
         return Path(home)
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -67,16 +72,16 @@ class WorkerConfig(_Section):
 
 
 class TransportConfig(_Section):
-    kind: Literal["memory"] = Field(
-        default="memory", description="'memory' (embedded, no server)."
-    )
+    kind: Literal["memory"] = Field(default="memory", description="'memory' (embedded, no server).")
 
 
 class DemoConfig(_Section):
     seed: int = Field(default=0, ge=0, description="Simulator seed.")
     duration_s: float = Field(default=7200.0, gt=0, le=7 * 86400, description="Simulated time.")
     speed: float = Field(
-        default=1000.0, ge=0, description="Simulated seconds per wall second; 0 = as fast as possible."
+        default=1000.0,
+        ge=0,
+        description="Simulated seconds per wall second; 0 = as fast as possible.",
     )
     interval_s: float = Field(default=2.0, gt=0, description="Seconds between spectra.")
     d_final_nm: float = Field(default=15.0, ge=5, le=100, description="Final mean diameter.")
@@ -106,9 +111,7 @@ def _set(tree: dict[str, Any], dotted: list[str], value: Any) -> None:
     node[dotted[-1]] = value
 
 
-def load_config(
-    path: str | Path | None = "auto", env: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | Path | None = "auto", env: Mapping[str, str] | None = None) -> Config:
     """Defaults, then the TOML file, then the environment; :class:`ConfigError` if invalid.
 
     ``path="auto"`` looks at ``$SYNTHWATCH_CONFIG`` then ``./synthwatch.toml``; ``None`` reads no
@@ -116,7 +119,9 @@ def load_config(
     """
     env = os.environ if env is None else env
     if path == "auto":
-        path = env.get(ENV_PREFIX + "CONFIG") or (DEFAULT_FILE if Path(DEFAULT_FILE).exists() else None)
+        path = env.get(ENV_PREFIX + "CONFIG") or (
+            DEFAULT_FILE if Path(DEFAULT_FILE).exists() else None
+        )
     tree: dict[str, Any] = {}
     if path is not None:
         p = Path(path)

@@ -1,8 +1,8 @@
 """The JSON schema of every contract message, generated from the code.
 
 ``python -m synthwatch.stream.schemas DIR`` writes one ``<name>.json`` per message (default
-``stream/json_schemas/`` in a checkout); a test fails when the committed files drift from the code, so
-a change to the contract is always a visible change to its schema.
+``stream/json_schemas/`` in a checkout); a test fails when the committed files drift from the
+code, so a change to the contract is always a visible change to its schema.
 """
 
 from __future__ import annotations

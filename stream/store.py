@@ -175,9 +175,7 @@ class Store(StoreQueries, Sink):
                         "or pass the path of an existing store"
                     )
                 uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-                conn = sqlite3.connect(
-                    uri, uri=True, isolation_level=None, check_same_thread=False
-                )
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,6 @@ class DeadLetter:
     time: datetime
 
 
-
 class StoreQueries:
     """The queries of :class:`~synthwatch.stream.store.Store` (a mixin: it needs the store's
     ``path``, its open connection ``_conn`` and its ``_lock``)."""
@@ -96,9 +95,7 @@ class StoreQueries:
 
     def runs(self) -> list[RunSummary]:
         """Every run in the store, oldest start first (runs without a RunStart last)."""
-        ids = self._query(
-            "SELECT run_id FROM runs ORDER BY t_start IS NULL, t_start, run_id"
-        )
+        ids = self._query("SELECT run_id FROM runs ORDER BY t_start IS NULL, t_start, run_id")
         return [self.run(run_id) for (run_id,) in ids]
 
     def run(self, run_id: str) -> RunSummary:
@@ -132,8 +129,9 @@ class StoreQueries:
                 ]
             for table in ("estimates", "alerts", "labels", "descriptors"):
                 candidates.append(
-                    conn.execute(f"SELECT max(t) FROM {table} WHERE run_id = ?", (run_id,))
-                    .fetchone()[0]
+                    conn.execute(
+                        f"SELECT max(t) FROM {table} WHERE run_id = ?", (run_id,)
+                    ).fetchone()[0]
                 )
             known = [c for c in candidates if c is not None]
         return RunSummary(
@@ -172,9 +170,7 @@ class StoreQueries:
 
     def run_stop(self, run_id: str) -> RunStop | None:
         """The run's RunStop, or None while it is still running; UnknownRunError if no run."""
-        rows = self._query(
-            "SELECT t_stop, status, reason FROM runs WHERE run_id = ?", (run_id,)
-        )
+        rows = self._query("SELECT t_stop, status, reason FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise UnknownRunError(run_id, self.path)
         t_stop, status, reason = rows[0]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from pydantic import TypeAdapter
 
 from synthwatch.stream.contract import (
@@ -197,14 +196,11 @@ class UnknownRunError(KeyError):
     def __init__(self, run_id: str, path: Path | str | None = None):
         self.run_id = run_id
         where = f" in {path}" if path is not None else ""
-        self.message = (
-            f"no run {run_id!r}{where}; `synthwatch runs` lists the runs there are"
-        )
+        self.message = f"no run {run_id!r}{where}; `synthwatch runs` lists the runs there are"
         super().__init__(self.message)
 
     def __str__(self) -> str:  # KeyError would show the repr of the message
         return self.message
-
 
 
 def _us(t: datetime) -> int:

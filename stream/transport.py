@@ -32,9 +32,9 @@ from synthwatch.stream.contract import (
     Label,
     Message,
     Reading,
-    encode,
     RunStart,
     RunStop,
+    encode,
 )
 
 RUNS_TOPIC = "synthwatch.runs"
@@ -158,9 +158,7 @@ class MemoryTransport:
 
     def lag(self, topics: Iterable[str] = INPUT_TOPICS) -> int:
         """Records published on ``topics`` and not yet polled."""
-        return sum(
-            self._base[t] + len(self._topics.get(t, ())) - self._position[t] for t in topics
-        )
+        return sum(self._base[t] + len(self._topics.get(t, ())) - self._position[t] for t in topics)
 
     def flush(self) -> None:
         """Nothing to do: delivery is immediate."""

@@ -16,12 +16,11 @@ import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field, fields
-from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
 from synthwatch.stream.contract import (
-    Alert,
     MESSAGE_TYPES,
+    Alert,
     ContractError,
     Descriptor,
     Estimate,
@@ -101,8 +100,6 @@ class RunState:
     sensors: dict[str, SensorState] = field(default_factory=dict)
     pending: list[Reading] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
-    last_t: datetime | None = None
-    latest: dict[str, Estimate] = field(default_factory=dict)
 
 
 ModelFactory = Callable[[RunStart | None, Descriptor], ModelSet]
@@ -288,7 +285,6 @@ class Worker:
         self._sink(reading)
         state.counters.processed += 1
         self.totals.processed += 1
-        state.last_t = reading.t
         for model in sensor.models.estimators:
             model.update(reading)
             est = model.estimate
@@ -308,7 +304,6 @@ class Worker:
         if isinstance(msg, Estimate):
             state.counters.estimates += 1
             self.totals.estimates += 1
-            state.latest[msg.measurement] = msg
             topic = ESTIMATES_TOPIC
         else:
             state.counters.alerts += 1
@@ -360,4 +355,3 @@ def _deadletter_record(raw: bytes, reason: str) -> bytes:
     return json.dumps(
         {"reason": reason, "original": raw.decode("utf-8", errors="backslashreplace")}
     ).encode()
-

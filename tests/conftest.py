@@ -6,11 +6,22 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Shared machines are noisy: no per-example deadline. In CI the examples are derandomised, so a
+# red run is reproducible and a green one does not depend on luck.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 ROOT = Path(__file__).resolve().parents[1]
 #: repository folder → subpackage of synthwatch (as mapped in pyproject.toml)
-FOLDERS = {"collectors": "collectors", "stream": "stream", "models": "models",
-           "dashboards": "dashboards"}
+FOLDERS = {
+    "collectors": "collectors",
+    "stream": "stream",
+    "models": "models",
+    "dashboards": "dashboards",
+}
 
 
 def source_modules() -> list[str]:

@@ -20,8 +20,16 @@ WL = np.arange(300.0, 901.0)
 
 
 def features(absorbance: np.ndarray) -> Estimate:
-    desc = Descriptor(run_id="r1", t=T0, sensor_id="uv1", kind="uvvis", axis=list(WL),
-                      axis_units="nm", value_units="AU", path_length_cm=1.0)
+    desc = Descriptor(
+        run_id="r1",
+        t=T0,
+        sensor_id="uv1",
+        kind="uvvis",
+        axis=list(WL),
+        axis_units="nm",
+        value_units="AU",
+        path_length_cm=1.0,
+    )
     model = UVVisFeatures(desc)
     model.update(Reading(run_id="r1", t=T0, sensor_id="uv1", seq=0, values=list(absorbance)))
     return model.estimate
@@ -42,8 +50,9 @@ def test_spr_peak_of_20_nm_gold_in_water():
     assert 518.0 <= est.get("lambda_spr_nm").value <= 524.0
 
 
-def run_pipeline(tmp_path, name: str, seed: int = 3, duration_s: float = 3600.0,
-                 serialize: bool = False):
+def run_pipeline(
+    tmp_path, name: str, seed: int = 3, duration_s: float = 3600.0, serialize: bool = False
+):
     sim = GoldCitrateSimulator(seed=seed, duration_s=duration_s, interval_s=2.0)
     with Store(tmp_path / f"{name}.sqlite") as store:
         result = run_embedded(sim.messages(), [store], speed=0.0, serialize=serialize)

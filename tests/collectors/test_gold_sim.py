@@ -44,8 +44,9 @@ def default_sim():
 
 @pytest.fixture(scope="module")
 def short_msgs():
-    sim = GoldCitrateSimulator(seed=3, duration_s=1800.0, interval_s=5.0, p_saturated=0.03,
-                               p_dropout=0.03)
+    sim = GoldCitrateSimulator(
+        seed=3, duration_s=1800.0, interval_s=5.0, p_saturated=0.03, p_dropout=0.03
+    )
     return sim, list(sim.messages())
 
 
@@ -164,8 +165,14 @@ def test_growth_is_monotone_and_focuses(default_sim):
     d_final=st.floats(8.0, 40.0),
 )
 def test_mass_balance(seed, hau, d_final):
-    sim = GoldCitrateSimulator(seed=seed, duration_s=3600.0, interval_s=30.0, HAuCl4_mM=hau,
-                               d_final_nm=d_final, wavelengths_nm=COARSE_WL)
+    sim = GoldCitrateSimulator(
+        seed=seed,
+        duration_s=3600.0,
+        interval_s=30.0,
+        HAuCl4_mM=hau,
+        d_final_nm=d_final,
+        wavelengths_nm=COARSE_WL,
+    )
     conv = np.array([p.conversion for p in sim.truth])
     assert np.all((0 <= conv) & (conv <= 1)) and np.all(np.diff(conv) >= 0)
     for p in sim.truth:
@@ -187,7 +194,11 @@ def test_message_sequence_and_contents(short_msgs):
     assert "citrate_to_Au" in start.recipe
     assert isinstance(desc, Descriptor)
     assert (desc.sensor_id, desc.kind, desc.axis_units, desc.value_units) == (
-        "uv1", "uvvis", "nm", "AU")
+        "uv1",
+        "uvvis",
+        "nm",
+        "AU",
+    )
     assert desc.axis == WL.tolist() and desc.path_length_cm == 1.0
     assert desc.expected_interval_s == 5.0 and desc.saturation_au == 3.0
     assert isinstance(stop, RunStop) and stop.status == "success"
@@ -270,8 +281,7 @@ def test_default_rates_give_a_few_bad_frames_per_hour():
 
 
 def test_noise_level_and_drift(default_sim):
-    quiet = GoldCitrateSimulator(seed=5, duration_s=600.0, drift=False, p_saturated=0,
-                                 p_dropout=0)
+    quiet = GoldCitrateSimulator(seed=5, duration_s=600.0, drift=False, p_saturated=0, p_dropout=0)
     residuals = np.array([v - quiet.noise_free_reading(k) for k, v in quiet.spectra()])
     assert residuals.std() == pytest.approx(0.002, rel=0.05)
     assert abs(residuals.mean()) < 1e-4
@@ -282,8 +292,15 @@ def test_noise_level_and_drift(default_sim):
 
 
 def test_high_concentration_saturates_naturally_and_truth_says_so():
-    sim = GoldCitrateSimulator(seed=1, duration_s=3600.0, interval_s=20.0, HAuCl4_mM=2.0,
-                               p_saturated=0, p_dropout=0, wavelengths_nm=COARSE_WL)
+    sim = GoldCitrateSimulator(
+        seed=1,
+        duration_s=3600.0,
+        interval_s=20.0,
+        HAuCl4_mM=2.0,
+        p_saturated=0,
+        p_dropout=0,
+        wavelengths_nm=COARSE_WL,
+    )
     truth = sim.truth
     assert truth[-1].saturated and not truth[0].saturated
     for p, (_, v) in zip(truth, sim.spectra()):
@@ -296,14 +313,37 @@ def test_high_concentration_saturates_naturally_and_truth_says_so():
 
 def test_constructor_arguments_are_kept():
     start = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-    sim = GoldCitrateSimulator(seed=4, duration_s=600.0, interval_s=3.0, run_id="run-x",
-                               reactor="R7", start=start, path_length_cm=0.5, HAuCl4_mM=0.3,
-                               d_final_nm=20.0, noise_au=0.001, drift=False, p_saturated=0.0,
-                               p_dropout=0.01, wavelengths_nm=COARSE_WL)
+    sim = GoldCitrateSimulator(
+        seed=4,
+        duration_s=600.0,
+        interval_s=3.0,
+        run_id="run-x",
+        reactor="R7",
+        start=start,
+        path_length_cm=0.5,
+        HAuCl4_mM=0.3,
+        d_final_nm=20.0,
+        noise_au=0.001,
+        drift=False,
+        p_saturated=0.0,
+        p_dropout=0.01,
+        wavelengths_nm=COARSE_WL,
+    )
     assert (sim.seed, sim.duration_s, sim.interval_s, sim.run_id, sim.reactor, sim.start) == (
-        4, 600.0, 3.0, "run-x", "R7", start)
+        4,
+        600.0,
+        3.0,
+        "run-x",
+        "R7",
+        start,
+    )
     assert (sim.path_length_cm, sim.HAuCl4_mM, sim.d_final_nm, sim.noise_au, sim.drift) == (
-        0.5, 0.3, 20.0, 0.001, False)
+        0.5,
+        0.3,
+        20.0,
+        0.001,
+        False,
+    )
     assert (sim.p_saturated, sim.p_dropout) == (0.0, 0.01)
     np.testing.assert_array_equal(sim.wavelengths_nm, COARSE_WL)
     assert GoldCitrateSimulator(seed=4, wavelengths_nm=COARSE_WL).run_id == "sim-au-citrate-s4"

@@ -248,11 +248,25 @@ def test_doctests():
 
 def test_every_model_names_its_source():
     doc = optics.__doc__
-    for source in ("Johnson", "Christy", "Kreibig", "Vollmer", "Haiss", "4215", "Ordal",
-                   "Ashcroft", "Bohren", "Huffman"):
+    for source in (
+        "Johnson",
+        "Christy",
+        "Kreibig",
+        "Vollmer",
+        "Haiss",
+        "4215",
+        "Ordal",
+        "Ashcroft",
+        "Bohren",
+        "Huffman",
+    ):
         assert source in doc, source
-    for fn in (optics.dielectric_function, optics.damping_rate_per_s,
-               optics.quasistatic_extinction_nm2, optics.DrudeConstants):
+    for fn in (
+        optics.dielectric_function,
+        optics.damping_rate_per_s,
+        optics.quasistatic_extinction_nm2,
+        optics.DrudeConstants,
+    ):
         assert any(name in fn.__doc__ for name in ("Kreibig", "Ordal", "Bohren")), fn
 
 

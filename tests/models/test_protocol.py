@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from conftest import source_modules
 
+from conftest import source_modules
 from synthwatch.models.base import Model
 from synthwatch.stream.contract import Descriptor, Estimate, Quantity, Reading
 
@@ -40,21 +40,35 @@ def inputs_for(model: Model) -> list:
     if isinstance(desc, Descriptor):
         wl = np.asarray(desc.axis)
         base = 0.6 / (1 + ((wl - 522.0) / 40.0) ** 2) + 0.45 * np.exp(-(wl - 400.0) / 100.0)
-        return [Reading(run_id=desc.run_id, t=t0 + timedelta(seconds=2 * k),
-                        sensor_id=desc.sensor_id, seq=k,
-                        values=list(base + rng.normal(0, 0.002, wl.size)))
-                for k in range(5)]
-    return [Estimate(run_id="r1", t=t0 + timedelta(seconds=k), sensor_id="uv1",
-                     model="uvvis_features", model_version="1", measurement="uvvis_features",
-                     quantities=[Quantity(name="a_400_au", value=0.5, units="AU")],
-                     flags=["dropout"] if k % 2 else [])
-            for k in range(6)]
+        return [
+            Reading(
+                run_id=desc.run_id,
+                t=t0 + timedelta(seconds=2 * k),
+                sensor_id=desc.sensor_id,
+                seq=k,
+                values=list(base + rng.normal(0, 0.002, wl.size)),
+            )
+            for k in range(5)
+        ]
+    return [
+        Estimate(
+            run_id="r1",
+            t=t0 + timedelta(seconds=k),
+            sensor_id="uv1",
+            model="uvvis_features",
+            model_version="1",
+            measurement="uvvis_features",
+            quantities=[Quantity(name="a_400_au", value=0.5, units="AU")],
+            flags=["dropout"] if k % 2 else [],
+        )
+        for k in range(6)
+    ]
 
 
 def observe(model: Model) -> tuple:
     """Everything a model lets you read, as comparable values."""
     out = []
-    for name, prop in inspect.getmembers(type(model), lambda p: isinstance(p, property)):
+    for name, _ in inspect.getmembers(type(model), lambda p: isinstance(p, property)):
         value = getattr(model, name)
         if isinstance(value, float) and math.isnan(value):
             value = "nan"

@@ -15,9 +15,16 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def est(k: int, flags: list[str]) -> Estimate:
-    return Estimate(run_id="r1", t=T0 + timedelta(seconds=k), sensor_id="uv1",
-                    model="uvvis_features", model_version="1", measurement="uvvis_features",
-                    quantities=[Quantity(name="a_400_au", value=0.5, units="AU")], flags=flags)
+    return Estimate(
+        run_id="r1",
+        t=T0 + timedelta(seconds=k),
+        sensor_id="uv1",
+        model="uvvis_features",
+        model_version="1",
+        measurement="uvvis_features",
+        quantities=[Quantity(name="a_400_au", value=0.5, units="AU")],
+        flags=flags,
+    )
 
 
 def test_fires_once_and_resolves():
@@ -47,11 +54,15 @@ def test_unwatched_flags_do_not_count():
         assert rule.alerts == ()
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(window=0), "window"), (dict(fire_fraction=0.0), "fire_fraction"),
-    (dict(fire_fraction=0.2, resolve_fraction=0.3), "resolve_fraction"),
-    (dict(severity="loud"), "severity"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(window=0), "window"),
+        (dict(fire_fraction=0.0), "fire_fraction"),
+        (dict(fire_fraction=0.2, resolve_fraction=0.3), "resolve_fraction"),
+        (dict(severity="loud"), "severity"),
+    ],
+)
 def test_bad_arguments(kwargs, words):
     with pytest.raises(ValueError, match=words):
         FlaggedFrames(**kwargs)

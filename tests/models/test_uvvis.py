@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from synthwatch.models.uvvis import (
     FLAGS,
     HAISS_CALIBRATION_REL,
+    HAISS_EXPERIMENT,
     QUANTITY_UNITS,
     FeaturePlan,
     UVVisFeatures,
-    HAISS_EXPERIMENT,
     haiss_diameter_nm,
     uvvis_features,
 )
@@ -49,13 +49,27 @@ def gold(wl, center=522.0, hwhm=40.0, height=0.6):
 
 
 def descriptor(wl=WL, **kw):
-    return Descriptor(run_id="r1", t=T0, sensor_id="uv1", kind="uvvis", axis=list(wl),
-                      axis_units="nm", value_units="AU", path_length_cm=1.0, **kw)
+    return Descriptor(
+        run_id="r1",
+        t=T0,
+        sensor_id="uv1",
+        kind="uvvis",
+        axis=list(wl),
+        axis_units="nm",
+        value_units="AU",
+        path_length_cm=1.0,
+        **kw,
+    )
 
 
 def reading(values, seq=0, sensor_id="uv1"):
-    return Reading(run_id="r1", t=T0 + timedelta(seconds=seq), sensor_id=sensor_id, seq=seq,
-                   values=[float(v) for v in values])
+    return Reading(
+        run_id="r1",
+        t=T0 + timedelta(seconds=seq),
+        sensor_id=sensor_id,
+        seq=seq,
+        values=[float(v) for v in values],
+    )
 
 
 def run(values, wl=WL, desc_kw=None, **model_kw):
@@ -87,8 +101,9 @@ def test_peak_on_interband_background_matches_the_true_maximum(step_nm, center):
     true_max_nm = fine[np.argmax(gold(fine, center))]
     res = uvvis_features(wl, gold(wl, center))
     assert abs(res.values["lambda_spr_nm"] - true_max_nm) < 0.15
-    assert res.values["a_spr_au"] == pytest.approx(gold(np.array([true_max_nm]), center)[0],
-                                                   rel=2e-3)
+    assert res.values["a_spr_au"] == pytest.approx(
+        gold(np.array([true_max_nm]), center)[0], rel=2e-3
+    )
 
 
 @pytest.mark.parametrize("step_nm, rel", [(1.0, 0.01), (2.0, 0.02)])
@@ -107,8 +122,7 @@ def test_fwhm_uses_the_red_side_only():
 
 def test_peak_fit_with_noise_is_unbiased_and_uncertainty_is_honest():
     rng = np.random.default_rng(1)
-    est = [uvvis_features(WL, gold(WL, 530.4) + rng.normal(0, 0.003, WL.size))
-           for _ in range(40)]
+    est = [uvvis_features(WL, gold(WL, 530.4) + rng.normal(0, 0.003, WL.size)) for _ in range(40)]
     lam = np.array([e.values["lambda_spr_nm"] for e in est])
     truth = uvvis_features(WL, gold(WL, 530.4)).values["lambda_spr_nm"]
     assert abs(lam.mean() - truth) < 0.3
@@ -137,7 +151,8 @@ def test_absorbances_ratio_and_diameter_from_a_noise_free_spectrum():
     assert v["d_haiss_nm"] == pytest.approx(haiss_diameter_nm(v["ratio_spr_450"]))
     # noise-free: the uncertainty is the method's calibration uncertainty alone
     assert res.uncertainties["d_haiss_nm"] == pytest.approx(
-        HAISS_CALIBRATION_REL * v["d_haiss_nm"], rel=0.02)
+        HAISS_CALIBRATION_REL * v["d_haiss_nm"], rel=0.02
+    )
     assert res.flags == ()
 
 
@@ -203,10 +218,18 @@ def test_missing_and_saturation_masks():
     x = np.array([0.1, np.nan, np.inf, -np.inf, -5.0, 0.2, 4.0])
     assert invalid_mask(x).tolist() == [False, True, True, True, True, False, False]
     assert fill_missing(np.array([0.0, np.nan, 2.0]), np.array([0, 1, 0], bool)).tolist() == [
-        0.0, 1.0, 2.0]
+        0.0,
+        1.0,
+        2.0,
+    ]
     assert saturation_mask(x).tolist() == [False, False, True, False, False, False, True]
     assert saturation_mask(np.array([0.1, 1.5, 1.5, 1.5, 0.1])).tolist() == [
-        False, True, True, True, False]
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
     assert not saturation_mask(np.array([0.1, 0.5, 0.5, 0.5, 0.1])).any()
 
 
@@ -299,8 +322,17 @@ def test_axis_that_misses_the_window_raises():
     with pytest.raises(ValueError, match="baseline_window_nm"):
         UVVisFeatures(descriptor(np.arange(300.0, 800.0)), baseline_window_nm=(850.0, 900.0))
     with pytest.raises(ValueError, match="uvvis"):
-        UVVisFeatures(Descriptor(run_id="r1", t=T0, sensor_id="z", kind="impedance",
-                                 axis=[1.0, 10.0, 100.0], axis_units="Hz", value_units="ohm"))
+        UVVisFeatures(
+            Descriptor(
+                run_id="r1",
+                t=T0,
+                sensor_id="z",
+                kind="impedance",
+                axis=[1.0, 10.0, 100.0],
+                axis_units="Hz",
+                value_units="ohm",
+            )
+        )
 
 
 def test_feature_plan_reuse_equals_one_shot():
@@ -318,13 +350,23 @@ def test_estimate_quantities_units_and_identity():
     est = model.estimate
     assert isinstance(est, Estimate)
     assert (est.model, est.model_version, est.measurement) == (
-        "uvvis_features", "1", "uvvis_features")
+        "uvvis_features",
+        "1",
+        "uvvis_features",
+    )
     t7 = T0 + timedelta(seconds=7)
     assert (est.run_id, est.sensor_id, est.seq, est.t) == ("r1", "uv1", 7, t7)
     assert {q.name: q.units for q in est.quantities} == QUANTITY_UNITS
     assert QUANTITY_UNITS == {
-        "lambda_spr_nm": "nm", "fwhm_nm": "nm", "a_spr_au": "AU", "a_450_au": "AU",
-        "a_400_au": "AU", "ratio_spr_450": "1", "d_haiss_nm": "nm", "noise_au": "AU"}
+        "lambda_spr_nm": "nm",
+        "fwhm_nm": "nm",
+        "a_spr_au": "AU",
+        "a_450_au": "AU",
+        "a_400_au": "AU",
+        "ratio_spr_450": "1",
+        "d_haiss_nm": "nm",
+        "noise_au": "AU",
+    }
     assert est.get("d_haiss_nm").uncertainty > 0
     assert all(isinstance(q.value, float) for q in est.quantities)
     assert decode(encode(est)) == est
@@ -360,8 +402,7 @@ WL_COARSE = np.arange(300.0, 901.0, 5.0)
 _MODELS = {
     "fine": UVVisFeatures(descriptor(WL)),
     "coarse": UVVisFeatures(descriptor(WL_COARSE)),
-    "silver": UVVisFeatures(descriptor(WL), system="Ag-citrate",
-                            baseline_window_nm=(850.0, 900.0)),
+    "silver": UVVisFeatures(descriptor(WL), system="Ag-citrate", baseline_window_nm=(850.0, 900.0)),
 }
 _SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, 1e308, -1e308, 0.0, 3.5, 5e-324, -0.0])
 _ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True) | _SPECIAL

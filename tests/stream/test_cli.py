@@ -18,15 +18,34 @@ from synthwatch.stream.store import Store
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synthwatch.stream.cli", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "synthwatch.stream.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "store.sqlite"
-    assert main(["--store", str(path), "demo", "--speed", "max", "--duration", "40m",
-                 "--seed", "2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--store",
+                str(path),
+                "demo",
+                "--speed",
+                "max",
+                "--duration",
+                "40m",
+                "--seed",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -43,14 +62,17 @@ def test_demo_then_runs_and_show(demo_store, capsys):
     assert "final size (Haiss):" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, words", [
-    (["show", "no-such-run"], "no run 'no-such-run'"),
-    (["demo", "--speed", "fast"], "argument --speed: expected a positive factor"),
-    (["demo", "--duration=-3h"], "argument --duration: expected a positive duration"),
-    (["demo", "--size", "400"], "--size: Input should be less than or equal to 100"),
-    (["show", "x", "--rows", "1"], "--rows: expected 2 or more"),
-    (["explode"], "invalid choice: 'explode'"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["show", "no-such-run"], "no run 'no-such-run'"),
+        (["demo", "--speed", "fast"], "argument --speed: expected a positive factor"),
+        (["demo", "--duration=-3h"], "argument --duration: expected a positive duration"),
+        (["demo", "--size", "400"], "--size: Input should be less than or equal to 100"),
+        (["show", "x", "--rows", "1"], "--rows: expected 2 or more"),
+        (["explode"], "invalid choice: 'explode'"),
+    ],
+)
 def test_mistakes_give_one_line(demo_store, args, words):
     proc = cli("--store", str(demo_store), *args)
     assert proc.returncode == 2
@@ -67,7 +89,8 @@ def test_bad_config_value_gives_one_line(tmp_path):
     proc = cli("--config", str(cfg), "runs")
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        f"error: {cfg}: store.commit_interval_s: Input should be less than or equal to 1 (got 9)")
+        f"error: {cfg}: store.commit_interval_s: Input should be less than or equal to 1 (got 9)"
+    )
 
 
 def test_no_store_yet(tmp_path, capsys):
@@ -96,9 +119,24 @@ def test_kill_9_of_the_demo_loses_at_most_a_second_and_never_corrupts(tmp_path):
     speed, interval = 100.0, 2.0
     rate = speed / interval  # readings produced per wall second
     proc = subprocess.Popen(
-        [sys.executable, "-m", "synthwatch.stream.cli", "--store", str(path), "demo", "--seed",
-         "5", "--speed", str(speed), "--duration", "2h", "--quiet"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "synthwatch.stream.cli",
+            "--store",
+            str(path),
+            "demo",
+            "--seed",
+            "5",
+            "--speed",
+            str(speed),
+            "--duration",
+            "2h",
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         first_seen = None
         deadline = time.monotonic() + 60

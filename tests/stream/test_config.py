@@ -34,9 +34,15 @@ def test_config_env_var_names_the_file(tmp_path):
 @pytest.mark.parametrize(
     "text, words",
     [
-        ("[store]\ncommit_interval_s = 5\n", "store.commit_interval_s: Input should be less than or equal to 1"),
+        (
+            "[store]\ncommit_interval_s = 5\n",
+            "store.commit_interval_s: Input should be less than or equal to 1",
+        ),
         ("[demo]\nseed = 'abc'\n", "demo.seed"),
-        ("[worker]\nreorder_windw_s = 1\n", "worker.reorder_windw_s: Extra inputs are not permitted"),
+        (
+            "[worker]\nreorder_windw_s = 1\n",
+            "worker.reorder_windw_s: Extra inputs are not permitted",
+        ),
         ("[transport]\nkind = 'carrier-pigeon'\n", "transport.kind: Input should be 'memory'"),
         ("[demo\nseed = 1\n", "not valid TOML"),
     ],

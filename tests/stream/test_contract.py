@@ -20,29 +20,94 @@ WL = [300.0 + i for i in range(16)]
 
 def examples() -> list[c.Message]:
     return [
-        c.RunStart(run_id="r1", t=T0, reactor="R1", system="Au-citrate",
-                   recipe={"HAuCl4_mM": 0.25, "T_degC": 100, "stirred": True, "note": "x"},
-                   operator="ana", tags={"campaign": "c7"}),
-        c.Descriptor(run_id="r1", t=T0, sensor_id="uv1", kind="uvvis", axis=WL, axis_units="nm",
-                     value_units="AU", path_length_cm=1.0, expected_interval_s=2.0),
-        c.Descriptor(run_id="r1", t=T0, sensor_id="z1", kind="impedance", axis=[10.0, 100.0, 1e3],
-                     axis_units="Hz", value_units="ohm", cell_constant_per_cm=0.8),
-        c.Descriptor(run_id="r1", t=T0, sensor_id="temp", kind="scalar", value_units="degC",
-                     quantity="temperature"),
-        c.Reading(run_id="r1", t=T0, sensor_id="uv1", seq=3, values=[0.1] * 15 + [math.nan],
-                  flags=["lamp_warming"]),
-        c.Reading(run_id="r1", t=T0, sensor_id="z1", seq=0, values=[1.0, 2.0, 3.0],
-                  values_imag=[-1.0, -2.0, -3.0]),
-        c.Label(run_id="r1", t=T0 + timedelta(hours=5), sample_t=T0, quantity="d_mean_nm",
-                value=15.2, uncertainty=1.1, units="nm", method="TEM"),
-        c.Estimate(run_id="r1", t=T0, sensor_id="uv1", seq=3, model="uvvis_features",
-                   model_version="1", measurement="uvvis_features",
-                   quantities=[c.Quantity(name="d_haiss_nm", value=15.0, units="nm",
-                                          uncertainty=1.7),
-                               c.Quantity(name="fwhm_nm", value=None, units="nm")],
-                   flags=["no_peak"]),
-        c.Alert(run_id="r1", t=T0, rule="flagged_frames:uv1", severity="warning", state="firing",
-                sensor_id="uv1", values={"flagged_fraction": 0.3}, message="check the cell"),
+        c.RunStart(
+            run_id="r1",
+            t=T0,
+            reactor="R1",
+            system="Au-citrate",
+            recipe={"HAuCl4_mM": 0.25, "T_degC": 100, "stirred": True, "note": "x"},
+            operator="ana",
+            tags={"campaign": "c7"},
+        ),
+        c.Descriptor(
+            run_id="r1",
+            t=T0,
+            sensor_id="uv1",
+            kind="uvvis",
+            axis=WL,
+            axis_units="nm",
+            value_units="AU",
+            path_length_cm=1.0,
+            expected_interval_s=2.0,
+        ),
+        c.Descriptor(
+            run_id="r1",
+            t=T0,
+            sensor_id="z1",
+            kind="impedance",
+            axis=[10.0, 100.0, 1e3],
+            axis_units="Hz",
+            value_units="ohm",
+            cell_constant_per_cm=0.8,
+        ),
+        c.Descriptor(
+            run_id="r1",
+            t=T0,
+            sensor_id="temp",
+            kind="scalar",
+            value_units="degC",
+            quantity="temperature",
+        ),
+        c.Reading(
+            run_id="r1",
+            t=T0,
+            sensor_id="uv1",
+            seq=3,
+            values=[0.1] * 15 + [math.nan],
+            flags=["lamp_warming"],
+        ),
+        c.Reading(
+            run_id="r1",
+            t=T0,
+            sensor_id="z1",
+            seq=0,
+            values=[1.0, 2.0, 3.0],
+            values_imag=[-1.0, -2.0, -3.0],
+        ),
+        c.Label(
+            run_id="r1",
+            t=T0 + timedelta(hours=5),
+            sample_t=T0,
+            quantity="d_mean_nm",
+            value=15.2,
+            uncertainty=1.1,
+            units="nm",
+            method="TEM",
+        ),
+        c.Estimate(
+            run_id="r1",
+            t=T0,
+            sensor_id="uv1",
+            seq=3,
+            model="uvvis_features",
+            model_version="1",
+            measurement="uvvis_features",
+            quantities=[
+                c.Quantity(name="d_haiss_nm", value=15.0, units="nm", uncertainty=1.7),
+                c.Quantity(name="fwhm_nm", value=None, units="nm"),
+            ],
+            flags=["no_peak"],
+        ),
+        c.Alert(
+            run_id="r1",
+            t=T0,
+            rule="flagged_frames:uv1",
+            severity="warning",
+            state="firing",
+            sensor_id="uv1",
+            values={"flagged_fraction": 0.3},
+            message="check the cell",
+        ),
         c.RunStop(run_id="r1", t=T0, status="aborted", reason="power cut"),
     ]
 
@@ -76,8 +141,14 @@ def test_times_are_normalised_to_utc():
 
 
 def reading_json(**override) -> bytes:
-    raw = {"schema": "synthwatch.reading/1", "run_id": "r1", "t": "2026-01-01T00:00:00Z",
-           "sensor_id": "uv1", "seq": 1, "values": [0.1, 0.2]}
+    raw = {
+        "schema": "synthwatch.reading/1",
+        "run_id": "r1",
+        "t": "2026-01-01T00:00:00Z",
+        "sensor_id": "uv1",
+        "seq": 1,
+        "values": [0.1, 0.2],
+    }
     raw.update(override)
     return json.dumps({k: v for k, v in raw.items() if v is not ...}).encode()
 
@@ -117,8 +188,12 @@ def test_unknown_schema_version_is_refused_by_name():
 
 @pytest.mark.parametrize(
     "data, words",
-    [(b"{not json", "not valid JSON"), (b"[1, 2]", "expected a JSON object"),
-     (b'"text"', "expected a JSON object"), (b'{"run_id": "r1"}', "'schema': missing")],
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'"text"', "expected a JSON object"),
+        (b'{"run_id": "r1"}', "'schema': missing"),
+    ],
 )
 def test_not_a_message(data, words):
     with pytest.raises(c.ContractError, match=words):
@@ -185,10 +260,13 @@ def test_decoder_never_fails_other_than_by_contract_error(data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["schema", "run_id", "t", "sensor_id", "seq", "values",
-                                        "flags", "extra"]),
-                       st.one_of(st.none(), st.integers(), st.text(max_size=5),
-                                 st.lists(st.floats(), max_size=3)), max_size=8))
+@given(
+    st.dictionaries(
+        st.sampled_from(["schema", "run_id", "t", "sensor_id", "seq", "values", "flags", "extra"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=5), st.lists(st.floats(), max_size=3)),
+        max_size=8,
+    )
+)
 def test_random_objects_are_refused_with_a_named_field(obj):
     obj.setdefault("schema", "synthwatch.reading/1")
     try:

@@ -36,8 +36,13 @@ class Echo(Model):
     def update(self, reading: c.Reading) -> None:
         self._seen.append(reading.seq)
         self._last = c.Estimate(
-            run_id=reading.run_id, t=reading.t, sensor_id=reading.sensor_id, seq=reading.seq,
-            model=self.name, model_version=self.version, measurement="echo",
+            run_id=reading.run_id,
+            t=reading.t,
+            sensor_id=reading.sensor_id,
+            seq=reading.seq,
+            model=self.name,
+            model_version=self.version,
+            measurement="echo",
             quantities=[c.Quantity(name="x_au", value=reading.values[0], units="AU")],
             flags=["dropout"] if reading.values[0] < 0 else [],
         )
@@ -83,15 +88,30 @@ def make_worker(window: float = 2.0, serialize: bool = False):
 
 def run_docs(run_id="r1", sensors=("uv1",)):
     start = c.RunStart(run_id=run_id, t=T0, reactor="R1", system="Au-citrate")
-    descs = [c.Descriptor(run_id=run_id, t=T0, sensor_id=s, kind="uvvis",
-                          axis=[400.0 + i for i in range(8)], axis_units="nm", value_units="AU",
-                          path_length_cm=1.0) for s in sensors]
+    descs = [
+        c.Descriptor(
+            run_id=run_id,
+            t=T0,
+            sensor_id=s,
+            kind="uvvis",
+            axis=[400.0 + i for i in range(8)],
+            axis_units="nm",
+            value_units="AU",
+            path_length_cm=1.0,
+        )
+        for s in sensors
+    ]
     return start, descs
 
 
 def reading(seq, run_id="r1", sensor="uv1", value=None, dt=2.0):
-    return c.Reading(run_id=run_id, t=T0 + timedelta(seconds=dt * seq), sensor_id=sensor,
-                     seq=seq, values=[float(seq if value is None else value)] * 8)
+    return c.Reading(
+        run_id=run_id,
+        t=T0 + timedelta(seconds=dt * seq),
+        sensor_id=sensor,
+        seq=seq,
+        values=[float(seq if value is None else value)] * 8,
+    )
 
 
 def stop(run_id="r1", seq_end=100):
@@ -134,8 +154,17 @@ def test_out_of_order_within_window_is_reordered():
 def test_duplicates_are_counted_not_processed_twice():
     transport, worker, sink, models = make_worker(window=0.0)
     start, descs = run_docs()
-    msgs = [start, *descs, reading(0), reading(1), reading(1), reading(0), reading(2),
-            reading(2), stop()]
+    msgs = [
+        start,
+        *descs,
+        reading(0),
+        reading(1),
+        reading(1),
+        reading(0),
+        reading(2),
+        reading(2),
+        stop(),
+    ]
     feed(transport, worker, msgs)
     assert models[("r1", "uv1")]._seen == [0, 1, 2]
     counters = worker.runs["r1"].counters
@@ -147,11 +176,14 @@ def test_duplicates_are_counted_not_processed_twice():
 def test_late_reading_is_deadlettered_with_reason():
     transport, worker, sink, models = make_worker(window=2.0)
     start, descs = run_docs()
-    feed(transport, worker, [start, *descs, *(reading(i) for i in (0, 1, 2, 5, 6, 7)), reading(3),
-                             stop()])
+    feed(
+        transport,
+        worker,
+        [start, *descs, *(reading(i) for i in (0, 1, 2, 5, 6, 7)), reading(3), stop()],
+    )
     assert models[("r1", "uv1")]._seen == [0, 1, 2, 5, 6, 7]
     assert worker.runs["r1"].counters.late == 1
-    (raw, reason), = sink.deadletters
+    ((raw, reason),) = sink.deadletters
     assert "late reading" in reason and "seq 3" in reason
     assert c.decode(raw).seq == 3
     dl = transport.records(DEADLETTER_TOPIC)
@@ -214,8 +246,11 @@ def test_runs_are_kept_apart():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.permutations(list(range(30))), st.lists(st.integers(0, 29), max_size=10),
-       st.integers(0, 2**32 - 1))
+@given(
+    st.permutations(list(range(30))),
+    st.lists(st.integers(0, 29), max_size=10),
+    st.integers(0, 2**32 - 1),
+)
 def test_any_arrival_order_within_the_window_gives_event_time_order(perm, dups, seed):
     """With a window wider than the run, any shuffle with duplicates is fully reordered."""
     transport, worker, sink, models = make_worker(window=1000.0)
@@ -270,5 +305,5 @@ def test_something_that_is_not_a_message_is_deadlettered():
     transport, worker, sink, models = make_worker(window=0.0)
     transport.send(readings_topic("uvvis"), "r1", {"values": [1, 2]})
     worker.poll()
-    (raw, reason), = sink.deadletters
+    ((raw, reason),) = sink.deadletters
     assert "expected JSON bytes or a contract message, got dict" in reason
