@@ -6,7 +6,9 @@ them in event-time order; duplicates (same sensor, same seq) are counted and dro
 that arrive after later ones have already gone through the models are dead-lettered with the
 reason, and so is every record that fails validation. Nothing is dropped silently: every path
 ends in a sink, the dead-letter topic, or a counter reported in the run's ``pipeline_health``
-estimate.
+estimate. A model that raises has the reading dead-lettered with the error and the run goes on;
+a sink that raises :class:`~synthwatch.stream.sinks.BackPressure` pauses the worker for its
+``retry_after`` and is offered the same message again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Sequence
@@ -34,7 +37,7 @@ from synthwatch.stream.contract import (
     encode,
 )
 from synthwatch.stream.models_registry import ModelSet, models_for
-from synthwatch.stream.sinks import Sink
+from synthwatch.stream.sinks import BackPressure, Sink
 from synthwatch.stream.transport import (
     ALERTS_TOPIC,
     DEADLETTER_TOPIC,
@@ -64,6 +67,7 @@ class Counters:
     flagged: int = 0
     estimates: int = 0
     alerts: int = 0
+    model_errors: int = 0
 
     def add(self, other: Counters) -> None:
         for f in fields(self):
@@ -131,6 +135,7 @@ class Worker:
         self.runs: dict[str, RunState] = {}
         self.totals = Counters()
         self._listeners: list[Callable[[Message], None]] = []
+        self._sleep: Callable[[float], None] = time.sleep
 
     # -- feeding ---------------------------------------------------------------------------
     def poll(self, max_records: int = 500, topics: Iterable[str] = INPUT_TOPICS) -> int:
@@ -286,8 +291,12 @@ class Worker:
         state.counters.processed += 1
         self.totals.processed += 1
         for model in sensor.models.estimators:
-            model.update(reading)
-            est = model.estimate
+            try:
+                model.update(reading)
+                est = model.estimate
+            except Exception as err:  # noqa: BLE001 - one model's bug must not stop the run
+                self._model_failed(state, model, reading, err)
+                continue
             if est is None:
                 continue
             if est.flags:
@@ -295,9 +304,26 @@ class Worker:
                 self.totals.flagged += 1
             self._emit(state, est)
             for rule in sensor.models.rules:
-                rule.update(est)
-                for alert in rule.alerts:
+                try:
+                    rule.update(est)
+                    alerts = rule.alerts
+                except Exception as err:  # noqa: BLE001 - as above
+                    self._model_failed(state, rule, reading, err)
+                    continue
+                for alert in alerts:
                     self._emit(state, alert)
+
+    def _model_failed(self, state: RunState, model, reading: Reading, err: Exception) -> None:
+        """A model raised: the reading is dead-lettered with the reason, the run goes on."""
+        log.error("model %s failed on run %s", model.name, state.run_id, exc_info=err)
+        state.counters.model_errors += 1
+        self.totals.model_errors += 1
+        self._deadletter(
+            encode(reading),
+            f"model {model.name} {model.version} failed on sensor {reading.sensor_id!r} seq "
+            f"{reading.seq}: {type(err).__name__}: {err}",
+            state.run_id,
+        )
 
     # -- output ----------------------------------------------------------------------------
     def _emit(self, state: RunState, msg: Estimate | Alert) -> None:
@@ -317,7 +343,15 @@ class Worker:
 
     def _health(self, state: RunState, stop: RunStop) -> Estimate:
         c = state.counters
-        names = ("received", "processed", "duplicates", "late", "deadlettered", "flagged")
+        names = (
+            "received",
+            "processed",
+            "duplicates",
+            "late",
+            "deadlettered",
+            "flagged",
+            "model_errors",
+        )
         return Estimate(
             run_id=state.run_id,
             t=stop.t,
@@ -332,7 +366,14 @@ class Worker:
 
     def _sink(self, msg: Message) -> None:
         for sink in self.sinks:
-            sink.add(msg)
+            while True:
+                try:
+                    sink.add(msg)
+                    break
+                except BackPressure as busy:
+                    # the sink did not take it: pause the input, then offer the same message
+                    log.warning("%s: %s", type(sink).__name__, busy)
+                    self._sleep(busy.retry_after)
 
     def _deadletter(self, raw: bytes, reason: str, run_id: str | None) -> None:
         log.warning("dead-lettered: %s", reason)

@@ -15,7 +15,7 @@ from synthwatch.models.base import Model
 from synthwatch.stream import contract as c
 from synthwatch.stream.models_registry import ModelSet
 from synthwatch.stream.pipeline import Publisher
-from synthwatch.stream.sinks import Sink
+from synthwatch.stream.sinks import BackPressure, Sink
 from synthwatch.stream.transport import DEADLETTER_TOPIC, MemoryTransport, readings_topic
 from synthwatch.stream.worker import Worker
 
@@ -307,3 +307,74 @@ def test_something_that_is_not_a_message_is_deadlettered():
     worker.poll()
     ((raw, reason),) = sink.deadletters
     assert "expected JSON bytes or a contract message, got dict" in reason
+
+
+class Broken(Model):
+    """Test model that fails on odd seqs."""
+
+    name = "broken"
+    version = "1"
+
+    def __init__(self):
+        self._last = None
+
+    def update(self, reading):
+        if reading.seq % 2:
+            raise ZeroDivisionError("odd seq")
+        self._last = Echo().update(reading)
+
+    @property
+    def estimate(self):
+        return None
+
+
+def test_a_failing_model_deadletters_the_reading_and_the_run_goes_on():
+    transport = MemoryTransport()
+    sink = ListSink()
+    echo = {}
+
+    def factory(start, desc):
+        echo["m"] = Echo(desc.sensor_id)
+        return ModelSet(estimators=[Broken(), echo["m"]])
+
+    worker = Worker(transport, [sink], reorder_window_s=0.0, model_factory=factory)
+    start, descs = run_docs()
+    feed(transport, worker, [start, *descs, *(reading(i) for i in range(4)), stop()])
+    assert echo["m"]._seen == [0, 1, 2, 3]  # the other model still saw every reading
+    reasons = [r for _, r in sink.deadletters]
+    assert len(reasons) == 2
+    assert "model broken 1 failed on sensor 'uv1' seq 1: ZeroDivisionError: odd seq" in reasons[0]
+    health = [e for e in sink.of(c.Estimate) if e.measurement == "pipeline_health"][0]
+    assert health.get("model_errors_count").value == 2
+
+
+class Busy(ListSink):
+    """A sink that asks for a pause on every third message, twice in a row."""
+
+    def __init__(self):
+        super().__init__()
+        self.refusals = 0
+        self.offers = 0
+
+    def add(self, message):
+        self.offers += 1
+        if self.offers % 3 == 0 and self.refusals < 2 * (self.offers // 3):
+            self.refusals += 1
+            self.offers -= 1
+            raise BackPressure(0.25, "spool full")
+        super().add(message)
+
+
+def test_back_pressure_pauses_and_offers_the_same_message_again():
+    transport = MemoryTransport()
+    busy = Busy()
+    worker = Worker(transport, [busy], reorder_window_s=0.0, model_factory=lambda s, d: ModelSet())
+    pauses = []
+    worker._sleep = pauses.append
+    start, descs = run_docs()
+    msgs = [start, *descs, *(reading(i) for i in range(6)), stop()]
+    feed(transport, worker, msgs)
+    stored = [m for m in busy.messages if not isinstance(m, c.Estimate)]
+    assert stored == msgs  # nothing lost, nothing doubled, order kept
+    assert pauses and set(pauses) == {0.25}
+    assert len(pauses) == busy.refusals
