@@ -1,0 +1,34 @@
+"""README's first screen keeps its promise: two commands, the second is what CI runs."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+
+def first_screen_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_screen = "\n".join(text.splitlines()[:40])
+    blocks = re.findall(r"```bash\n(.*?)```", first_screen, flags=re.S)
+    return [
+        line
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def test_two_commands_on_the_first_screen():
+    install_and_demo, tests = first_screen_commands()
+    assert "pip install ." in install_and_demo and "synthwatch demo" in install_and_demo
+    assert "synthwatch show" in install_and_demo
+    assert tests == "bash scripts/test.sh"
+
+
+def test_ci_runs_exactly_the_second_command():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [ln for ln in ci.splitlines() if ln.strip() and not ln.startswith(("#", "set "))]
+    assert commands[-1] == "exec bash scripts/test.sh"
+    script = (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
+    assert ".[test]" in script and "pytest" in script
