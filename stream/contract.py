@@ -51,6 +51,7 @@ __all__ = [
     "Reading",
     "Label",
     "Quantity",
+    "Distribution",
     "Estimate",
     "Alert",
     "RunStop",
@@ -281,6 +282,41 @@ class Quantity(BaseModel):
         return value
 
 
+class Distribution(BaseModel):
+    """A distribution over an axis, e.g. the number of particles per diameter bin.
+
+    ``values[i]`` belongs to the bin centred on ``axis[i]``; ``uncertainties``, if given, are
+    1-sd per bin. Units are declared once here, like a descriptor's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="null")
+
+    quantity: str = Field(
+        min_length=1, max_length=64, description="What is distributed, e.g. 'number_per_ml'."
+    )
+    units: str = Field(description="Units of the values, e.g. 'mL^-1' (per bin).")
+    axis_name: str = Field(min_length=1, max_length=64, description="e.g. 'd_nm'.")
+    axis_units: str = Field(description="Units of the axis, e.g. 'nm'.")
+    axis: list[float] = Field(min_length=1, description="Bin centres, strictly increasing.")
+    values: list[float] = Field(min_length=1, description="Value per bin.")
+    uncertainties: list[float] | None = Field(default=None, description="1-sd per bin.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Distribution:
+        n = len(self.axis)
+        if any(not math.isfinite(a) for a in self.axis) or any(
+            b <= a for a, b in zip(self.axis, self.axis[1:])
+        ):
+            raise ValueError("axis: expected finite, strictly increasing values")
+        if len(self.values) != n:
+            raise ValueError(f"values: expected {n} values like 'axis', got {len(self.values)}")
+        if self.uncertainties is not None and len(self.uncertainties) != n:
+            raise ValueError(
+                f"uncertainties: expected {n} values like 'axis', got {len(self.uncertainties)}"
+            )
+        return self
+
+
 class Estimate(_Message):
     """What a model estimated from one reading (or a window of them).
 
@@ -299,6 +335,9 @@ class Estimate(_Message):
         description="Where it lands: 'uvvis_features', 'psd', 'impedance_fit', 'kinetics', ...",
     )
     quantities: list[Quantity] = Field(min_length=1, description="The estimated quantities.")
+    distribution: Distribution | None = Field(
+        default=None, description="A distribution estimated with the quantities (e.g. the PSD)."
+    )
     flags: list[str] = Field(default_factory=list, description="Quality flags.")
 
     def get(self, name: str) -> Quantity:
