@@ -86,6 +86,8 @@ __all__ = [
     "haiss_diameter_nm",
     "SYSTEM_WINDOWS_NM",
     "QUANTITY_UNITS",
+    "HENDEL_EPS400_PER_MM_PER_CM",
+    "hendel_au0_mM",
     "HAISS_B1",
     "HAISS_B2",
     "HAISS_THEORY",
@@ -167,6 +169,30 @@ def _interp_weights(wl: np.ndarray, at_nm: float) -> tuple[int, float] | None:
         return None
     i = int(min(max(np.searchsorted(wl, at_nm, side="right") - 1, 0), wl.size - 2))
     return i, float((at_nm - wl[i]) / (wl[i + 1] - wl[i]))
+
+
+#: Hendel et al. (2014): A_400 = 1.2 in a 1 cm cell for 0.5 mM Au(0) in particles larger than
+#: ~2 nm, i.e. an extinction coefficient of 2.4 per mM per cm, nearly independent of size.
+HENDEL_EPS400_PER_MM_PER_CM = 2.4
+#: Relative 1-sd uncertainty of that coefficient (its spread over size and surface chemistry).
+HENDEL_EPS400_REL = 0.05
+
+
+def hendel_au0_mM(
+    a_400_au: float, sigma_a_400_au: float, path_length_cm: float
+) -> tuple[float, float]:
+    """Au(0) concentration (mM) and its 1-sd uncertainty from A_400, Hendel et al. (2014).
+
+    c = A_400 / (eps_400 · L); the uncertainty adds the absorbance noise and the coefficient's
+    own spread (:data:`HENDEL_EPS400_REL`) in quadrature.
+
+    >>> c, u = hendel_au0_mM(1.2, 0.0, 1.0)
+    >>> round(c, 3), round(u, 3)
+    (0.5, 0.025)
+    """
+    c = a_400_au / (HENDEL_EPS400_PER_MM_PER_CM * path_length_cm)
+    u_noise = sigma_a_400_au / (HENDEL_EPS400_PER_MM_PER_CM * path_length_cm)
+    return c, math.hypot(u_noise, HENDEL_EPS400_REL * c)
 
 
 class FeaturePlan:

@@ -18,6 +18,7 @@ FEATURE_COLUMNS = (
     ("fwhm_nm", "FWHM nm", "{:.1f}"),
     ("a_spr_au", "A_SPR", "{:.3f}"),
     ("a_400_au", "A_400", "{:.3f}"),
+    ("au0_mM", "Au(0) mM", "{:.3f}"),
     ("d_haiss_nm", "d Haiss nm", "{:.1f}"),
 )
 

@@ -232,7 +232,7 @@ class StoreQueries:
         """The run's estimates in event-time order (then model, then quantity set)."""
         sql = (
             "SELECT run_id, model, t, model_version, measurement, sensor_id, seq, quantities, "
-            "flags FROM estimates WHERE run_id = ?"
+            "flags, distribution FROM estimates WHERE run_id = ?"
         )
         params: list[Any] = [run_id]
         if measurement is not None:
@@ -253,6 +253,7 @@ class StoreQueries:
                 seq=r[6],
                 quantities=json.loads(r[7]),
                 flags=_unflags(r[8]),
+                distribution=None if r[9] is None else json.loads(r[9]),
             )
             for r in self._query(sql, params)
         ]

@@ -106,6 +106,7 @@ CREATE TABLE IF NOT EXISTS estimates (
     seq           INTEGER,
     quantities    TEXT NOT NULL,  -- JSON list of {name, value, units, uncertainty}
     flags         TEXT,           -- JSON list, NULL when empty
+    distribution  TEXT,           -- JSON Distribution (e.g. the PSD), NULL when none
     UNIQUE (run_id, model, qkey, t)
 );
 CREATE INDEX IF NOT EXISTS estimates_by_time ON estimates (run_id, t);
@@ -139,12 +140,12 @@ ON CONFLICT (run_id, sensor_id, seq) DO UPDATE SET
 """
 _UPSERT_ESTIMATE = """
 INSERT INTO estimates (run_id, model, qkey, t, model_version, measurement, sensor_id, seq,
-                       quantities, flags)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       quantities, flags, distribution)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, model, qkey, t) DO UPDATE SET
     model_version = excluded.model_version, measurement = excluded.measurement,
     sensor_id = excluded.sensor_id, seq = excluded.seq, quantities = excluded.quantities,
-    flags = excluded.flags
+    flags = excluded.flags, distribution = excluded.distribution
 """
 _UPSERT_ALERT = """
 INSERT INTO alerts (run_id, rule, sensor_key, t, state, severity, msg)
@@ -297,6 +298,7 @@ def _estimate_row(m: Estimate) -> tuple:
         m.seq,
         _QUANTITIES.dump_json(m.quantities).decode(),
         _flags(m.flags),
+        None if m.distribution is None else m.distribution.model_dump_json(),
     )
 
 

@@ -86,6 +86,7 @@ def test_pipeline_tracks_the_simulated_synthesis(tmp_path):
     last = grown[-1]
     eps = last.get("a_400_au").value / truth[last.seq].au0_mM
     assert 2.0 < eps < 2.8
+    assert last.get("au0_mM").value == pytest.approx(truth[last.seq].au0_mM, rel=0.10)
     # a clean simulated run raises no bad-frame alert that stays firing
     firing = {}
     for a in alerts:

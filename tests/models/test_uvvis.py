@@ -356,7 +356,11 @@ def test_estimate_quantities_units_and_identity():
     )
     t7 = T0 + timedelta(seconds=7)
     assert (est.run_id, est.sensor_id, est.seq, est.t) == ("r1", "uv1", 7, t7)
-    assert {q.name: q.units for q in est.quantities} == QUANTITY_UNITS
+    assert {q.name: q.units for q in est.quantities} == {**QUANTITY_UNITS, "au0_mM": "mM"}
+    # Au(0) from A_400, Hendel et al. (2014): 2.4 per mM per cm
+    a400 = est.get("a_400_au")
+    assert est.get("au0_mM").value == pytest.approx(a400.value / 2.4)
+    assert est.get("au0_mM").uncertainty == pytest.approx(0.05 * a400.value / 2.4, rel=0.1)
     assert QUANTITY_UNITS == {
         "lambda_spr_nm": "nm",
         "fwhm_nm": "nm",

@@ -681,3 +681,22 @@ def test_kill_9_loses_at_most_the_last_second(tmp_path: Path):
                 if r.seq in (0, n - 1):
                     assert r.values == _spectrum(r.seq)
             assert store.run(run_id).status == "running"
+
+
+def test_estimate_with_distribution_round_trips(store: Store):
+    from synthwatch.stream.contract import Distribution
+
+    dist = Distribution(
+        quantity="number_per_ml",
+        units="mL^-1",
+        axis_name="d_nm",
+        axis_units="nm",
+        axis=[10.0, 12.0, 14.5],
+        values=[1e11, 3e11, 5e10],
+        uncertainties=[1e10, 2e10, 1e10],
+    )
+    e = estimate(3).model_copy(update={"distribution": dist})
+    store.add(e)
+    store.add(e)  # idempotent
+    (back,) = store.estimates("r1")
+    assert back == e and back.distribution == dist
