@@ -39,9 +39,7 @@ def kernel_for(descriptor: Descriptor, system: str, n_medium: float = WATER_INDE
 
 @lru_cache(maxsize=16)
 def _kernel(metal: str, axis: tuple[float, ...], n_medium: float, path_cm: float) -> PSDKernel:
-    ens = ensemble_kernel(
-        metal, np.asarray(axis), n_medium, d_min_nm=D_MIN_NM, d_max_nm=D_MAX_NM
-    )
+    ens = ensemble_kernel(metal, np.asarray(axis), n_medium, d_min_nm=D_MIN_NM, d_max_nm=D_MAX_NM)
     return PSDKernel(
         metal=metal,
         n_medium=n_medium,
