@@ -43,8 +43,9 @@ DEFAULT_FLAGS = ("saturated", "dropout", "shape_mismatch", "sensor_mismatch")
 class FlaggedFrames(Model):
     """Fires when a sensor's recent estimates are too often flagged as bad frames.
 
-    ``update(estimate)`` takes the estimates of one sensor; ``alerts`` holds the alerts (0 or 1)
-    that the last update produced; ``firing`` and ``flagged_fraction`` read the state.
+    ``update(estimate)`` takes the estimates of one sensor (of ``model`` only, when given, so a
+    frame seen by several models counts once); ``alerts`` holds the alerts (0 or 1) that the last
+    update produced; ``firing`` and ``flagged_fraction`` read the state.
     """
 
     name = "flagged_frames"
@@ -57,6 +58,7 @@ class FlaggedFrames(Model):
         resolve_fraction: float = 0.05,
         flags: tuple[str, ...] = DEFAULT_FLAGS,
         severity: str = "warning",
+        model: str | None = "uvvis_features",
     ):
         if window < 1:
             raise ValueError(f"window: expected an integer >= 1, got {window}")
@@ -74,11 +76,15 @@ class FlaggedFrames(Model):
         self.resolve_fraction = resolve_fraction
         self.flags = tuple(flags)
         self.severity = severity
+        self.model = model
         self._recent: deque[bool] = deque(maxlen=window)
         self._firing = False
         self._alerts: tuple[Alert, ...] = ()
 
     def update(self, estimate: Estimate) -> None:
+        self._alerts = ()
+        if self.model is not None and estimate.model != self.model:
+            return  # one vote per frame: only the estimates of the watched model count
         bad = [f for f in estimate.flags if f in self.flags]
         self._recent.append(bool(bad))
         fraction = self.flagged_fraction
