@@ -172,7 +172,8 @@ class TruthPoint:
 
     ``d_mean_nm`` is the number-weighted arithmetic mean diameter (NaN while there are no
     particles), ``gsd`` the geometric standard deviation of the lognormal number distribution
-    (NaN likewise), ``number_per_ml`` particles per mL, ``au0_mM`` Au(0) in particles (mmol/L),
+    (NaN likewise), ``number_per_ml`` particles per mL, ``au0_mM`` Au(0) in particles (mmol/L;
+    the reduced metal of the simulator, e.g. Ag(0) for silver),
     ``conversion`` the reduced fraction of the gold precursor, ``phase`` one of :data:`PHASES`.
     ``saturated``: the frame was saturated by an injected event (bubble, stray light) or the
     noise-free absorbance plus drift reaches the saturation level; ``dropout``: the frame has
@@ -221,7 +222,18 @@ class GoldCitrateSimulator:
     True
     """
 
+    #: chemistry system of the RunStart; the hooks below let a subclass simulate another metal
+    #: (:class:`synthwatch.collectors.scenarios.SilverCitrateSimulator`)
     system = "Au-citrate"
+    #: metal of the particles (optical constants, :data:`~synthwatch.collectors.optics.METALS`)
+    metal = "Au"
+    #: precursor; the amount is the constructor's ``HAuCl4_mM``, kept as ``<precursor>_mM``
+    precursor = "HAuCl4"
+    #: density (g/cm^3) and molar mass (g/mol) of the metal, for the mass balance
+    density_g_per_cm3 = AU_DENSITY_G_PER_CM3
+    molar_mass_g_per_mol = AU_MOLAR_MASS_G_PER_MOL
+    #: the default run_id is ``<run_id_prefix>-s<seed>``
+    run_id_prefix = "sim-au-citrate"
 
     def __init__(
         self,
@@ -277,14 +289,15 @@ class GoldCitrateSimulator:
         self.seed = int(seed)
         self.duration_s = float(duration_s)
         self.interval_s = float(interval_s)
-        self.run_id = run_id if run_id is not None else f"sim-au-citrate-s{self.seed}"
+        self.run_id = run_id if run_id is not None else f"{self.run_id_prefix}-s{self.seed}"
         self.reactor = reactor
         self.start = start.astimezone(timezone.utc)
         wl = DEFAULT_WAVELENGTHS_NM if wavelengths_nm is None else wavelengths_nm
         self.wavelengths_nm = np.array(wl, dtype=float)
         self.wavelengths_nm.setflags(write=False)
         self.path_length_cm = float(path_length_cm)
-        self.HAuCl4_mM = float(HAuCl4_mM)
+        setattr(self, f"{self.precursor}_mM", float(HAuCl4_mM))  # HAuCl4_mM for gold
+        self.precursor_mM = float(HAuCl4_mM)
         self.d_final_nm = float(d_final_nm)
         self.noise_au = float(noise_au)
         self.drift = bool(drift)
@@ -307,7 +320,7 @@ class GoldCitrateSimulator:
         self._seeds = np.random.SeedSequence(self.seed).spawn(4)  # kinetics, events, drift, noise
         self.use_cache = bool(use_cache)
         self._kernel = ensemble_kernel(
-            "Au", self.wavelengths_nm, self.n_medium, use_cache=self.use_cache
+            self.metal, self.wavelengths_nm, self.n_medium, use_cache=self.use_cache
         )
         if not self._kernel.covers(self.d_nucleus_nm, self.gsd_nucleation) or not (
             self._kernel.covers(self.d_final_nm, self.gsd_final)
@@ -334,7 +347,7 @@ class GoldCitrateSimulator:
         conversion = np.clip(1.0 - remaining, 0.0, 1.0)
         conversion[t_s <= t_ind] = 0.0
 
-        v_total_nm3 = au_volume_cm3_per_ml(self.HAuCl4_mM) / _NM3_TO_CM3  # per mL
+        v_total_nm3 = self.metal_volume_cm3_per_ml(self.precursor_mM) / _NM3_TO_CM3  # per mL
         m_nuc = np.pi / 6.0 * _third_moment_nm3(self.d_nucleus_nm, self.gsd_nucleation)
         m_fin = np.pi / 6.0 * _third_moment_nm3(self.d_final_nm, self.gsd_final)
         n_final = v_total_nm3 / m_fin
@@ -360,7 +373,7 @@ class GoldCitrateSimulator:
         return {
             "t_s": t_s,
             "conversion": conversion,
-            "au0_mM": conversion * self.HAuCl4_mM,
+            "au0_mM": conversion * self.precursor_mM,
             "number_per_ml": number,
             "d_mean_nm": d_mean,
             "gsd": gsd,
@@ -444,9 +457,22 @@ class GoldCitrateSimulator:
 
     # ------------------------------------------------------------------ public API
 
+    def metal_volume_cm3_per_ml(self, metal0_mM: float | np.ndarray) -> float | np.ndarray:
+        """Volume of metal (cm^3) in 1 mL holding ``metal0_mM`` mmol/L of reduced metal atoms."""
+        return np.asarray(metal0_mM) * 1e-6 * self.molar_mass_g_per_mol / self.density_g_per_cm3
+
+    def recipe(self) -> dict[str, float]:
+        """The recipe parameters of the RunStart."""
+        return {
+            f"{self.precursor}_mM": self.precursor_mM,
+            "T_degC": self.T_degC,
+            f"citrate_to_{self.metal}": self.citrate_to_Au,
+            "d_target_nm": self.d_final_nm,
+        }
+
     @property
     def kernel(self) -> EnsembleKernel:
-        """The extinction kernel on this simulator's wavelength axis (gold in the medium)."""
+        """The extinction kernel on this simulator's wavelength axis (the metal in the medium)."""
         return self._kernel
 
     def times(self) -> list[datetime]:
@@ -471,12 +497,7 @@ class GoldCitrateSimulator:
             t=self.start,
             reactor=self.reactor,
             system=self.system,
-            recipe={
-                "HAuCl4_mM": self.HAuCl4_mM,
-                "T_degC": self.T_degC,
-                "citrate_to_Au": self.citrate_to_Au,
-                "d_target_nm": self.d_final_nm,
-            },
+            recipe=self.recipe(),
             operator="simulator",
             tags={"source": "simulator", "simulator": type(self).__name__, "seed": str(self.seed)},
         )
@@ -568,7 +589,8 @@ class GoldCitrateSimulator:
         if (au0_mM is None) == (number_per_ml is None):
             raise ValueError("give exactly one of au0_mM or number_per_ml")
         if number_per_ml is None:
-            number_per_ml = float(number_per_ml_from_au0(au0_mM, d_mean_nm, gsd))
+            v_particle_cm3 = np.pi / 6.0 * _third_moment_nm3(d_mean_nm, gsd) * _NM3_TO_CM3
+            number_per_ml = float(self.metal_volume_cm3_per_ml(au0_mM) / v_particle_cm3)
         return _absorbance(self._kernel, number_per_ml, d_mean_nm, gsd, self.path_length_cm)[:, 0]
 
     def noise_free_reading(self, seq: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import logging
 import re
 import sys
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -26,7 +27,8 @@ from rich.table import Table
 from synthwatch import __version__
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
-from synthwatch.stream.live import FEATURE_COLUMNS, LiveView, fmt_elapsed, fmt_quantity
+from synthwatch.stream.live import FEATURE_COLUMNS, PSD_COLUMNS, LiveView, fmt_elapsed, fmt_quantity
+from synthwatch.stream.models_registry import ModelRegistry
 from synthwatch.stream.store import Store, StoreError, UnknownRunError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|m|min|h|d)?\s*$")
@@ -142,25 +144,21 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         view.on_input(msg)
 
     with Store(cfg.store.path, commit_interval_s=cfg.store.commit_interval_s) as store:
+        run = partial(
+            run_embedded,
+            sim.messages(),
+            [store],
+            speed=d.speed,
+            reorder_window_s=cfg.worker.reorder_window_s,
+            max_batch=cfg.worker.max_batch,
+            on_message=on_message,
+            model_factory=ModelRegistry(**cfg.models.model_dump()),
+        )
         if args.quiet or not console.is_terminal:
-            result = run_embedded(
-                sim.messages(),
-                [store],
-                speed=d.speed,
-                reorder_window_s=cfg.worker.reorder_window_s,
-                max_batch=cfg.worker.max_batch,
-                on_message=on_message,
-            )
+            result = run()
         else:
             with Live(view, console=console, refresh_per_second=8, transient=False):
-                result = run_embedded(
-                    sim.messages(),
-                    [store],
-                    speed=d.speed,
-                    reorder_window_s=cfg.worker.reorder_window_s,
-                    max_batch=cfg.worker.max_batch,
-                    on_message=on_message,
-                )
+                result = run()
     run_id = result.run_ids[0]
     final = fmt_quantity(view.latest_clean, "d_haiss_nm", "{:.1f}")
     console.print(
@@ -225,6 +223,20 @@ def _sample(items: list[Estimate], rows: int) -> list[Estimate]:
     return [items[round(i * step)] for i in range(rows)]
 
 
+def _time_table(title: str, estimates: list[Estimate], columns, t0, rows: int) -> Table:
+    table = Table(title=title)
+    table.add_column("t since start", justify="right")
+    for _, label, _ in columns:
+        table.add_column(label, justify="right")
+    table.add_column("flags")
+    for est in _sample(estimates, rows):
+        since = fmt_elapsed((est.t - t0).total_seconds()) if t0 else est.t.isoformat()
+        table.add_row(
+            since, *(fmt_quantity(est, n, f) for n, _, f in columns), ", ".join(est.flags)
+        )
+    return table
+
+
 def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
     if args.rows < 2:
         raise UsageError(f"synthwatch show: --rows: expected 2 or more, got {args.rows}")
@@ -242,21 +254,17 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
             run_id = max(runs, key=lambda r: r.t_start or r.t_last).run_id
         args.run_id = run_id
         summary = store.run(args.run_id)
-        features = store.estimates(args.run_id, measurement="uvvis_features")
+        features = store.estimates(args.run_id, model="uvvis_features")
+        psd = store.estimates(args.run_id, model="psd_lognormal")
+        shape = store.estimates(args.run_id, model="uvvis_shape")
         health = store.estimates(args.run_id, measurement="pipeline_health")
         alerts = store.alerts(args.run_id)
     t0 = summary.t_start
-    table = Table(title=f"run {args.run_id}: UV-Vis estimates over time")
-    table.add_column("t since start", justify="right")
-    for _, label, _ in FEATURE_COLUMNS:
-        table.add_column(label, justify="right")
-    table.add_column("flags")
-    for est in _sample(features, args.rows):
-        since = fmt_elapsed((est.t - t0).total_seconds()) if t0 else est.t.isoformat()
-        table.add_row(
-            since, *(fmt_quantity(est, n, f) for n, _, f in FEATURE_COLUMNS), ", ".join(est.flags)
-        )
-    console.print(table)
+    title = f"run {args.run_id}: UV-Vis estimates over time"
+    console.print(_time_table(title, features, FEATURE_COLUMNS, t0, args.rows))
+    if psd:
+        title = f"run {args.run_id}: size distribution (lognormal fit) over time"
+        console.print(_time_table(title, psd, PSD_COLUMNS, t0, args.rows))
 
     clean = [e for e in features if not e.flags]
     flags = Counter(f for e in features for f in e.flags)
@@ -275,6 +283,22 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         )
     else:
         console.print("final size: no clean spectrum yet")
+    fitted = [e for e in psd if e.get("d_mean_nm").value is not None]
+    if fitted:
+        last = fitted[-1]
+        console.print(
+            f"final size distribution: d_mean {fmt_quantity(last, 'd_mean_nm', '{:.1f}')} nm, "
+            f"gsd {fmt_quantity(last, 'gsd', '{:.3f}')}, "
+            f"N {fmt_quantity(last, 'number_per_ml', '{:.3g}')} per mL"
+            + (f" [{', '.join(last.flags)}]" if last.flags else "")
+        )
+    shape_flags = Counter(
+        f for e in shape for f in e.flags if f in ("rods_detected", "aggregation_suspected")
+    )
+    if shape_flags:
+        console.print(
+            "shape: " + ", ".join(f"{name} in {n} spectra" for name, n in shape_flags.most_common())
+        )
     for alert in alerts:
         since = fmt_elapsed((alert.t - t0).total_seconds()) if t0 else alert.t.isoformat()
         console.print(f"  alert {alert.state:8s} {since} [{alert.severity}] {alert.message}")
@@ -288,8 +312,9 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Piped output (CI logs, `| less`) gets wide tables instead of rich's 80-column default.
-    console = Console(width=None if sys.stdout.isatty() else 150)
-    err = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+    # Lines of text are never broken (soft wrap): an error stays on one line.
+    console = Console(width=None if sys.stdout.isatty() else 150, soft_wrap=True)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 150, soft_wrap=True)
     try:
         args = build_parser().parse_args(argv)
         logging.basicConfig(

@@ -75,6 +75,19 @@ class TransportConfig(_Section):
     kind: Literal["memory"] = Field(default="memory", description="'memory' (embedded, no server).")
 
 
+class ModelsConfig(_Section):
+    psd_lognormal: bool = Field(
+        default=True, description="Lognormal size distribution by Mie inversion, every spectrum."
+    )
+    psd_nnls_every: int = Field(
+        default=30, ge=0, description="Non-parametric distribution every n-th spectrum; 0 = off."
+    )
+    shape: bool = Field(default=True, description="Rod (Gans) and aggregation detection.")
+    n_medium: float = Field(
+        default=1.333, ge=1.0, le=2.0, description="Refractive index of the medium (water)."
+    )
+
+
 class DemoConfig(_Section):
     seed: int = Field(default=0, ge=0, description="Simulator seed.")
     duration_s: float = Field(default=7200.0, gt=0, le=7 * 86400, description="Simulated time.")
@@ -91,6 +104,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     transport: TransportConfig = Field(default_factory=TransportConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from synthwatch.collectors.optics import ensemble_kernel
+from synthwatch.collectors.optics import dielectric_function, ensemble_kernel, wavelength_range_nm
 from synthwatch.models.psd_kernel import PSDKernel
 from synthwatch.stream.contract import Descriptor
 
@@ -48,3 +48,22 @@ def _kernel(metal: str, axis: tuple[float, ...], n_medium: float, path_cm: float
         diameters_nm=ens.diameters_nm,
         sigma_ext_nm2=ens.sigma_ext_nm2,
     )
+
+
+def dielectric_for(
+    system: str, axis: list[float] | tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bulk dielectric function (wavelengths_nm, ε1, ε2) of the run's metal on a sensor axis.
+
+    Clipped to the wavelength range of the optical constants; for the rod model's Gans
+    inversion (:mod:`synthwatch.models.shape`).
+    """
+    metal = METAL_OF_SYSTEM.get(system)
+    if metal is None:
+        raise ValueError(f"system {system!r}: no plasmonic metal known")
+    lo, hi = wavelength_range_nm(metal)
+    wl = np.asarray([a for a in axis if lo <= a <= hi], dtype=float)
+    if wl.size < 8:
+        raise ValueError(f"axis: fewer than 8 wavelengths inside {lo:.0f}-{hi:.0f} nm")
+    eps = dielectric_function(metal, wl)
+    return wl, eps.real.copy(), eps.imag.copy()

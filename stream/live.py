@@ -22,6 +22,14 @@ FEATURE_COLUMNS = (
     ("d_haiss_nm", "d Haiss nm", "{:.1f}"),
 )
 
+#: columns of the size-distribution estimates (measurement ``psd``)
+PSD_COLUMNS = (
+    ("d_mean_nm", "d mean nm", "{:.1f}"),
+    ("gsd", "gsd", "{:.3f}"),
+    ("number_per_ml", "N per mL", "{:.3g}"),
+    ("rel_rms_residual", "rel. residual", "{:.3f}"),
+)
+
 
 def fmt_elapsed(seconds: float) -> str:
     """``3725`` → ``01:02:05``."""
@@ -59,6 +67,8 @@ class LiveView:
         self.firing: dict[str, Alert] = {}
         self.latest: Estimate | None = None
         self.latest_clean: Estimate | None = None
+        self.latest_psd: Estimate | None = None
+        self.shape_flags: tuple[str, ...] = ()
         self._wall0 = time.monotonic()
         self._progress = Progress(
             TextColumn("simulated"),
@@ -79,7 +89,13 @@ class LiveView:
             self._progress.update(self._task, completed=min(done, self.duration_s))
 
     def on_output(self, msg: Message) -> None:
-        if isinstance(msg, Estimate) and msg.measurement == "uvvis_features":
+        if isinstance(msg, Estimate) and msg.model == "psd_lognormal":
+            self.latest_psd = msg
+        elif isinstance(msg, Estimate) and msg.model == "uvvis_shape":
+            self.shape_flags = tuple(
+                f for f in msg.flags if f in ("rods_detected", "aggregation_suspected")
+            )
+        elif isinstance(msg, Estimate) and msg.measurement == "uvvis_features":
             self.latest = msg
             if msg.flags:
                 self.flagged += 1
@@ -119,6 +135,16 @@ class LiveView:
             est.add_column(label, justify="right")
         est.add_row(*(fmt_quantity(self.latest_clean, n, f) for n, _, f in FEATURE_COLUMNS))
         parts: list = [head, est]
+        if self.latest_psd is not None:
+            psd = Table(title="size distribution (lognormal fit)", expand=False)
+            for _, label, _ in PSD_COLUMNS:
+                psd.add_column(label, justify="right")
+            psd.add_row(*(fmt_quantity(self.latest_psd, n, f) for n, _, f in PSD_COLUMNS))
+            parts.append(psd)
+            if self.latest_psd.flags:
+                parts.append(f"[yellow]size fit flagged: {', '.join(self.latest_psd.flags)}[/]")
+        if self.shape_flags:
+            parts.append(f"[red]shape: {', '.join(self.shape_flags)}[/]")
         if self.latest is not None and self.latest.flags:
             parts.append(f"[yellow]last frame flagged: {', '.join(self.latest.flags)}[/]")
         if self.speed == 0 or self.speed > 1:

@@ -1,7 +1,19 @@
 """Which models watch which sensor: chosen from the run's chemistry and the sensor's kind.
 
-The worker asks :func:`models_for` once per sensor, when its Descriptor arrives. Estimators turn
-readings into estimates; rules turn those estimates into alerts.
+The worker asks a :class:`ModelRegistry` once per sensor, when its Descriptor arrives.
+Estimators turn readings into estimates; rules turn those estimates into alerts. For a UV-Vis
+sensor in a gold or silver run:
+
+* ``uvvis_features`` — SPR peak, FWHM, A_400, Au(0) (Hendel), size by Haiss (every spectrum);
+* ``psd_lognormal`` — lognormal size distribution and number concentration by Mie inversion
+  (every spectrum);
+* ``uvvis_shape`` — longitudinal band of rods (Gans aspect ratio), aggregation tail;
+* ``psd_nnls`` — non-parametric size distribution (every ``psd_nnls_every``-th spectrum: it
+  costs tens of milliseconds);
+* rule ``flagged_frames`` on the features' quality flags.
+
+The extinction kernel and the metal's dielectric function come from :mod:`.kernels`, built once
+per wavelength axis and cached on disk.
 """
 
 from __future__ import annotations
@@ -9,15 +21,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from synthwatch.models.base import Model
+from synthwatch.models.base import Every, Model
+from synthwatch.models.psd_lognormal import LognormalPSD
+from synthwatch.models.psd_nnls import NNLSPSD
 from synthwatch.models.quality import FlaggedFrames
+from synthwatch.models.shape import ShapeCheck
 from synthwatch.models.uvvis import UVVisFeatures
+from synthwatch.models.uvvis_preprocess import DEFAULT_SATURATION_AU
 from synthwatch.stream.contract import Descriptor, RunStart
+from synthwatch.stream.kernels import METAL_OF_SYSTEM, dielectric_for, kernel_for
 
 log = logging.getLogger(__name__)
 
-#: Chemistry systems the UV-Vis features model understands.
-UVVIS_SYSTEMS = ("Au-citrate", "Ag-citrate")
+#: Chemistry systems the UV-Vis models understand.
+UVVIS_SYSTEMS = tuple(METAL_OF_SYSTEM)
 
 
 @dataclass
@@ -28,22 +45,68 @@ class ModelSet:
     rules: list[Model] = field(default_factory=list)
 
 
-def models_for(start: RunStart | None, descriptor: Descriptor) -> ModelSet:
-    """The models for ``descriptor``'s sensor in a run of ``start.system``.
+@dataclass(frozen=True)
+class ModelRegistry:
+    """Chooses and builds the models of each sensor (configuration section ``[models]``)."""
 
-    A sensor with no model for it (an impedance cell before that issue lands, a UV-Vis sensor on
-    a silica run) still has its readings archived; it just gets no estimates.
-    """
-    system = start.system if start is not None else "Au-citrate"
-    if descriptor.kind == "uvvis" and system in UVVIS_SYSTEMS:
-        return ModelSet(
-            estimators=[UVVisFeatures(descriptor, system=system)],
-            rules=[FlaggedFrames()],
-        )
-    log.info(
-        "no model for %s sensor %r in a %s run: readings are archived only",
-        descriptor.kind,
-        descriptor.sensor_id,
-        system,
-    )
-    return ModelSet()
+    psd_lognormal: bool = True
+    psd_nnls_every: int = 30
+    shape: bool = True
+    n_medium: float = 1.333
+
+    def __call__(self, start: RunStart | None, descriptor: Descriptor) -> ModelSet:
+        """The models for ``descriptor``'s sensor in a run of ``start.system``.
+
+        A sensor with no model for it (an impedance cell before that channel lands, a UV-Vis
+        sensor on a silica run) still has its readings archived; it just gets no estimates.
+        """
+        system = start.system if start is not None else "Au-citrate"
+        if descriptor.kind != "uvvis" or system not in UVVIS_SYSTEMS:
+            log.info(
+                "no model for %s sensor %r in a %s run: readings are archived only",
+                descriptor.kind,
+                descriptor.sensor_id,
+                system,
+            )
+            return ModelSet()
+        models: list[Model] = [UVVisFeatures(descriptor, system=system)]
+        try:
+            models += self._optical_models(descriptor, system)
+        except ValueError as err:  # e.g. an axis outside the optical constants' range
+            log.warning(
+                "sensor %r: size-distribution and shape models off: %s", descriptor.sensor_id, err
+            )
+        return ModelSet(estimators=models, rules=[FlaggedFrames(model=UVVisFeatures.name)])
+
+    def _optical_models(self, descriptor: Descriptor, system: str) -> list[Model]:
+        out: list[Model] = []
+        sensor = descriptor.sensor_id
+        if self.psd_lognormal or self.psd_nnls_every:
+            kernel = kernel_for(descriptor, system, self.n_medium)
+            if self.psd_lognormal:
+                out.append(
+                    LognormalPSD(
+                        kernel,
+                        sensor_id=sensor,
+                        saturation_au=descriptor.saturation_au or DEFAULT_SATURATION_AU,
+                    )
+                )
+            if self.psd_nnls_every:
+                out.append(Every(NNLSPSD(kernel, sensor_id=sensor), every=self.psd_nnls_every))
+        if self.shape:
+            wl, eps_real, eps_imag = dielectric_for(system, descriptor.axis)
+            out.append(
+                ShapeCheck(
+                    descriptor,
+                    eps_wavelengths_nm=wl,
+                    eps_real=eps_real,
+                    eps_imag=eps_imag,
+                    n_medium=self.n_medium,
+                    system=system,
+                )
+            )
+        return out
+
+
+#: The default registry (all models on, NNLS once a minute at 2 s per spectrum).
+models_for = ModelRegistry()

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 from synthwatch.stream.contract import Descriptor, Message, Reading
+from synthwatch.stream.models_registry import models_for
 from synthwatch.stream.sinks import Sink
 from synthwatch.stream.transport import MemoryTransport, Transport, topic_for
-from synthwatch.stream.worker import Worker
+from synthwatch.stream.worker import ModelFactory, Worker
 
 
 class Publisher:
@@ -84,6 +85,7 @@ def run_embedded(
     max_batch: int = 500,
     on_message: Callable[[Message, Worker], None] | None = None,
     serialize: bool = False,
+    model_factory: ModelFactory = models_for,
 ) -> PipelineResult:
     """Push ``messages`` through a memory transport and a worker into ``sinks``.
 
@@ -91,7 +93,13 @@ def run_embedded(
     """
     transport = MemoryTransport(serialize=serialize)
     # Estimates and alerts go to the sinks; nobody in this process reads them back from topics.
-    worker = Worker(transport, sinks, reorder_window_s=reorder_window_s, publish=False)
+    worker = Worker(
+        transport,
+        sinks,
+        reorder_window_s=reorder_window_s,
+        publish=False,
+        model_factory=model_factory,
+    )
     publisher = Publisher(transport)
     pacer = Pacer(speed)
     started = time.monotonic()

@@ -57,7 +57,7 @@ def run_pipeline(
     with Store(tmp_path / f"{name}.sqlite") as store:
         result = run_embedded(sim.messages(), [store], speed=0.0, serialize=serialize)
     with Store(tmp_path / f"{name}.sqlite", readonly=True) as store:
-        ests = store.estimates(result.run_ids[0], measurement="uvvis_features")
+        ests = store.estimates(result.run_ids[0], model="uvvis_features")
         alerts = store.alerts(result.run_ids[0])
         summary = store.run(result.run_ids[0])
     return sim, ests, alerts, summary

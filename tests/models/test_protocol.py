@@ -37,14 +37,16 @@ def inputs_for(model: Model) -> list:
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     rng = np.random.default_rng(0)
     desc = getattr(model, "descriptor", None)
-    if isinstance(desc, Descriptor):
-        wl = np.asarray(desc.axis)
+    kernel = getattr(model, "kernel", None)
+    if isinstance(desc, Descriptor) or kernel is not None:
+        wl = np.asarray(desc.axis if isinstance(desc, Descriptor) else kernel.wavelengths_nm)
+        sensor = desc.sensor_id if isinstance(desc, Descriptor) else model.sensor_id
         base = 0.6 / (1 + ((wl - 522.0) / 40.0) ** 2) + 0.45 * np.exp(-(wl - 400.0) / 100.0)
         return [
             Reading(
-                run_id=desc.run_id,
+                run_id="r1",
                 t=t0 + timedelta(seconds=2 * k),
-                sensor_id=desc.sensor_id,
+                sensor_id=sensor,
                 seq=k,
                 values=list(base + rng.normal(0, 0.002, wl.size)),
             )
