@@ -94,10 +94,15 @@ def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
     ln_d, ln_g, ln_n, nn_d, nn_n, h_d = [], [], [], [], [], []
     flagged = 0
     for k in range(n_cases):
-        d = float(math.exp(rng.uniform(math.log(5.0), math.log(100.0))))
-        g = float(rng.uniform(1.05, 1.3))
-        au0 = float(rng.uniform(0.1, 0.5))
-        clean = noise_free_spectrum(d, g, au0_mM=au0, wavelengths_nm=wl)
+        while True:  # redraw the rare PSD whose tail leaves the simulator's 0.5-300 nm grid
+            d = float(math.exp(rng.uniform(math.log(5.0), math.log(100.0))))
+            g = float(rng.uniform(1.05, 1.3))
+            au0 = float(rng.uniform(0.1, 0.5))
+            try:
+                clean = noise_free_spectrum(d, g, au0_mM=au0, wavelengths_nm=wl)
+                break
+            except ValueError:
+                continue
         noisy = clean + rng.normal(0.0, 0.01 * float(clean.max()), clean.size)
         n_true = float(number_per_ml_from_au0(au0, d, g))
         r = reading(noisy, k)

@@ -27,7 +27,14 @@ from rich.table import Table
 from synthwatch import __version__
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
-from synthwatch.stream.live import FEATURE_COLUMNS, PSD_COLUMNS, LiveView, fmt_elapsed, fmt_quantity
+from synthwatch.stream.live import (
+    FEATURE_COLUMNS,
+    PSD_COLUMNS,
+    LiveView,
+    fmt_elapsed,
+    fmt_quantity,
+    is_clean,
+)
 from synthwatch.stream.models_registry import ModelRegistry
 from synthwatch.stream.store import Store, StoreError, UnknownRunError
 
@@ -80,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser("demo", help="simulate a citrate gold synthesis and watch it live")
+    demo.add_argument(
+        "--scenario",
+        choices=("gold", "silver", "gold-rods", "gold-aggregating"),
+        help="what to simulate (default gold: citrate gold spheres)",
+    )
     demo.add_argument("--seed", type=int, help="simulator seed (default 0)")
     demo.add_argument(
         "--speed", type=parse_speed, help="simulated s per wall s, or 'max' (default 1000)"
@@ -89,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--interval", type=parse_duration, help="seconds between spectra (default 2)")
     demo.add_argument(
-        "--size", type=float, dest="d_final_nm", help="final mean diameter, nm (default 15)"
+        "--size", type=float, dest="d_final_nm", help="final mean diameter, nm (default: scenario)"
     )
     demo.add_argument("--quiet", action="store_true", help="no live view, only the summary")
 
@@ -107,6 +119,7 @@ def _config(args: argparse.Namespace) -> Config:
         cfg.store.path = args.store
     if args.command == "demo":
         for name, dest in (
+            ("scenario", "scenario"),
             ("seed", "seed"),
             ("speed", "speed"),
             ("duration", "duration_s"),
@@ -127,12 +140,13 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
-    from synthwatch.collectors.gold_sim import GoldCitrateSimulator
+    from synthwatch.collectors.scenarios import simulate
     from synthwatch.stream.pipeline import run_embedded
 
     d = cfg.demo
-    sim = GoldCitrateSimulator(
-        seed=d.seed, duration_s=d.duration_s, interval_s=d.interval_s, d_final_nm=d.d_final_nm
+    size = {} if d.d_final_nm is None else {"d_final_nm": d.d_final_nm}
+    sim = simulate(
+        d.scenario, seed=d.seed, duration_s=d.duration_s, interval_s=d.interval_s, **size
     )
     view = LiveView(d.duration_s, d.speed)
     state = {"listening": False}
@@ -160,11 +174,12 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
             with Live(view, console=console, refresh_per_second=8, transient=False):
                 result = run()
     run_id = result.run_ids[0]
-    final = fmt_quantity(view.latest_clean, "d_haiss_nm", "{:.1f}")
+    haiss = fmt_quantity(view.latest_clean, "d_haiss_nm", "{:.1f}")
+    psd = fmt_quantity(view.latest_psd, "d_mean_nm", "{:.1f}")
     console.print(
-        f"run {run_id}: {view.readings} spectra, {fmt_elapsed(d.duration_s)} simulated in "
-        f"{result.wall_s:.1f} s wall; final size (Haiss) {final} nm; "
-        f"{view.alerts_total} alert state changes"
+        f"run {run_id} ({d.scenario}): {view.readings} spectra, {fmt_elapsed(d.duration_s)} "
+        f"simulated in {result.wall_s:.1f} s wall; final size: {psd} nm (size distribution), "
+        f"{haiss} nm (Haiss); {view.alerts_total} alert state changes"
     )
     console.print(f"stored in {cfg.store.path}; see it with: synthwatch show {run_id}")
     return 0
@@ -266,7 +281,7 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         title = f"run {args.run_id}: size distribution (lognormal fit) over time"
         console.print(_time_table(title, psd, PSD_COLUMNS, t0, args.rows))
 
-    clean = [e for e in features if not e.flags]
+    clean = [e for e in features if is_clean(e)]
     flags = Counter(f for e in features for f in e.flags)
     flag_text = ", ".join(f"{name} {n}" for name, n in flags.most_common()) or "none"
     console.print(

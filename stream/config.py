@@ -97,7 +97,12 @@ class DemoConfig(_Section):
         description="Simulated seconds per wall second; 0 = as fast as possible.",
     )
     interval_s: float = Field(default=2.0, gt=0, description="Seconds between spectra.")
-    d_final_nm: float = Field(default=15.0, ge=5, le=100, description="Final mean diameter.")
+    scenario: Literal["gold", "silver", "gold-rods", "gold-aggregating"] = Field(
+        default="gold", description="What to simulate (collectors/scenarios.py)."
+    )
+    d_final_nm: float | None = Field(
+        default=None, ge=5, le=100, description="Final mean diameter; default: the scenario's."
+    )
 
 
 class Config(_Section):

@@ -31,6 +31,15 @@ PSD_COLUMNS = (
 )
 
 
+#: Flags that inform rather than disqualify a frame.
+INFO_FLAGS = frozenset({"haiss_not_applicable", "haiss_out_of_range", "missing_interpolated"})
+
+
+def is_clean(est: Estimate) -> bool:
+    """No flag beyond the informational ones."""
+    return not set(est.flags) - INFO_FLAGS
+
+
 def fmt_elapsed(seconds: float) -> str:
     """``3725`` → ``01:02:05``."""
     seconds = max(0, int(round(seconds)))
@@ -97,10 +106,10 @@ class LiveView:
             )
         elif isinstance(msg, Estimate) and msg.measurement == "uvvis_features":
             self.latest = msg
-            if msg.flags:
-                self.flagged += 1
-            else:
+            if is_clean(msg):
                 self.latest_clean = msg
+            else:
+                self.flagged += 1
         elif isinstance(msg, Alert):
             self.alerts_total += 1
             if msg.state == "firing":
@@ -145,7 +154,7 @@ class LiveView:
                 parts.append(f"[yellow]size fit flagged: {', '.join(self.latest_psd.flags)}[/]")
         if self.shape_flags:
             parts.append(f"[red]shape: {', '.join(self.shape_flags)}[/]")
-        if self.latest is not None and self.latest.flags:
+        if self.latest is not None and not is_clean(self.latest):
             parts.append(f"[yellow]last frame flagged: {', '.join(self.latest.flags)}[/]")
         if self.speed == 0 or self.speed > 1:
             parts.append(self._progress)

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Chemistry systems the UV-Vis models understand.
 UVVIS_SYSTEMS = tuple(METAL_OF_SYSTEM)
+#: Systems whose rods and aggregates the shape model knows (its envelope is gold's).
+SHAPE_SYSTEMS = ("Au-citrate",)
 
 
 @dataclass
@@ -93,7 +95,7 @@ class ModelRegistry:
                 )
             if self.psd_nnls_every:
                 out.append(Every(NNLSPSD(kernel, sensor_id=sensor), every=self.psd_nnls_every))
-        if self.shape:
+        if self.shape and system in SHAPE_SYSTEMS:
             wl, eps_real, eps_imag = dielectric_for(system, descriptor.axis)
             out.append(
                 ShapeCheck(

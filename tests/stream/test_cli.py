@@ -178,3 +178,16 @@ def test_kill_9_of_the_demo_loses_at_most_a_second_and_never_corrupts(tmp_path):
     # and the CLI still reads it
     shown = cli("--store", str(path), "show", run.run_id, "--rows", "3")
     assert shown.returncode == 0 and "running" in shown.stdout
+
+
+@pytest.mark.slow
+def test_silver_scenario_demo_reports_the_size_distribution(tmp_path, capsys):
+    store = str(tmp_path / "ag.sqlite")
+    args = ["--store", store, "demo", "--scenario", "silver", "--speed", "max", "--quiet"]
+    assert main([*args, "--duration", "30m", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(silver)" in out and "nm (size distribution)" in out
+    assert main(["--store", store, "show", "latest", "--rows", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "size distribution (lognormal fit)" in out
+    assert "final size distribution: d_mean" in out
