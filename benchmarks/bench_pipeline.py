@@ -216,6 +216,23 @@ def time_model(descriptor, readings: list) -> float:
     return time.perf_counter() - t0
 
 
+def time_other_models(head: list, descriptor, readings: list) -> dict[str, float]:
+    """Seconds per model for the worker's other estimators on the same readings (the size
+    distribution, shape and non-parametric models the default registry attaches)."""
+    from synthwatch.stream.contract import RunStart
+    from synthwatch.stream.models_registry import models_for
+
+    start = next(m for m in head if isinstance(m, RunStart))
+    out = {}
+    for model in models_for(start, descriptor).estimators[1:]:  # [0] is UVVisFeatures
+        t0 = time.perf_counter()
+        for r in readings:
+            model.update(r)
+            model.estimate  # noqa: B018 - built on demand
+        out[model.name] = time.perf_counter() - t0
+    return out
+
+
 def time_rule(estimates: list) -> float:
     from synthwatch.models.quality import FlaggedFrames
 
@@ -403,6 +420,7 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
     stored: dict[str, int] = {}
     peaks: list[tuple[float, float]] = []
     wire_s: list[float] = []
+    other_s: dict[str, list[float]] = {}
     # One untimed warm-up pass of each (imports, page cache, first-call costs).
     run_pipeline(messages[: min(len(messages), 50)], tmpdir / "warm" / "p.sqlite")
     (tmpdir / "warm").mkdir(exist_ok=True)
@@ -431,6 +449,8 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
         enc_s.append(e)
         dec_s.append(d)
         model_s.append(time_model(descriptor, readings))
+        for name, secs in time_other_models(head, descriptor, readings).items():
+            other_s.setdefault(name, []).append(secs)
         rule_s.append(time_rule(estimates))
         store_s.append(time_store(head, readings, estimates, rep / "store_only.sqlite"))
         bnum_s.append(time_baseline_numerics(wl, frames))
@@ -480,6 +500,10 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
             "codec_decode": summary([s / n * 1e6 for s in dec_s]),
             "codec": summary([s / n * 1e6 for s in codec_s]),
             "model": summary([s / n * 1e6 for s in model_s]),
+            **{
+                f"model {name}": summary([s / n * 1e6 for s in secs])
+                for name, secs in other_s.items()
+            },
             "rule": summary([s / n * 1e6 for s in rule_s]),
             "store": summary([s / n * 1e6 for s in store_s]),
             "baseline": summary([s / n * 1e6 for s in base_s]),
@@ -542,10 +566,12 @@ def print_report(r: dict[str, Any]) -> None:
     print("\nbreakdown, µs per spectrum, median (min – max):")
     for k, v in r["breakdown_us_per_spectrum"].items():
         print(f"  {k:<18} {fmt(v)}")
-    parts = sum(r["breakdown_us_per_spectrum"][k]["median"] for k in ("model", "rule", "store"))
+    b = r["breakdown_us_per_spectrum"]
+    parts = sum(v["median"] for k, v in b.items() if k == "model" or k.startswith("model "))
+    parts += b["rule"]["median"] + b["store"]["median"]
     pipe = r["breakdown_us_per_spectrum"]["pipeline"]["median"]
     print(
-        f"  (model+rule+store = {parts:.1f} µs; the rest — transport, reorder "
+        f"  (models+rule+store = {parts:.1f} µs; the rest — transport, reorder "
         f"buffer, routing — {pipe - parts:.1f} µs)"
     )
     print(f"\nstored rows: {r['stored_rows']}")

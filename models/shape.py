@@ -330,15 +330,20 @@ class ShapeCheck(Model):
         floor = max(6.0 * sigma_s, self.min_long_fraction * a_t)
         best = None
         weak = "low_signal" in flags
-        for k in peaks:
-            if weak or wl[k] < max(LONG_WINDOW_NM[0], lam_t + self.min_separation_nm):
-                continue
-            prom = s[k] - float(s[kt:k].min())
-            if float(s[k:].min()) > s[k] - 0.5 * prom:
-                continue  # its red side is not seen on this axis: not a resolved band
-            if prom > floor and prom > self.min_long_contrast * s[k]:
-                if best is None or s[k] > s[best]:
-                    best = k
+        cand = peaks[wl[peaks] >= max(LONG_WINDOW_NM[0], lam_t + self.min_separation_nm)]
+        if cand.size and not weak:
+            # min(s[kt:k]) and min(s[k:]) for every candidate k, by running minima
+            valley = np.minimum.accumulate(s[kt:])[cand - kt - 1]
+            red_min = np.minimum.accumulate(s[::-1])[::-1][cand]
+            height = s[cand]
+            prom = height - valley
+            ok = (
+                (red_min <= height - 0.5 * prom)  # its red side is seen: a resolved band
+                & (prom > floor)
+                & (prom > self.min_long_contrast * height)
+            )
+            if ok.any():
+                best = int(cand[ok][np.argmax(height[ok])])
         fit_l = None if best is None else self._refine(s, best, sigma)
         if fit_l is not None and 1239.84 * fit_l[3] / fit_l[0] ** 2 > self.max_long_hwhm_ev:
             fit_l = None  # too broad for a rod band: an aggregation band

@@ -80,7 +80,7 @@ class ModelsConfig(_Section):
         default=True, description="Lognormal size distribution by Mie inversion, every spectrum."
     )
     psd_nnls_every: int = Field(
-        default=30, ge=0, description="Non-parametric distribution every n-th spectrum; 0 = off."
+        default=60, ge=0, description="Non-parametric distribution every n-th spectrum; 0 = off."
     )
     shape: bool = Field(default=True, description="Rod (Gans) and aggregation detection.")
     n_medium: float = Field(

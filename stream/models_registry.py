@@ -52,7 +52,7 @@ class ModelRegistry:
     """Chooses and builds the models of each sensor (configuration section ``[models]``)."""
 
     psd_lognormal: bool = True
-    psd_nnls_every: int = 30
+    psd_nnls_every: int = 60
     shape: bool = True
     n_medium: float = 1.333
 
@@ -110,5 +110,5 @@ class ModelRegistry:
         return out
 
 
-#: The default registry (all models on, NNLS once a minute at 2 s per spectrum).
+#: The default registry (all models on, NNLS every 60th spectrum: every 2 min at 2 s).
 models_for = ModelRegistry()
