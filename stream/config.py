@@ -31,7 +31,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "SYNTHWATCH_"
 DEFAULT_FILE = "synthwatch.toml"
@@ -62,6 +62,11 @@ class StoreConfig(_Section):
     commit_interval_s: float = Field(
         default=0.5, gt=0, le=1.0, description="Longest time between commits (≤ 1 s)."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
 
 
 class WorkerConfig(_Section):

@@ -32,3 +32,15 @@ def test_ci_runs_exactly_the_second_command():
     assert commands[-1] == "exec bash scripts/test.sh"
     script = (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
     assert ".[test]" in script and "pytest" in script
+
+
+def test_the_config_example_in_readme_is_valid(tmp_path):
+    from synthwatch.stream.config import load_config
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    f = tmp_path / "synthwatch.toml"
+    f.write_text(block)
+    cfg = load_config(f, env={})
+    assert "~" not in str(cfg.store.path)
+    assert cfg.models.psd_nnls_every == 60 and cfg.demo.scenario == "gold"
