@@ -87,6 +87,8 @@ def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
     desc = descriptor(wl)
     kernel = kernel_for(desc, "Au-citrate")
     lognormal = LognormalPSD(kernel, sensor_id="uv1")
+    no_offset = LognormalPSD(kernel, sensor_id="uv1", baseline_offset=False)
+    no_d, no_g, no_n = [], [], []
     nnls = NNLSPSD(kernel, sensor_id="uv1")
     haiss = UVVisFeatures(desc)
     rng = np.random.default_rng(seed)
@@ -116,6 +118,12 @@ def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
         ln_d.append(e.get("d_mean_nm").value)
         ln_g.append(e.get("gsd").value)
         ln_n.append(e.get("number_per_ml").value)
+        m = no_offset.clone()
+        m.update(r)
+        e = m.estimate
+        no_d.append(e.get("d_mean_nm").value)
+        no_g.append(e.get("gsd").value)
+        no_n.append(e.get("number_per_ml").value)
         haiss.update(r)
         h_d.append(haiss.estimate.get("d_haiss_nm").value)
         if k < n_nnls:
@@ -130,6 +138,12 @@ def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
         for gg, tg in zip(ln_g, truth_g)
     ]
     e_n = rel_errors(ln_n, truth_n)
+    e_d0 = rel_errors(no_d, truth_d)
+    e_n0 = rel_errors(no_n, truth_n)
+    gsd_err0 = [
+        1.0 if gg is None else abs(math.log(gg) / math.log(tg) - 1.0)
+        for gg, tg in zip(no_g, truth_g)
+    ]
     e_h = rel_errors(h_d, truth_d)
     e_nd = rel_errors(nn_d, truth_d[:n_nnls])
     e_nn = rel_errors(nn_n, truth_n[:n_nnls])
@@ -142,6 +156,12 @@ def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
             "gsd_err_definition": "|ln(gsd_est)/ln(gsd_true) - 1|",
             "number_err_median": statistics.median(e_n),
             "flagged_cases": flagged,
+        },
+        "lognormal_without_offset": {
+            "d_mean_err_median": statistics.median(e_d0),
+            "d_mean_err_p95": pct(e_d0, 95),
+            "gsd_err_median": statistics.median(gsd_err0),
+            "number_err_median": statistics.median(e_n0),
         },
         "nnls": {
             "cases": n_nnls,

@@ -16,6 +16,12 @@ Method, per spectrum:
    (:func:`~synthwatch.models.uvvis_preprocess.saturation_mask`) are left out when they are at
    most ``max_excluded_fraction`` of the window, else there is no fit (flags ``dropout``,
    ``saturated``).
+   With ``baseline_offset`` (the default) a constant absorbance offset is a free parameter:
+   data and model are fitted with their means over the kept points removed. A spectrometer's
+   baseline drifts by a few mAU over hours; on the simulator's drifting 15 nm gold run that
+   was enough to bias d_mean by +4.7 % and push gsd to its 1.01 bound without the offset
+   (14.99 nm and 1.05 with it). On ideal, drift-free spectra the offset costs accuracy
+   (benchmarks/RESULTS.md gives both), because the absolute level carries size information.
 2. The window kernel is compressed once (SVD, rank r ~ 25, every diameter's spectrum kept to
    1e-7 relative), so the fit works on ``U^T y`` (r numbers) with the same least-squares cost.
 3. Start: a lookup table of normalised model spectra on a 60 x 12 grid of (d_mean 2.2-145 nm,
@@ -157,6 +163,7 @@ class LognormalPSD(Model):
         warm_start: bool = True,
         smooth_window_nm: float = 15.0,
         gsd_prior: tuple[float, float] | None = None,
+        baseline_offset: bool = True,
     ):
         self.kernel = kernel
         self.sensor_id = sensor_id
@@ -170,6 +177,7 @@ class LognormalPSD(Model):
         self.warm_start = warm_start
         self.smooth_window_nm = smooth_window_nm
         self.gsd_prior = gsd_prior
+        self.baseline_offset = baseline_offset
         wl = kernel.wavelengths_nm
         sel = (wl >= fit_window_nm[0]) & (wl <= fit_window_nm[1])
         if sel.sum() < 8:
@@ -179,6 +187,8 @@ class LognormalPSD(Model):
         if not np.allclose(np.diff(ln_d), ln_d[1] - ln_d[0], rtol=1e-6, atol=1e-9):
             raise ValueError("kernel.diameters_nm: expected a grid uniform in ln d")
         k_win = kernel.sigma_ext_nm2[sel] * (kernel.path_length_cm * NM2_TO_CM2 / LN10)
+        if baseline_offset:  # a free constant offset: fit data and model with their means removed
+            k_win = k_win - k_win.mean(axis=0)
         self._red = ReducedKernel.build(k_win, ln_d)
         self._plan = savgol_plan(wl[sel], smooth_window_nm)
         self._lower = np.array([math.log(_BOUNDS_D_NM[0]), math.log(_BOUNDS_GSD[0])])
@@ -257,8 +267,13 @@ class LognormalPSD(Model):
         if not peak >= self.min_signal_au:
             return {"flags": [*flags, "no_signal"]}
         basis, m_red_t, lut = self._red.basis, self._red.reduced_t, self._lut
+        if self.baseline_offset:
+            yg = yg - yg.mean()
         if bad.any():  # re-orthonormalise the basis on the points kept
-            q, r = np.linalg.qr(basis[good])
+            bg = basis[good]
+            if self.baseline_offset:  # the offset over the kept points only
+                bg = bg - bg.mean(axis=0)
+            q, r = np.linalg.qr(bg)
             basis, m_red_t, lut = q, np.ascontiguousarray(m_red_t @ r.T), r @ lut
             lut = lut / np.linalg.norm(lut, axis=0)
         z = basis.T @ yg
@@ -298,7 +313,7 @@ class LognormalPSD(Model):
             return {"flags": [*flags, "no_signal"]}
         self._prev_p = fit.p.copy()
         n = yg.size
-        dof = max(n - 3, 1)
+        dof = max(n - 3 - int(self.baseline_offset), 1)
         resid = yg - basis @ fit.coeffs
         rss = float(fit.rss) + rss_out
         s2 = rss / dof
