@@ -27,7 +27,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
+from collections.abc import Iterable
 from typing import Any, ClassVar
+
+from synthwatch.stream.contract import Estimate, Reading
 
 
 class Model:
@@ -60,9 +64,52 @@ class Model:
         """A new model with the same constructor arguments and none of the learned state."""
         return type(self)(**copy.deepcopy(self._get_params()))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled state; a cached ``_estimate`` is dropped (rebuilt on demand)."""
+        state = self.__dict__.copy()
+        if "_estimate" in state:
+            state["_estimate"] = None
+        return state
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """``float(x)``, or None for None, NaN and ±inf (a quantity that could not be estimated)."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def build_estimate(
+    reading: Reading,
+    model: Model,
+    measurement: str,
+    quantities: Iterable[tuple[str, float | None, str, float | None]],
+    flags: Iterable[str],
+    distribution: dict[str, Any] | None = None,
+) -> Estimate:
+    """The :class:`Estimate` of ``model`` for ``reading``, validated in one call.
+
+    ``quantities`` are (name, value, units, uncertainty); non-finite numbers become None.
+    """
+    msg: dict[str, Any] = {
+        "run_id": reading.run_id,
+        "t": reading.t,
+        "sensor_id": reading.sensor_id,
+        "seq": reading.seq,
+        "model": model.name,
+        "model_version": model.version,
+        "measurement": measurement,
+        "flags": list(flags),
+        "quantities": [
+            {"name": n, "value": finite_or_none(v), "units": u, "uncertainty": finite_or_none(s)}
+            for n, v, u, s in quantities
+        ],
+    }
+    if distribution is not None:
+        msg["distribution"] = distribution
+    return Estimate.model_validate(msg)
 
 
 class Every(Model):

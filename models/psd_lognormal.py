@@ -90,7 +90,7 @@ from typing import Any
 
 import numpy as np
 
-from synthwatch.models.base import Model
+from synthwatch.models.base import Model, build_estimate
 from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel
 from synthwatch.models.psd_lut import (
     ReducedKernel,
@@ -385,40 +385,23 @@ class LognormalPSD(Model):
             quantities = []
             for qname, units in UNITS.items():
                 v, u = values.get(qname, (None, None))
-                quantities.append(
-                    {"name": qname, "value": _num(v), "units": units, "uncertainty": _num(u)}
-                )
+                quantities.append((qname, v, units, u))
             dist = res.get("distribution")
-            msg = {
-                "run_id": reading.run_id,
-                "t": reading.t,
-                "sensor_id": reading.sensor_id,
-                "seq": reading.seq,
-                "model": self.name,
-                "model_version": self.version,
-                "measurement": "psd",
-                "flags": list(res["flags"]),
-                "quantities": quantities,
-            }
-            if dist is not None:
-                msg["distribution"] = {
+            self._estimate = build_estimate(
+                reading,
+                self,
+                "psd",
+                quantities,
+                res["flags"],
+                distribution=None
+                if dist is None
+                else {
                     "quantity": "number_per_ml",
                     "units": "mL^-1",
                     "axis_name": "d_nm",
                     "axis_units": "nm",
                     "axis": self._bin_axis.tolist(),
                     "values": dist.tolist(),
-                }
-            self._estimate = Estimate.model_validate(msg)
+                },
+            )
         return self._estimate
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_estimate"] = None  # rebuilt on demand
-        return state
-
-
-def _num(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return float(x)

@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
-from synthwatch.models.base import Model
+from synthwatch.models.base import Model, build_estimate
 from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel
 from synthwatch.models.uvvis_preprocess import (
     DEFAULT_SATURATION_AU,
@@ -336,23 +336,17 @@ class NNLSPSD(Model):
             quantities = []
             for qname, units in UNITS.items():
                 v, u = values.get(qname, (None, None))
-                quantities.append(
-                    {"name": qname, "value": _num(v), "units": units, "uncertainty": _num(u)}
-                )
-            msg: dict[str, Any] = {
-                "run_id": reading.run_id,
-                "t": reading.t,
-                "sensor_id": reading.sensor_id,
-                "seq": reading.seq,
-                "model": self.name,
-                "model_version": self.version,
-                "measurement": "psd",
-                "flags": list(res["flags"]),
-                "quantities": quantities,
-            }
+                quantities.append((qname, v, units, u))
             dist = res.get("distribution")
-            if dist is not None:
-                msg["distribution"] = {
+            self._estimate = build_estimate(
+                reading,
+                self,
+                "psd",
+                quantities,
+                res["flags"],
+                distribution=None
+                if dist is None
+                else {
                     "quantity": "number_per_ml",
                     "units": "mL^-1",
                     "axis_name": "d_nm",
@@ -360,14 +354,9 @@ class NNLSPSD(Model):
                     "axis": np.exp(self._t).tolist(),
                     "values": dist[0].tolist(),
                     "uncertainties": dist[1].tolist() if np.isfinite(dist[1]).all() else None,
-                }
-            self._estimate = Estimate.model_validate(msg)
+                },
+            )
         return self._estimate
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_estimate"] = None  # rebuilt on demand
-        return state
 
 
 def _multimodal(u: np.ndarray) -> bool:
@@ -379,9 +368,3 @@ def _multimodal(u: np.ndarray) -> bool:
         if float(u[i : j + 1].min()) < _VALLEY_MAX * min(u[i], u[j]):
             return True
     return False
-
-
-def _num(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return float(x)

@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from synthwatch.models.base import Model
+from synthwatch.models.base import Model, build_estimate
 from synthwatch.models.uvvis_preprocess import (
     DEFAULT_SATURATION_AU,
     fill_missing,
@@ -423,34 +423,8 @@ class ShapeCheck(Model):
         if self._estimate is None:
             reading, res = self._last
             quantities = [
-                {
-                    "name": name,
-                    "value": _num(res.values[name]),
-                    "units": units,
-                    "uncertainty": _num(res.uncertainties[name]),
-                }
+                (name, res.values[name], units, res.uncertainties[name])
                 for name, units in QUANTITY_UNITS.items()
             ]
-            self._estimate = Estimate.model_validate(
-                {
-                    "run_id": reading.run_id,
-                    "t": reading.t,
-                    "sensor_id": reading.sensor_id,
-                    "seq": reading.seq,
-                    "model": self.name,
-                    "model_version": self.version,
-                    "measurement": "uvvis_features",
-                    "flags": list(res.flags),
-                    "quantities": quantities,
-                }
-            )
+            self._estimate = build_estimate(reading, self, "uvvis_features", quantities, res.flags)
         return self._estimate
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_estimate"] = None  # rebuilt on demand
-        return state
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from synthwatch.models.base import Model
+from synthwatch.models.base import Model, build_estimate
 from synthwatch.models.uvvis_features import (
     FLAGS,
     HAISS_B1,
@@ -171,12 +171,7 @@ class UVVisFeatures(Model):
             reading, res = self._last
             values, uncertainties = res.values, res.uncertainties
             quantities = [
-                {
-                    "name": name,
-                    "value": _num(values[name]),
-                    "units": units,
-                    "uncertainty": _num(uncertainties.get(name)),
-                }
+                (name, values[name], units, uncertainties.get(name))
                 for name, units in QUANTITY_UNITS.items()
             ]
             if self.system == "Au-citrate":
@@ -184,32 +179,6 @@ class UVVisFeatures(Model):
                 c, u = (None, None)
                 if a400 is not None and math.isfinite(a400):
                     c, u = hendel_au0_mM(a400, u400, self.descriptor.path_length_cm)
-                quantities.append(
-                    {"name": "au0_mM", "value": _num(c), "units": "mM", "uncertainty": _num(u)}
-                )
-            # one validation call for the whole estimate (a third faster than nine)
-            self._estimate = Estimate.model_validate(
-                {
-                    "run_id": reading.run_id,
-                    "t": reading.t,
-                    "sensor_id": reading.sensor_id,
-                    "seq": reading.seq,
-                    "model": self.name,
-                    "model_version": self.version,
-                    "measurement": "uvvis_features",
-                    "flags": list(res.flags),
-                    "quantities": quantities,
-                }
-            )
+                quantities.append(("au0_mM", c, "mM", u))
+            self._estimate = build_estimate(reading, self, "uvvis_features", quantities, res.flags)
         return self._estimate
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_estimate"] = None  # rebuilt on demand
-        return state
-
-
-def _num(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return float(x)
