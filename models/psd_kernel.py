@@ -26,8 +26,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from synthwatch.models.base import Model, build_estimate
+from synthwatch.stream.contract import Estimate, Reading
 
 NM2_TO_CM2 = 1e-14
 LN10 = math.log(10.0)
@@ -91,3 +95,40 @@ class PSDKernel:
             diameters_nm=self.diameters_nm,
             sigma_ext_nm2=self.sigma_ext_nm2[sel],
         )
+
+
+def psd_estimate(
+    reading: Reading,
+    model: Model,
+    res: dict[str, Any],
+    units: dict[str, str],
+    d_nm: np.ndarray,
+    number_per_ml: np.ndarray | None,
+    uncertainties: np.ndarray | None = None,
+) -> Estimate:
+    """The ``psd`` estimate of a size-distribution model: its quantities (``res["values"]``,
+    name → (value, sd)) and, when given, the number of particles per mL in each diameter bin."""
+    values = res.get("values", {})
+    quantities = []
+    for name, unit in units.items():
+        v, u = values.get(name, (None, None))
+        quantities.append((name, v, unit, u))
+    distribution = None
+    if number_per_ml is not None:
+        distribution = {
+            "quantity": "number_per_ml",
+            "units": "mL^-1",
+            "axis_name": "d_nm",
+            "axis_units": "nm",
+            "axis": np.asarray(d_nm).tolist(),
+            "values": np.asarray(number_per_ml).tolist(),
+            "uncertainties": None if uncertainties is None else np.asarray(uncertainties).tolist(),
+        }
+    return build_estimate(
+        reading,
+        model,
+        "psd",
+        quantities,
+        res["flags"],
+        distribution=distribution,
+    )

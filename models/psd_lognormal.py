@@ -90,8 +90,8 @@ from typing import Any
 
 import numpy as np
 
-from synthwatch.models.base import Model, build_estimate
-from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel
+from synthwatch.models.base import Model
+from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel, psd_estimate
 from synthwatch.models.psd_lut import (
     ReducedKernel,
     fit_shape,
@@ -381,27 +381,7 @@ class LognormalPSD(Model):
             return None
         if self._estimate is None:
             reading, res = self._last
-            values = res.get("values", {})
-            quantities = []
-            for qname, units in UNITS.items():
-                v, u = values.get(qname, (None, None))
-                quantities.append((qname, v, units, u))
-            dist = res.get("distribution")
-            self._estimate = build_estimate(
-                reading,
-                self,
-                "psd",
-                quantities,
-                res["flags"],
-                distribution=None
-                if dist is None
-                else {
-                    "quantity": "number_per_ml",
-                    "units": "mL^-1",
-                    "axis_name": "d_nm",
-                    "axis_units": "nm",
-                    "axis": self._bin_axis.tolist(),
-                    "values": dist.tolist(),
-                },
+            self._estimate = psd_estimate(
+                reading, self, res, UNITS, self._bin_axis, res.get("distribution")
             )
         return self._estimate

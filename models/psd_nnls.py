@@ -77,8 +77,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
-from synthwatch.models.base import Model, build_estimate
-from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel
+from synthwatch.models.base import Model
+from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel, psd_estimate
 from synthwatch.models.uvvis_preprocess import (
     DEFAULT_SATURATION_AU,
     fill_missing,
@@ -332,29 +332,15 @@ class NNLSPSD(Model):
             return None
         if self._estimate is None:
             reading, res = self._last
-            values = res.get("values", {})
-            quantities = []
-            for qname, units in UNITS.items():
-                v, u = values.get(qname, (None, None))
-                quantities.append((qname, v, units, u))
             dist = res.get("distribution")
-            self._estimate = build_estimate(
+            self._estimate = psd_estimate(
                 reading,
                 self,
-                "psd",
-                quantities,
-                res["flags"],
-                distribution=None
-                if dist is None
-                else {
-                    "quantity": "number_per_ml",
-                    "units": "mL^-1",
-                    "axis_name": "d_nm",
-                    "axis_units": "nm",
-                    "axis": np.exp(self._t).tolist(),
-                    "values": dist[0].tolist(),
-                    "uncertainties": dist[1].tolist() if np.isfinite(dist[1]).all() else None,
-                },
+                res,
+                UNITS,
+                np.exp(self._t),
+                None if dist is None else dist[0],
+                None if dist is None or not np.isfinite(dist[1]).all() else dist[1],
             )
         return self._estimate
 
