@@ -5,9 +5,13 @@ straightforward least-squares fit that calls Mie theory at every iteration.
                                    [--naive-spectra 5] [--json OUT]
 
 Accuracy: seeded lognormal PSDs of gold spheres in water, number-mean diameter log-uniform in
-5-100 nm, geometric sd uniform in 1.05-1.3, Au(0) 0.1-0.5 mM, white noise of sd 1 % of the peak,
-on the simulator's 601-point axis (300-900 nm). Each spectrum goes through ``LognormalPSD``
-(cold start: a fresh clone per case), ``NNLSPSD`` and the Haiss ratio (``UVVisFeatures``).
+5-100 nm, geometric sd uniform in 1.05-1.3, Au(0) 0.1-0.5 mM, white noise of sd 1 % of the peak
+per pixel, on two axes: the 2048-pixel spectrometer of the speed test (300-1000 nm) and the
+simulator's default 601-point axis (300-900 nm, 1 nm steps: fewer pixels, so less information at
+the same noise per pixel). Each spectrum goes through ``LognormalPSD`` (cold start: a fresh
+clone per case) in its three baseline-offset settings (``auto``, the default; always; never),
+``NNLSPSD`` and the Haiss ratio (``UVVisFeatures``). ``drifting_runs``: the three settings on
+simulated runs whose baseline drifts by a few mAU (why the default is ``auto``).
 
 Speed: a 2048-pixel axis (300-1000 nm), fit window 400-800 nm, one core. ``LognormalPSD`` with
 warm start on a slowly evolving run (a growth trajectory, noise 0.5 % of peak), median µs per
@@ -76,24 +80,49 @@ def rel_errors(est: list[float | None], truth: list[float]) -> list[float]:
     return [1.0 if e is None else abs(e / t - 1.0) for e, t in zip(est, truth)]
 
 
-def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
+VARIANTS = {"auto": "auto", "offset_always": True, "offset_never": False}
+
+
+def _summary(est_d, est_g, est_n, truth_d, truth_g, truth_n) -> dict:
+    e_d = rel_errors(est_d, truth_d)
+    gsd_err = [
+        1.0 if gg is None else abs(math.log(gg) / math.log(tg) - 1.0)
+        for gg, tg in zip(est_g, truth_g)
+    ]
+    small = [k for k, d in enumerate(truth_d) if d < 20.0]
+    return {
+        "d_mean_err_median": statistics.median(e_d),
+        "d_mean_err_p95": pct(e_d, 95),
+        "gsd_err_median": statistics.median(gsd_err),
+        "number_err_median": statistics.median(rel_errors(est_n, truth_n)),
+        "d_below_20nm": {
+            "cases": len(small),
+            "d_mean_err_median": statistics.median([e_d[k] for k in small]),
+            "d_mean_err_p95": pct([e_d[k] for k in small], 95),
+            "gsd_err_median": statistics.median([gsd_err[k] for k in small]),
+        },
+    }
+
+
+def accuracy(n_cases: int, n_nnls: int, seed: int, wl: np.ndarray) -> dict:
+    """Each variant of ``LognormalPSD`` (cold start), NNLS and Haiss on the same spectra."""
     from synthwatch.collectors.gold_sim import noise_free_spectrum, number_per_ml_from_au0
     from synthwatch.models.psd_lognormal import LognormalPSD
     from synthwatch.models.psd_nnls import NNLSPSD
     from synthwatch.models.uvvis import UVVisFeatures
     from synthwatch.stream.kernels import kernel_for
 
-    wl = np.arange(300.0, 901.0)
     desc = descriptor(wl)
     kernel = kernel_for(desc, "Au-citrate")
-    lognormal = LognormalPSD(kernel, sensor_id="uv1")
-    no_offset = LognormalPSD(kernel, sensor_id="uv1", baseline_offset=False)
-    no_d, no_g, no_n = [], [], []
+    models = {
+        k: LognormalPSD(kernel, sensor_id="uv1", baseline_offset=v) for k, v in VARIANTS.items()
+    }
+    est = {k: ([], [], []) for k in VARIANTS}
     nnls = NNLSPSD(kernel, sensor_id="uv1")
     haiss = UVVisFeatures(desc)
     rng = np.random.default_rng(seed)
     truth_d, truth_g, truth_n = [], [], []
-    ln_d, ln_g, ln_n, nn_d, nn_n, h_d = [], [], [], [], [], []
+    nn_d, nn_n, h_d = [], [], []
     flagged = 0
     for k in range(n_cases):
         while True:  # redraw the rare PSD whose tail leaves the simulator's 0.5-300 nm grid
@@ -106,24 +135,18 @@ def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
             except ValueError:
                 continue
         noisy = clean + rng.normal(0.0, 0.01 * float(clean.max()), clean.size)
-        n_true = float(number_per_ml_from_au0(au0, d, g))
         r = reading(noisy, k)
         truth_d.append(d)
         truth_g.append(g)
-        truth_n.append(n_true)
-        m = lognormal.clone()
-        m.update(r)
-        e = m.estimate
-        flagged += bool(set(e.flags) & {"unexplained", "at_grid_edge", "no_signal"})
-        ln_d.append(e.get("d_mean_nm").value)
-        ln_g.append(e.get("gsd").value)
-        ln_n.append(e.get("number_per_ml").value)
-        m = no_offset.clone()
-        m.update(r)
-        e = m.estimate
-        no_d.append(e.get("d_mean_nm").value)
-        no_g.append(e.get("gsd").value)
-        no_n.append(e.get("number_per_ml").value)
+        truth_n.append(float(number_per_ml_from_au0(au0, d, g)))
+        for name, model in models.items():
+            m = model.clone()
+            m.update(r)
+            e = m.estimate
+            if name == "auto":
+                flagged += bool(set(e.flags) & {"unexplained", "at_grid_edge", "no_signal"})
+            for lst, q in zip(est[name], ("d_mean_nm", "gsd", "number_per_ml")):
+                lst.append(e.get(q).value)
         haiss.update(r)
         h_d.append(haiss.estimate.get("d_haiss_nm").value)
         if k < n_nnls:
@@ -132,50 +155,69 @@ def accuracy(n_cases: int, n_nnls: int, seed: int) -> dict:
             ne = nm.estimate
             nn_d.append(ne.get("d_mean_nm").value)
             nn_n.append(ne.get("number_per_ml").value)
-    e_d = rel_errors(ln_d, truth_d)
-    gsd_err = [
-        1.0 if gg is None else abs(math.log(gg) / math.log(tg) - 1.0)
-        for gg, tg in zip(ln_g, truth_g)
-    ]
-    e_n = rel_errors(ln_n, truth_n)
-    e_d0 = rel_errors(no_d, truth_d)
-    e_n0 = rel_errors(no_n, truth_n)
-    gsd_err0 = [
-        1.0 if gg is None else abs(math.log(gg) / math.log(tg) - 1.0)
-        for gg, tg in zip(no_g, truth_g)
-    ]
+    out: dict = {"cases": n_cases, "pixels": int(wl.size), "axis_nm": [float(wl[0]), float(wl[-1])]}
+    for name in VARIANTS:
+        out[f"lognormal_{name}"] = _summary(*est[name], truth_d, truth_g, truth_n)
+    out["lognormal_auto"]["flagged_cases"] = flagged
+    out["gsd_err_definition"] = "|ln(gsd_est)/ln(gsd_true) - 1|"
     e_h = rel_errors(h_d, truth_d)
     e_nd = rel_errors(nn_d, truth_d[:n_nnls])
     e_nn = rel_errors(nn_n, truth_n[:n_nnls])
-    return {
-        "cases": n_cases,
-        "lognormal": {
-            "d_mean_err_median": statistics.median(e_d),
-            "d_mean_err_p95": pct(e_d, 95),
-            "gsd_err_median": statistics.median(gsd_err),
-            "gsd_err_definition": "|ln(gsd_est)/ln(gsd_true) - 1|",
-            "number_err_median": statistics.median(e_n),
-            "flagged_cases": flagged,
-        },
-        "lognormal_without_offset": {
-            "d_mean_err_median": statistics.median(e_d0),
-            "d_mean_err_p95": pct(e_d0, 95),
-            "gsd_err_median": statistics.median(gsd_err0),
-            "number_err_median": statistics.median(e_n0),
-        },
-        "nnls": {
-            "cases": n_nnls,
-            "d_mean_err_median": statistics.median(e_nd) if e_nd else None,
-            "d_mean_err_p95": pct(e_nd, 95) if e_nd else None,
-            "number_err_median": statistics.median(e_nn) if e_nn else None,
-        },
-        "haiss": {
-            "d_err_median": statistics.median(e_h),
-            "d_err_p95": pct(e_h, 95),
-        },
-        "ratio_haiss_over_lognormal_median_d_err": statistics.median(e_h)
-        / max(statistics.median(e_d), 1e-12),
+    out["nnls"] = {
+        "cases": n_nnls,
+        "d_mean_err_median": statistics.median(e_nd) if e_nd else None,
+        "d_mean_err_p95": pct(e_nd, 95) if e_nd else None,
+        "number_err_median": statistics.median(e_nn) if e_nn else None,
     }
+    out["haiss"] = {"d_err_median": statistics.median(e_h), "d_err_p95": pct(e_h, 95)}
+    out["ratio_haiss_over_lognormal_median_d_err"] = statistics.median(e_h) / max(
+        out["lognormal_auto"]["d_mean_err_median"], 1e-12
+    )
+    return out
+
+
+def drifting_runs(seeds=(0, 1, 2), sizes_nm=(15.0, 40.0)) -> dict:
+    """Why the offset is chosen per spectrum: simulated runs whose baseline drifts by mAU.
+
+    ``GoldCitrateSimulator`` (drift on, noise 2 mAU, 1 spectrum per 10 s, 2 h); each variant of
+    ``LognormalPSD`` with warm start over the run; errors of d_mean over the second hour
+    (unflagged frames) against the simulator's truth.
+    """
+    from synthwatch.collectors.gold_sim import GoldCitrateSimulator
+    from synthwatch.models.psd_lognormal import LognormalPSD
+    from synthwatch.stream.contract import Descriptor, Reading
+    from synthwatch.stream.kernels import kernel_for
+
+    per_variant: dict = {k: {"abs_err": [], "signed": [], "offset_frames": 0} for k in VARIANTS}
+    for seed in seeds:
+        for size in sizes_nm:
+            sim = GoldCitrateSimulator(seed=seed, duration_s=7200, interval_s=10, d_final_nm=size)
+            msgs = list(sim.messages())
+            desc = next(m for m in msgs if isinstance(m, Descriptor))
+            reads = [m for m in msgs if isinstance(m, Reading)]
+            kernel = kernel_for(desc, "Au-citrate")
+            t0 = reads[0].t
+            for name, mode in VARIANTS.items():
+                m = LognormalPSD(kernel, sensor_id=desc.sensor_id, baseline_offset=mode)
+                acc = per_variant[name]
+                for r, truth in zip(reads, sim.truth):
+                    m.update(r)
+                    e = m.estimate
+                    v = e.get("d_mean_nm").value
+                    if (r.t - t0).total_seconds() < 3600 or v is None or e.flags:
+                        continue
+                    acc["signed"].append(v / truth.d_mean_nm - 1.0)
+                    acc["abs_err"].append(abs(v / truth.d_mean_nm - 1.0))
+                    acc["offset_frames"] += m.offset_used
+    out = {"runs": len(seeds) * len(sizes_nm), "sizes_nm": list(sizes_nm)}
+    for name, acc in per_variant.items():
+        out[name] = {
+            "frames": len(acc["abs_err"]),
+            "d_mean_err_median": statistics.median(acc["abs_err"]),
+            "d_mean_err_p95": pct(acc["abs_err"], 95),
+            "frames_with_offset": acc["offset_frames"],
+        }
+    return out
 
 
 def naive_fit(wl: np.ndarray, y: np.ndarray, p0: tuple[float, float, float], path_cm=1.0):
@@ -283,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}",
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "accuracy": accuracy(args.cases, args.nnls_cases, args.seed),
+        "accuracy_2048px": accuracy(
+            args.cases, args.nnls_cases, args.seed, np.linspace(300.0, 1000.0, 2048)
+        ),
+        "accuracy_601pt": accuracy(args.cases, args.nnls_cases, args.seed, np.arange(300.0, 901.0)),
+        "drifting_runs": drifting_runs(),
         "speed": speed(args.speed_spectra, args.naive_spectra, args.seed),
     }
     out["wall_s"] = time.perf_counter() - started

@@ -16,12 +16,18 @@ Method, per spectrum:
    (:func:`~synthwatch.models.uvvis_preprocess.saturation_mask`) are left out when they are at
    most ``max_excluded_fraction`` of the window, else there is no fit (flags ``dropout``,
    ``saturated``).
-   With ``baseline_offset`` (the default) a constant absorbance offset is a free parameter:
-   data and model are fitted with their means over the kept points removed. A spectrometer's
-   baseline drifts by a few mAU over hours; on the simulator's drifting 15 nm gold run that
-   was enough to bias d_mean by +4.7 % and push gsd to its 1.01 bound without the offset
-   (14.99 nm and 1.05 with it). On ideal, drift-free spectra the offset costs accuracy
-   (benchmarks/RESULTS.md gives both), because the absolute level carries size information.
+   Baseline offset: with ``baseline_offset=True`` a constant absorbance offset is a free
+   parameter (data and model are fitted with their means over the kept points removed); with
+   False there is none; with ``"auto"`` (the default) it is chosen per spectrum. A
+   spectrometer's baseline drifts by a few mAU over hours, and on the simulator's drifting runs
+   a fit without the offset is biased (median d_mean error 4.1 % against 0.9 % with it); on
+   drift-free spectra the offset costs accuracy, because the absolute level carries size
+   information (p95 7.6 % against 7.2 %, gsd 9.2 % against 7.0 %; benchmarks/RESULTS.md).
+   ``"auto"`` starts from the previous spectrum's choice (no offset at first). Without the
+   offset, a score test (Rao, Proc. Camb. Phil. Soc. 44 (1948) 50) of a constant offset on the
+   residuals decides whether to refit with one. With the offset, a Wald test of the fitted
+   offset decides whether to refit without. Both are chi2 with 1 dof, at p = 0.001. Steady
+   spectra so cost one fit, and a change of regime costs two.
 2. The window kernel is compressed once (SVD, rank r ~ 25, every diameter's spectrum kept to
    1e-7 relative), so the fit works on ``U^T y`` (r numbers) with the same least-squares cost.
 3. Start: a lookup table of normalised model spectra on a 60 x 12 grid of (d_mean 2.2-145 nm,
@@ -86,16 +92,19 @@ quantities are None when rel_rms_residual > ``invalid_rel_rms`` (the fit is clea
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from synthwatch.models.base import Model
 from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel, psd_estimate
 from synthwatch.models.psd_lut import (
+    FitResult,
     ReducedKernel,
     fit_shape,
     lognormal_hat_weights,
+    model_and_grad,
     model_vector,
 )
 from synthwatch.models.uvvis_preprocess import (
@@ -141,6 +150,41 @@ _EDGE_GSD = 1.6
 _BIN_GROUP = 7
 #: warm start unless the previous fit's cost on the new spectrum exceeds this times the LUT's
 _RESET_RATIO = 1.0
+#: with baseline_offset='auto', refit with a free offset when the score statistic of a constant
+#: offset exceeds this (chi2 with 1 dof: p = 0.001)
+_OFFSET_CHI2 = 10.83
+
+
+@dataclass(frozen=True, eq=False)
+class _Window:
+    """The fit window's reduced kernel and start table, without or with a free offset."""
+
+    red: ReducedKernel
+    lut: np.ndarray  # the LUT's model spectra in the reduced space, unit columns
+    offset: bool
+    col_means: np.ndarray  # each diameter's mean absorbance over the window, per particle/mL
+
+    @classmethod
+    def build(
+        cls, k_win: np.ndarray, ln_d: np.ndarray, lut_p: np.ndarray, offset: bool = False
+    ) -> _Window:
+        red = ReducedKernel.build(k_win, ln_d)
+        lut = np.column_stack(
+            [red.reduced @ lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p]
+        )
+        return cls(red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0))
+
+
+@dataclass(frozen=True, eq=False)
+class _Solution:
+    """One fit of the kept points: the variant, the result, its basis and data (centred if so)."""
+
+    window: _Window
+    fit: FitResult
+    basis: np.ndarray
+    y: np.ndarray
+    rss_out: float
+    y_mean: float  # mean of the kept points before centring
 
 
 class LognormalPSD(Model):
@@ -163,7 +207,7 @@ class LognormalPSD(Model):
         warm_start: bool = True,
         smooth_window_nm: float = 15.0,
         gsd_prior: tuple[float, float] | None = None,
-        baseline_offset: bool = True,
+        baseline_offset: bool | Literal["auto"] = "auto",
     ):
         self.kernel = kernel
         self.sensor_id = sensor_id
@@ -178,6 +222,10 @@ class LognormalPSD(Model):
         self.smooth_window_nm = smooth_window_nm
         self.gsd_prior = gsd_prior
         self.baseline_offset = baseline_offset
+        if baseline_offset not in (True, False, "auto"):
+            raise ValueError(
+                f"baseline_offset: expected True, False or 'auto', got {baseline_offset!r}"
+            )
         wl = kernel.wavelengths_nm
         sel = (wl >= fit_window_nm[0]) & (wl <= fit_window_nm[1])
         if sel.sum() < 8:
@@ -187,22 +235,21 @@ class LognormalPSD(Model):
         if not np.allclose(np.diff(ln_d), ln_d[1] - ln_d[0], rtol=1e-6, atol=1e-9):
             raise ValueError("kernel.diameters_nm: expected a grid uniform in ln d")
         k_win = kernel.sigma_ext_nm2[sel] * (kernel.path_length_cm * NM2_TO_CM2 / LN10)
-        if baseline_offset:  # a free constant offset: fit data and model with their means removed
-            k_win = k_win - k_win.mean(axis=0)
-        self._red = ReducedKernel.build(k_win, ln_d)
         self._plan = savgol_plan(wl[sel], smooth_window_nm)
         self._lower = np.array([math.log(_BOUNDS_D_NM[0]), math.log(_BOUNDS_GSD[0])])
         self._upper = np.array([math.log(_BOUNDS_D_NM[1]), math.log(_BOUNDS_GSD[1])])
         dg = np.geomspace(*_LUT_D_NM)
         sg = np.log(np.geomspace(*_LUT_GSD))
         self._lut_p = np.array([(math.log(a), b) for a in dg for b in sg])
-        lut = np.column_stack(
-            [
-                self._red.reduced @ lognormal_hat_weights(ln_d, a - 0.5 * b * b, b)
-                for a, b in self._lut_p
-            ]
+        # the plain window (no offset) and the centred one (a free constant offset: data and
+        # model fitted with their means removed), as the setting needs
+        self._plain = None if baseline_offset is True else _Window.build(k_win, ln_d, self._lut_p)
+        self._centred = (
+            None
+            if baseline_offset is False
+            else _Window.build(k_win - k_win.mean(axis=0), ln_d, self._lut_p, offset=True)
         )
-        self._lut = lut / np.linalg.norm(lut, axis=0)
+        self._red = (self._plain or self._centred).red
         n_d = ln_d.size
         self._bin_edges = np.arange(0, n_d, _BIN_GROUP)
         self._bin_axis = np.exp(
@@ -213,6 +260,7 @@ class LognormalPSD(Model):
         self._estimate: Estimate | None = None
         self._iterations = 0
         self._started_from = ""
+        self._offset_used = False
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
@@ -241,6 +289,7 @@ class LognormalPSD(Model):
         elif len(message.values) != self.kernel.wavelengths_nm.size:
             res = {"flags": ["shape_mismatch"]}
         else:
+            self._iterations = 0
             try:
                 with np.errstate(all="ignore"):
                     res = self._fit(np.asarray(message.values, dtype=float)[self._sel])
@@ -262,63 +311,37 @@ class LognormalPSD(Model):
         if bad.sum() > self.max_excluded_fraction * n_all:
             return {"flags": flags}
         good = ~bad
-        yg = y[good]
-        peak = float(yg.max()) if yg.size else 0.0
+        y_good = y[good]
+        peak = float(y_good.max()) if y_good.size else 0.0
         if not peak >= self.min_signal_au:
             return {"flags": [*flags, "no_signal"]}
-        basis, m_red_t, lut = self._red.basis, self._red.reduced_t, self._lut
-        if self.baseline_offset:
-            yg = yg - yg.mean()
-        if bad.any():  # re-orthonormalise the basis on the points kept
-            bg = basis[good]
-            if self.baseline_offset:  # the offset over the kept points only
-                bg = bg - bg.mean(axis=0)
-            q, r = np.linalg.qr(bg)
-            basis, m_red_t, lut = q, np.ascontiguousarray(m_red_t @ r.T), r @ lut
-            lut = lut / np.linalg.norm(lut, axis=0)
-        z = basis.T @ yg
-        rss_out = max(float(yg @ yg) - float(z @ z), 0.0)
-        # start: the previous fit (warm), unless its cost on this spectrum (N refitted) is more
-        # than _RESET_RATIO times that of the best LUT node (a jump): then that node (reset)
-        proj = lut.T @ z
-        k = int(np.argmax(np.where(proj > 0, proj, -np.inf)))
-        p0, cost0 = self._lut_p[k], float(z @ z) - float(proj[k]) ** 2
-        self._started_from = "lut"
-        if self.warm_start and self._prev_p is not None:
-            m = model_vector(m_red_t, self._red.ln_d, self._prev_p)
-            mm = float(m @ m)
-            c = float(m @ z)
-            if mm > 0 and c > 0 and float(z @ z) - c * c / mm <= _RESET_RATIO * cost0:
-                p0 = self._prev_p
-                self._started_from = "previous"
-        # the noise variance from the part of the spectrum outside the model's span sets the
-        # convergence tolerance (1e-3 of it)
-        var_out = rss_out / max(yg.size - z.size, 1)
-        prior = None
-        if self.gsd_prior is not None:
-            g0, tau = self.gsd_prior
-            prior = (math.log(g0), math.sqrt(var_out) / tau)
-        fit = fit_shape(
-            z,
-            m_red_t,
-            self._red.ln_d,
-            p0,
-            self._lower,
-            self._upper,
-            cost_tol=1e-3 * var_out,
-            prior_s=prior,
-        )
-        self._iterations = fit.iterations
-        if not fit.number_per_ml > 0:
+        y_noise = fill_missing(y, bad) if bad.any() else y  # excluded points interpolated
+        noise = noise_au(y_noise, savgol_smooth(y_noise, self._plan), self._plan)
+        if self._plain is None or self._centred is None:  # offset always or never
+            sol = self._solve(self._plain or self._centred, y_good, good, bad)
+        else:  # 'auto': the previous frame's choice, kept while its test still supports it
+            first, second = (
+                (self._centred, self._plain)
+                if self._offset_used
+                else (
+                    self._plain,
+                    self._centred,
+                )
+            )
+            sol = self._solve(first, y_good, good, bad)
+            if sol is not None and (self._offset_chi2(sol, noise, good) > _OFFSET_CHI2) != (
+                first.offset
+            ):
+                sol = self._solve(second, y_good, good, bad)
+        if sol is None:
             return {"flags": [*flags, "no_signal"]}
-        self._prev_p = fit.p.copy()
+        self._offset_used = sol.window.offset
+        fit, basis, yg, rss_out = sol.fit, sol.basis, sol.y, sol.rss_out
         n = yg.size
-        dof = max(n - 3 - int(self.baseline_offset), 1)
+        dof = max(n - 3 - int(sol.window.offset), 1)
         resid = yg - basis @ fit.coeffs
         rss = float(fit.rss) + rss_out
         s2 = rss / dof
-        y_noise = fill_missing(y, bad) if bad.any() else y  # excluded points interpolated
-        noise = noise_au(y_noise, savgol_smooth(y_noise, self._plan), self._plan)
         if not noise > 0:
             noise = math.sqrt(s2)
         chi2_red = s2 / (noise * noise) if noise * noise > 0 else math.nan
@@ -362,12 +385,106 @@ class LognormalPSD(Model):
         dist = binned * (nml / total) if total > 0 else None
         return {"flags": flags, "values": values, "distribution": dist}
 
+    def _solve(
+        self, win: _Window, yg: np.ndarray, good: np.ndarray, bad: np.ndarray
+    ) -> _Solution | None:
+        """Fit the kept points ``yg`` in window variant ``win``; None if N is not positive."""
+        basis, m_red_t, lut = win.red.basis, win.red.reduced_t, win.lut
+        y_mean = float(yg.mean())
+        if win.offset:
+            yg = yg - y_mean
+        if bad.any():  # re-orthonormalise the basis on the points kept
+            bg = basis[good]
+            if win.offset:  # the offset over the kept points only
+                bg = bg - bg.mean(axis=0)
+            q, r = np.linalg.qr(bg)
+            basis, m_red_t, lut = q, np.ascontiguousarray(m_red_t @ r.T), r @ lut
+            lut = lut / np.linalg.norm(lut, axis=0)
+        z = basis.T @ yg
+        rss_out = max(float(yg @ yg) - float(z @ z), 0.0)
+        # start: the previous fit (warm), unless its cost on this spectrum (N refitted) is more
+        # than _RESET_RATIO times that of the best LUT node (a jump): then that node (reset)
+        proj = lut.T @ z
+        k = int(np.argmax(np.where(proj > 0, proj, -np.inf)))
+        p0, cost0 = self._lut_p[k], float(z @ z) - float(proj[k]) ** 2
+        self._started_from = "lut"
+        if self.warm_start and self._prev_p is not None:
+            m = model_vector(m_red_t, win.red.ln_d, self._prev_p)
+            mm = float(m @ m)
+            c = float(m @ z)
+            if mm > 0 and c > 0 and float(z @ z) - c * c / mm <= _RESET_RATIO * cost0:
+                p0 = self._prev_p
+                self._started_from = "previous"
+        # the noise variance from the part of the spectrum outside the model's span sets the
+        # convergence tolerance (1e-3 of it)
+        var_out = rss_out / max(yg.size - z.size, 1)
+        prior = None
+        if self.gsd_prior is not None:
+            g0, tau = self.gsd_prior
+            prior = (math.log(g0), math.sqrt(var_out) / tau)
+        fit = fit_shape(
+            z,
+            m_red_t,
+            win.red.ln_d,
+            p0,
+            self._lower,
+            self._upper,
+            cost_tol=1e-3 * var_out,
+            prior_s=prior,
+        )
+        self._iterations += fit.iterations
+        if not fit.number_per_ml > 0:
+            return None
+        self._prev_p = fit.p.copy()
+        return _Solution(win, fit, basis, yg, rss_out, y_mean)
+
+    def _offset_chi2(self, sol: _Solution, noise: float, good: np.ndarray) -> float:
+        """Test statistic (chi2, 1 dof) of a constant baseline offset, from either fit.
+
+        Without an offset, the score (Lagrange multiplier) test (Rao, Proc. Camb. Phil. Soc. 44
+        (1948) 50): the sum of the residuals S = 1^T r has variance noise^2 1^T (I - P_F) 1 when
+        there is no offset, P_F the projector onto the Jacobian F's columns (in the kernel's
+        span, so 1^T P_F 1 = b^T F (F^T F)^-1 F^T b with b = U^T 1). With the offset, the Wald
+        test of the fitted offset c = mean(y) - mean(N m(p)): var(c) = noise^2 (1 + n a) / n
+        with a = f^T (F_c^T F_c)^-1 f, f the mean over the points of the uncentred Jacobian and
+        F_c the centred one (the Schur complement of the offset in the information matrix, by
+        Sherman-Morrison).
+        """
+        if not noise > 0:
+            return 0.0
+        fit, n = sol.fit, sol.y.size
+        if not sol.window.offset:
+            b1 = sol.basis.sum(axis=0)
+            v = fit.jac.T @ b1
+            rest = n - float(v @ fit.jtj_inv @ v)
+            if not rest > 0:
+                return 0.0
+            score = float(sol.y.sum()) - float(b1 @ fit.coeffs)
+            return score * score / (noise * noise * rest)
+        plain = self._plain
+        if good.all():
+            means = plain.col_means
+        else:
+            means = (plain.red.basis[good].sum(axis=0) @ plain.red.reduced) / n
+        m_bar, dm_bar = model_and_grad(means[:, None], plain.red.ln_d, fit.p)
+        nml = fit.number_per_ml
+        f = np.array([nml * dm_bar[0, 0], nml * dm_bar[1, 0], nml * m_bar[0]])
+        a = float(f @ fit.jtj_inv @ f)
+        c = sol.y_mean - nml * float(m_bar[0])
+        return c * c * n / (noise * noise * (1.0 + n * a))
+
     # ------------------------------------------------------------------------- read-outs
 
     @property
     def iterations(self) -> int:
         """LM iterations of the last fit (0 before the first)."""
         return self._iterations
+
+    @property
+    def offset_used(self) -> bool:
+        """Whether the last fit had a free baseline offset (always with True, never with False;
+        with 'auto' when the score test asked for it)."""
+        return self._offset_used
 
     @property
     def started_from(self) -> str:

@@ -30,7 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-__all__ = ["lognormal_hat_weights", "ReducedKernel", "FitResult", "fit_shape", "model_vector"]
+__all__ = [
+    "lognormal_hat_weights",
+    "ReducedKernel",
+    "FitResult",
+    "fit_shape",
+    "model_vector",
+    "model_and_grad",
+]
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 #: grid points further than this many sd from mu get no weight (ndtr is 1 - 1e-19 there)
@@ -137,9 +144,10 @@ class FitResult:
     jtj_inv: np.ndarray  # (3, 3) for (ln d_mean, s, ln N), to be scaled by the variance
     iterations: int
     coeffs: np.ndarray  # reduced fitted spectrum N * m(p)
+    jac: np.ndarray  # (r, 3): d(N m)/d(ln d_mean, s, ln N) in the reduced space
 
 
-def _model_and_grad(
+def model_and_grad(
     m_red_t: np.ndarray, ln_d: np.ndarray, p: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``m(p)`` and its derivatives ``(dm/d ln d_mean, dm/ds)`` (2, r), analytically.
@@ -235,7 +243,7 @@ def fit_shape(
     squares. ``rss`` of the result is the data part only.
     """
     p = np.clip(np.asarray(p0, dtype=float), lower, upper)
-    m, dm = _model_and_grad(m_red_t, ln_d, p)
+    m, dm = model_and_grad(m_red_t, ln_d, p)
     n, r, jac = _project_grad(z, m, dm)
     s0, wt2 = (0.0, 0.0) if prior_s is None else (prior_s[0], prior_s[1] ** 2)
     cost = float(r @ r) + wt2 * (p[1] - s0) ** 2
@@ -262,7 +270,7 @@ def fit_shape(
                 lam *= 10.0
                 continue
             q = np.clip(p + delta, lower, upper)
-            mq, dmq = _model_and_grad(m_red_t, ln_d, q)
+            mq, dmq = model_and_grad(m_red_t, ln_d, q)
             nq, rq, jq = _project_grad(z, mq, dmq)
             cq = float(rq @ rq) + wt2 * (q[1] - s0) ** 2
             if cq <= cost:
@@ -283,4 +291,4 @@ def fit_shape(
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         cov = np.full((3, 3), np.nan)
-    return FitResult(p, n, float(r @ r), cov, iterations, n * m)
+    return FitResult(p, n, float(r @ r), cov, iterations, n * m, full)

@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from synthwatch.collectors.gold_sim import noise_free_spectrum, number_per_ml_from_au0
 from synthwatch.models.psd_lognormal import FLAGS, LognormalPSD
-from synthwatch.models.psd_lut import _model_and_grad, model_vector
+from synthwatch.models.psd_lut import model_and_grad, model_vector
 from synthwatch.stream.contract import Descriptor, Estimate, Reading
 from synthwatch.stream.kernels import kernel_for
 
@@ -127,7 +127,7 @@ def test_analytic_jacobian_matches_finite_differences(model):
     red = model._red
     for p in ([np.log(2.2), 0.15], [np.log(20.0), 0.1], [np.log(120.0), 0.3]):
         p = np.array(p)
-        m, dm = _model_and_grad(red.reduced_t, red.ln_d, p)
+        m, dm = model_and_grad(red.reduced_t, red.ln_d, p)
         assert np.allclose(m, model_vector(red.reduced_t, red.ln_d, p))
         for j in range(2):
             q = p.copy()
@@ -257,3 +257,40 @@ def test_any_array_gives_a_valid_estimate(model, values):
     assert isinstance(est, Estimate)
     assert set(est.flags) <= set(FLAGS)
     Estimate.model_validate_json(est.model_dump_json(by_alias=True))
+
+
+def test_auto_offset_follows_the_baseline(kernel):
+    """'auto' fits no offset on a clean spectrum, one on a shifted baseline, and goes back."""
+    rng = np.random.default_rng(7)
+    clean = spectrum(15.0, 1.1)
+    noise = 0.002
+    m = LognormalPSD(kernel, sensor_id="uv1")  # baseline_offset="auto" is the default
+    never = LognormalPSD(kernel, sensor_id="uv1", baseline_offset=False)
+    est = fit(m, clean + rng.normal(0.0, noise, clean.size), 0)
+    assert not m.offset_used
+    assert est.get("d_mean_nm").value == pytest.approx(15.0, rel=0.03)
+    shifted = clean + 0.01 + rng.normal(0.0, noise, clean.size)  # 10 mAU of baseline drift
+    est = fit(m, shifted, 1)
+    assert m.offset_used
+    assert est.get("d_mean_nm").value == pytest.approx(15.0, rel=0.03)
+    biased = fit(never, shifted, 1).get("d_mean_nm").value
+    assert abs(biased / 15.0 - 1) > 2 * abs(est.get("d_mean_nm").value / 15.0 - 1)
+    # the baseline comes back: the Wald test of the fitted offset sends the fit back
+    fit(m, clean + rng.normal(0.0, noise, clean.size), 2)
+    assert not m.offset_used
+
+
+def test_auto_offset_is_deterministic_and_pickles(kernel):
+    rng = np.random.default_rng(3)
+    frames = [spectrum(20.0, 1.15) + rng.normal(0.0, 0.003, WL.size) + 0.004 * k for k in range(4)]
+    a = LognormalPSD(kernel, sensor_id="uv1")
+    outs = [fit(a, y, k).model_dump() for k, y in enumerate(frames[:2])]
+    b = pickle.loads(pickle.dumps(a))
+    outs_b = [fit(b, y, k + 2).model_dump() for k, y in enumerate(frames[2:])]
+    outs_a = [fit(a, y, k + 2).model_dump() for k, y in enumerate(frames[2:])]
+    assert outs_a == outs_b and len(outs) == 2
+
+
+def test_baseline_offset_setting_is_checked(kernel):
+    with pytest.raises(ValueError, match="baseline_offset"):
+        LognormalPSD(kernel, baseline_offset="sometimes")
