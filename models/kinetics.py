@@ -115,7 +115,7 @@ class Kinetics(Model):
         self._d2_n = 0
         self._last_fit_t = -math.inf
         self._fits: dict[str, CurveFit] = {}
-        self._estimate: Estimate | None = None
+        self._output: Estimate | None = None
         self._last_estimate: Estimate | None = None
 
     @classmethod
@@ -125,7 +125,7 @@ class Kinetics(Model):
     # ------------------------------------------------------------------------------ update
     def update(self, message: Any) -> None:
         """Take a RunStart (time origin, precursor) or a source estimate; refit when due."""
-        self._estimate = None
+        self._output = None
         if isinstance(message, RunStart):
             self._t_start = message.t
             for key in PRECURSORS.get(self.quantity, ()):
@@ -149,8 +149,8 @@ class Kinetics(Model):
         self._history.add(t_s, y)
         if t_s - self._last_fit_t >= self.refit_every_s:
             self._last_fit_t = t_s
-            self._estimate = self._refit(message, t_s)
-            self._last_estimate = self._estimate
+            self._output = self._refit(message, t_s)
+            self._last_estimate = self._output
 
     # ------------------------------------------------------------------------------- fits
     def _noise_sd(self) -> float:
@@ -239,7 +239,7 @@ class Kinetics(Model):
     @property
     def estimate(self) -> Estimate | None:
         """The ``kinetics`` estimate of this update if it refitted, else None."""
-        return self._estimate
+        return self._output
 
     @property
     def last_estimate(self) -> Estimate | None:
