@@ -85,7 +85,9 @@ def detect_format(lines: list[str]) -> str:
     return "csv"
 
 
-def read_sweep(path: str | Path, fmt: str | None = None, tz: tzinfo | None = None) -> ImpedanceSweep:
+def read_sweep(
+    path: str | Path, fmt: str | None = None, tz: tzinfo | None = None
+) -> ImpedanceSweep:
     """Read one impedance export file as a validated sweep (module doc).
 
     ``fmt`` forces a format (one of :data:`FORMATS`); ``tz`` is the zone of the instrument PC's

@@ -83,7 +83,9 @@ def _agree(path: Path, table: Table, reader_name: str, imag_sign: float = 1.0) -
     differ = np.flatnonzero(~np.all(np.isclose(ours, theirs, rtol=1e-12, atol=0.0), axis=1))
     if differ.size or f.size != table.frequencies_hz.size:
         i = int(differ[0]) if differ.size else n
-        line = table.lines[i] if i < len(table.lines) else (table.lines[-1] if table.lines else None)
+        line = (
+            table.lines[i] if i < len(table.lines) else (table.lines[-1] if table.lines else None)
+        )
         raise ParseError(
             path,
             f"impedance.py's {reader_name} reads this file differently (point {i + 1}; "
@@ -272,7 +274,9 @@ def read_powersuite(path: Path, lines: list[str], tz: tzinfo | None = None) -> I
     header = [c.strip() for c in lines[0].split("\t")]
     if header != ["Frequency", "Zre", "Zimg"]:
         raise ParseError(
-            path, f"expected the header 'Frequency, Zre, Zimg' (tab-separated), got {header}", line=1
+            path,
+            f"expected the header 'Frequency, Zre, Zimg' (tab-separated), got {header}",
+            line=1,
         )
 
     for index, text in enumerate(lines[1:], start=2):

@@ -119,7 +119,9 @@ def _biologic(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
 
 def _autolab(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
     head = ['"Z60W Data File: Version 1.1"'] + ['""'] * 7 + ["0,2,0,1,0.1,10000", str(s.n_points)]
-    head.append('"  Freq (Hz)    Ampl     Bias   Time(Sec)   Z\'(a)    Z\'\'(b)    GD   Err   Range"')
+    head.append(
+        "\"  Freq (Hz)    Ampl     Bias   Time(Sec)   Z'(a)    Z''(b)    GD   Err   Range\""
+    )
     rows = [
         f"{_num(f, digits)},0,0,0,{_num(zr, digits)},{_num(zi, digits)},0,0,0"
         for f, zr, zi in _points(s)

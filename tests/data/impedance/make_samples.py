@@ -55,7 +55,8 @@ def main() -> None:
         "bad_header_only.csv": good[0],
         "bad_truncated.csv": "".join(good[:10]) + good[10][:12],
         "bad_wrong_columns.csv": "frequency_hz,phase_deg,modulus_ohm\n" + "".join(good[1:]),
-        "bad_non_numeric.csv": "".join(good[:5]) + good[5].replace(",", ",abc", 1)
+        "bad_non_numeric.csv": "".join(good[:5])
+        + good[5].replace(",", ",abc", 1)
         + "".join(good[6:]),
         "bad_nan.csv": "".join(good[:7]) + "1000.0,nan,-3.0\n" + "".join(good[8:]),
         "bad_zero_frequency.csv": "".join(good[:3]) + "0.0,120.0,-3.0\n" + "".join(good[4:]),
