@@ -47,6 +47,7 @@ _UNITS = {
     "ohm": ("ohm", 1.0), "ohms": ("ohm", 1.0), "ω": ("ohm", 1.0),
     "kohm": ("ohm", 1e3), "kohms": ("ohm", 1e3), "kω": ("ohm", 1e3),
 }  # fmt: skip
+_KNOWN = _FREQ_NAMES | _REAL_NAMES | _IMAG_NAMES
 _UNIT_TAIL = re.compile(r"^(?P<name>.*?)\s*(?:\((?P<a>[^()]*)\)|\[(?P<b>[^\[\]]*)\])$")
 
 
@@ -59,20 +60,23 @@ class ColumnSpec:
 
 
 def _split_unit(cell: str) -> tuple[str, str]:
-    """('name', 'unit') of a header cell; unit '' when none is written."""
+    """('name', 'unit') of a header cell: the first split whose name is a known column name.
+
+    Tried in order: the whole cell (``Re(Z)``), a ``(unit)`` or ``[unit]`` tail, a ``/unit``
+    tail, a ``_unit`` suffix. When none names a known column, the whole cell with no unit.
+    """
     text = cell.strip().strip('"').strip()
+    splits = [(text, "")]
     match = _UNIT_TAIL.match(text)
     if match:
-        unit = (match.group("a") if match.group("a") is not None else match.group("b")).strip()
-        if _is_unit(unit):
-            return match.group("name"), unit
-    if "/" in text:
-        name, _, unit = text.rpartition("/")
-        if _is_unit(unit.strip()):
-            return name, unit.strip()
-    if "_" in text:
-        name, _, unit = text.rpartition("_")
-        if _is_unit(unit):
+        unit = match.group("a") if match.group("a") is not None else match.group("b")
+        splits.append((match.group("name"), unit.strip()))
+    for sep in ("/", "_"):
+        if sep in text:
+            name, _, unit = text.rpartition(sep)
+            splits.append((name, unit.strip()))
+    for name, unit in splits:
+        if _normal(name)[0] in _KNOWN:
             return name, unit
     return text, ""
 
@@ -83,10 +87,6 @@ def _normal(name: str) -> tuple[str, bool]:
     key = re.sub(r"[\s_.]", "", key)
     negated = key.startswith("-")
     return key.lstrip("-"), negated
-
-
-def _is_unit(text: str) -> bool:
-    return text in _EXACT_UNITS or text.lower() in _UNITS
 
 
 def _unit_factor(unit: str, kind: str, path: Path, line: int, cell: str) -> float:

@@ -25,7 +25,8 @@ run goes on; a lab that changes the frequency list starts a new run (or a new ``
 ...     reading_for(other, d, seq=1, t=t)
 ... except AxisMismatchError as err:
 ...     print(err)
-b.csv: sensor 'cell1' sweeps 3 frequencies, point 3 is 2000 Hz where the descriptor has 1000 Hz (rtol 1e-06): a sensor keeps one frequency axis per run
+b.csv: sensor 'cell1' sweeps 3 frequencies, point 3 is 2000 Hz where the descriptor has
+1000 Hz (rtol 1e-06): a sensor keeps one frequency axis per run
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def _impedance_reader(name: str) -> Reader:
     return getattr(preprocessing, name)
 
 
-def _agree(path: Path, table: Table, reader_name: str, imag_sign: float = 1.0) -> Table:
+def _agree(path: Path, table: Table, reader_name: str) -> None:
     """Read ``path`` with impedance.py's ``reader_name``; it must agree with ``table``."""
     try:
         f, z = _impedance_reader(reader_name)(str(path))
@@ -79,7 +79,7 @@ def _agree(path: Path, table: Table, reader_name: str, imag_sign: float = 1.0) -
     z = np.asarray(z, dtype=complex)
     n = min(f.size, table.frequencies_hz.size)
     ours = np.column_stack([table.frequencies_hz, table.z_real_ohm, table.z_imag_ohm])[:n]
-    theirs = np.column_stack([f, z.real, imag_sign * z.imag])[:n]
+    theirs = np.column_stack([f, z.real, z.imag])[:n]
     differ = np.flatnonzero(~np.all(np.isclose(ours, theirs, rtol=1e-12, atol=0.0), axis=1))
     if differ.size or f.size != table.frequencies_hz.size:
         i = int(differ[0]) if differ.size else n
@@ -92,7 +92,6 @@ def _agree(path: Path, table: Table, reader_name: str, imag_sign: float = 1.0) -
             f"{f.size} points against {table.frequencies_hz.size}): unexpected layout variant",
             line=line,
         )
-    return table
 
 
 def _find(lines: Sequence[str], test: Callable[[str], bool]) -> list[int]:
@@ -117,8 +116,11 @@ def _expect_columns(
             )
 
 
-def _sweep(path: Path, table: Table, fmt: str, started_at: datetime | None) -> ImpedanceSweep:
-    return make_sweep(
+def _sweep(
+    path: Path, table: Table, fmt: str, started_at: datetime | None, reader: str
+) -> ImpedanceSweep:
+    """Validate the rows (file/line errors first), then require impedance.py's read to agree."""
+    sweep = make_sweep(
         path,
         table.frequencies_hz,
         table.z_real_ohm,
@@ -127,6 +129,8 @@ def _sweep(path: Path, table: Table, fmt: str, started_at: datetime | None) -> I
         fmt=fmt,
         started_at=started_at,
     )
+    _agree(path, table, reader)
+    return sweep
 
 
 def read_gamry(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
@@ -158,7 +162,7 @@ def read_gamry(path: Path, lines: list[str], tz: tzinfo | None = None) -> Impeda
         stop=lambda t: "EXPERIMENTABORTED" in t,
         decimal_comma=True,
     )
-    return _sweep(path, _agree(path, table, "readGamry"), "gamry", started)
+    return _sweep(path, table, "gamry", started, "readGamry")
 
 
 def read_zplot(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
@@ -178,7 +182,7 @@ def read_zplot(path: Path, lines: list[str], tz: tzinfo | None = None) -> Impeda
         stamp = lines[date[0]].split(":", 1)[1].strip() + " " + lines[clock[0]].split(":", 1)[1]
         started = local_time(stamp, ("%m-%d-%Y %H:%M:%S",), tz, path, date[0] + 1)
     table = scan_rows(path, lines, start, lambda t: re.split("\t|, ", t), (0, 4, 5), min_fields=6)
-    return _sweep(path, _agree(path, table, "readZPlot"), "zplot", started)
+    return _sweep(path, table, "zplot", started, "readZPlot")
 
 
 def read_biologic(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
@@ -215,7 +219,7 @@ def read_biologic(path: Path, lines: list[str], tz: tzinfo | None = None) -> Imp
         min_fields=max(cols) + 1,
         scale=(1.0, 1.0, -1.0),
     )
-    return _sweep(path, _agree(path, table, "readBioLogic"), "biologic", started)
+    return _sweep(path, table, "biologic", started, "readBioLogic")
 
 
 def read_autolab_z60w(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
@@ -229,7 +233,7 @@ def read_autolab_z60w(path: Path, lines: list[str], tz: tzinfo | None = None) ->
     wanted = {0: "Freq", 1: "(Hz)", 5: "Z'(a)", 6: "Z''(b)"}
     _expect_columns(path, fields, wanted, head + 1, "Autolab Z60W")
     table = scan_rows(path, lines, head + 1, lambda t: t.split(","), (0, 4, 5), min_fields=6)
-    return _sweep(path, _agree(path, table, "readAutolab"), "autolab", None)
+    return _sweep(path, table, "autolab", None, "readAutolab")
 
 
 def read_chi(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
@@ -249,7 +253,7 @@ def read_chi(path: Path, lines: list[str], tz: tzinfo | None = None) -> Impedanc
         stamp = re.sub(r"\s+", " ", lines[0].replace(".", "").strip())
         started = local_time(stamp, ("%b %d, %Y %H:%M:%S",), tz, path, 1)
     table = scan_rows(path, lines, head + 2, lambda t: t.split(","), (0, 1, 2), min_fields=3)
-    return _sweep(path, _agree(path, table, "readCHInstruments"), "chi", started)
+    return _sweep(path, table, "chi", started, "readCHInstruments")
 
 
 def read_parstat(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
@@ -266,7 +270,7 @@ def read_parstat(path: Path, lines: list[str], tz: tzinfo | None = None) -> Impe
         min_fields=6,
         skip=lambda v: v[0] == 0.0 and v[1] == 0.0 and v[2] == 0.0,
     )
-    return _sweep(path, _agree(path, table, "readParstat"), "parstat", None)
+    return _sweep(path, table, "parstat", None, "readParstat")
 
 
 def read_powersuite(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
@@ -285,4 +289,4 @@ def read_powersuite(path: Path, lines: list[str], tz: tzinfo | None = None) -> I
                 path, f"expected 3 tab-separated fields, got {len(text.split(chr(9)))}", line=index
             )
     table = scan_rows(path, lines, 1, lambda t: t.split("\t"), (0, 1, 2), min_fields=3)
-    return _sweep(path, _agree(path, table, "readPowerSuite"), "powersuite", None)
+    return _sweep(path, table, "powersuite", None, "readPowerSuite")
