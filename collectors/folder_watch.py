@@ -9,13 +9,14 @@ report; the watch goes on).
   not changed for ``settle_s`` seconds of the injected ``clock``. If it is read too early anyway
   (a writer that pauses longer than that) it fails to parse, is reported as failed, and is read
   again as soon as it changes: a failed file is retried whenever its size or mtime change.
-* **Restarts**: a small JSON state file records every file handed over and acknowledged (name,
-  size, mtime, read or failed). Delivery is acknowledged: :meth:`FolderWatcher.poll` offers
-  events, the caller processes each and calls :meth:`FolderWatcher.ack`, which records it
-  (atomically: temporary file, fsync, rename). An event offered but not acknowledged before a
-  crash is offered again after the restart; an acknowledged one never is. Files that arrived
-  while the watcher was down are not in the state, so they are picked up. Within one process an
-  unacknowledged event is not offered twice.
+* **Restarts**: a small state journal (JSON lines) records every file handed over and
+  acknowledged (name, size, mtime, read or failed). Delivery is acknowledged:
+  :meth:`FolderWatcher.poll` offers events, the caller processes each and calls
+  :meth:`FolderWatcher.ack`, which appends one fsync'd line (a line cut short by a crash counts
+  as not acknowledged). An event offered but not acknowledged before a crash is offered again
+  after the restart; an acknowledged one never is. Files that arrived while the watcher was
+  down are not in the journal, so they are picked up. Within one process an unacknowledged
+  event is not offered twice.
 * **Order**: the events of one poll come by modification time, then name (so ``b.z`` saved
   before ``a.z`` comes first); across polls, in the order the files settle.
 * A file changed after it was read is reported once as failed ("modified after it was read")
@@ -103,7 +104,7 @@ class _Pending:
 class FolderWatcher:
     """Poll ``folder`` for new impedance exports (module doc).
 
-    ``state_path`` defaults to ``folder/.synthwatch-watch.json``; ``clock`` returns seconds
+    ``state_path`` defaults to ``folder/.synthwatch-watch.jsonl``; ``clock`` returns seconds
     (monotonic; tests pass a fake); ``settle_s`` is how long a file must stay unchanged;
     ``fmt``/``tz`` go to :func:`~synthwatch.collectors.impedance_formats.read_sweep`;
     ``suffixes`` (lower case, e.g. ``(".dta", ".z")``) limits the files looked at (default all).
@@ -125,7 +126,9 @@ class FolderWatcher:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise NotADirectoryError(f"{self.folder}: expected a folder of impedance exports")
-        self.state_path = Path(state_path) if state_path else self.folder / ".synthwatch-watch.json"
+        self.state_path = (
+            Path(state_path) if state_path else self.folder / ".synthwatch-watch.jsonl"
+        )
         self.clock = clock
         self.settle_s = settle_s
         self.fmt = fmt
@@ -137,41 +140,62 @@ class FolderWatcher:
 
     # state ------------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, object]]:
+        """Replay the journal: the last record of each name wins.
+
+        A last line without its newline is an acknowledgement cut short by a crash: it is
+        dropped (the event was not acknowledged, so it is offered again), and the file is
+        truncated back to the last complete record. Any other bad line is a :class:`StateError`.
+        """
         if not self.state_path.exists():
             return {}
         try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raw = self.state_path.read_bytes()
+        except OSError as err:
+            raise StateError(f"{self.state_path}: cannot read the watcher's state ({err})") from err
+        complete = raw[: raw.rfind(b"\n") + 1]
+        if len(complete) != len(raw):
+            with open(self.state_path, "r+b") as f:
+                f.truncate(len(complete))
+        lines = complete.decode("utf-8", errors="replace").splitlines()
+        first = lines[0] if lines else ""
+        if first != self._header():
             raise StateError(
-                f"{self.state_path}: cannot read the watcher's state ({err}); move it away to "
-                "re-read every file of the folder"
-            ) from err
-        if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
-            raise StateError(
-                f"{self.state_path}: expected a synthwatch folder-watch state of version "
-                f"{_STATE_VERSION}, got {str(data)[:60]!r}"
+                f"{self.state_path}, line 1: expected a synthwatch folder-watch journal of "
+                f"version {_STATE_VERSION} for {self.folder}, got {first[:60]!r}"
+                "; move it away to re-read every file of the folder"
             )
-        files = data.get("files")
-        if not isinstance(files, dict) or not all(
-            isinstance(v, dict) and {"size", "mtime_ns", "status"} <= set(v) for v in files.values()
-        ):
-            raise StateError(
-                f"{self.state_path}: files: expected name -> {{size, mtime_ns, status}} records"
-            )
+        files: dict[str, dict[str, object]] = {}
+        for number, text in enumerate(lines[1:], start=2):
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError:
+                record = None
+            if not (
+                isinstance(record, dict)
+                and isinstance(record.get("name"), str)
+                and isinstance(record.get("size"), int)
+                and isinstance(record.get("mtime_ns"), int)
+                and record.get("status") in ("read", "failed", "modified")
+            ):
+                raise StateError(
+                    f"{self.state_path}, line {number}: expected a record "
+                    f"{{name, size, mtime_ns, status}}, got {text[:60]!r}"
+                )
+            files[record.pop("name")] = record
         return files
 
-    def _save(self) -> None:
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        text = json.dumps(
-            {"version": _STATE_VERSION, "folder": str(self.folder), "files": self._done},
-            indent=1,
-            sort_keys=True,
-        )
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(text)
+    def _header(self) -> str:
+        return json.dumps({"synthwatch_folder_watch": _STATE_VERSION, "folder": str(self.folder)})
+
+    def _append(self, record: dict[str, object]) -> None:
+        """Append one record and fsync it (O(1) per acknowledgement, crash-safe)."""
+        new = not self.state_path.exists()
+        with open(self.state_path, "a", encoding="utf-8") as out:
+            if new:
+                out.write(self._header() + "\n")
+            out.write(json.dumps(record, sort_keys=True) + "\n")
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, self.state_path)
 
     def _recorded(self, key: FileKey) -> dict[str, object] | None:
         entry = self._done.get(key.name)
@@ -250,6 +274,6 @@ class FolderWatcher:
         }
         if isinstance(event, FailedFile):
             record["reason"] = event.reason
+        self._append({"name": event.key.name, **record})
         self._done[event.key.name] = record
         self._offered.discard(event.key)
-        self._save()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def test_a_corrupt_file_among_good_ones_is_reported_and_the_watch_goes_on(folder
     assert isinstance(good, SweepFile) and isinstance(more, SweepFile)
     assert isinstance(bad, FailedFile)
     assert bad.reason.startswith(f"{folder / 'b.DTA'}, line 21: ") and bad.line == 21
-    state = (folder / ".synthwatch-watch.json").read_text()
+    state = (folder / ".synthwatch-watch.jsonl").read_text()
     assert '"status": "failed"' in state and "line 21" in state
 
 
@@ -214,15 +215,16 @@ def test_a_vanished_pending_file_is_forgotten(folder):
 
 
 def test_state_file_problems_are_explained(folder, tmp_path):
-    state = tmp_path / "state.json"
-    state.write_text("{not json")
-    with pytest.raises(StateError, match=r"state.json: cannot read the watcher's state"):
+    state = tmp_path / "state.jsonl"
+    state.write_text("{not json\n")
+    with pytest.raises(StateError, match=r"state.jsonl, line 1: expected a synthwatch folder"):
         FolderWatcher(folder, state)
-    state.write_text('{"version": 7}')
-    with pytest.raises(StateError, match="expected a synthwatch folder-watch state of version 1"):
+    header = json.dumps({"synthwatch_folder_watch": 1, "folder": str(folder)})
+    state.write_text(header + '\n{"name": "a", "size": 1}\n')
+    with pytest.raises(StateError, match=r"line 2: expected a record \{name, size, mtime_ns"):
         FolderWatcher(folder, state)
-    state.write_text('{"version": 1, "files": {"a": {"size": 1}}}')
-    with pytest.raises(StateError, match="size, mtime_ns, status"):
+    state.write_text(json.dumps({"synthwatch_folder_watch": 1, "folder": "/elsewhere"}) + "\n")
+    with pytest.raises(StateError, match="line 1: expected a synthwatch folder-watch journal"):
         FolderWatcher(folder, state)
     with pytest.raises(NotADirectoryError, match="expected a folder"):
         FolderWatcher(tmp_path / "missing")
@@ -230,11 +232,35 @@ def test_state_file_problems_are_explained(folder, tmp_path):
         FolderWatcher(folder, settle_s=-1)
 
 
-def test_the_state_is_written_atomically(folder):
+def test_an_acknowledgement_cut_short_by_a_crash_counts_as_not_given(folder):
     clock = Clock()
-    put(folder, "a.DTA", 1)
+    put(folder, "a.DTA", 1, mtime_s=100)
+    put(folder, "b.DTA", 2, mtime_s=200)
     w = FolderWatcher(folder, clock=clock, settle_s=0.0)
     for event in w.poll():
         w.ack(event)
+    journal = folder / ".synthwatch-watch.jsonl"
+    text = journal.read_text()
+    assert len(text.splitlines()) == 3  # header + one line per acknowledged file
+    journal.write_text(text[:-25])  # the crash cut b's record mid-line
+    restarted = FolderWatcher(folder, clock=Clock(), settle_s=0.0)
+    assert names(restarted.poll()) == ["b.DTA"]
+    assert journal.read_text() == "".join(text.splitlines(keepends=True)[:2])
+
+
+def test_the_journal_grows_by_one_line_per_acknowledgement(folder):
+    clock = Clock()
+    for i in range(5):
+        put(folder, f"s{i}.DTA", i, mtime_s=100 + i)
+    w = FolderWatcher(folder, clock=clock, settle_s=0.0)
+    for event in w.poll():
+        w.ack(event)
+    lines = (folder / ".synthwatch-watch.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    assert json.loads(lines[3]) == {
+        "name": "s2.DTA",
+        "size": (folder / "s2.DTA").stat().st_size,
+        "mtime_ns": 102 * 10**9,
+        "status": "read",
+    }
     assert not list(folder.glob("*.tmp"))
-    assert (folder / ".synthwatch-watch.json").exists()
