@@ -43,6 +43,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 import numpy as np
+from impedance import preprocessing
 
 from synthwatch.collectors.impedance_sweep import ImpedanceSweep, ParseError, make_sweep
 from synthwatch.collectors.impedance_table import Table, local_time, scan_rows
@@ -57,20 +58,11 @@ __all__ = [
     "read_powersuite",
 ]
 
-Reader = Callable[[str], tuple[np.ndarray, np.ndarray]]
-
-
-def _impedance_reader(name: str) -> Reader:
-    # imported here: impedance.py pulls in pandas and matplotlib-free scipy code on import
-    from impedance import preprocessing
-
-    return getattr(preprocessing, name)
-
 
 def _agree(path: Path, table: Table, reader_name: str) -> None:
     """Read ``path`` with impedance.py's ``reader_name``; it must agree with ``table``."""
     try:
-        f, z = _impedance_reader(reader_name)(str(path))
+        f, z = getattr(preprocessing, reader_name)(str(path))
     except (ValueError, IndexError, AssertionError, NameError, UnicodeError, OSError) as err:
         raise ParseError(
             path, f"impedance.py's {reader_name} cannot read it ({type(err).__name__}: {err})"
@@ -116,10 +108,25 @@ def _expect_columns(
             )
 
 
+def _start_time(
+    text: str, formats: tuple[str, ...], tz: tzinfo | None, path: Path, line: int
+) -> datetime | ParseError:
+    """The file's start time, or the error saying why it is unreadable (flagged, see _sweep)."""
+    try:
+        return local_time(text, formats, tz, path, line)
+    except ParseError as err:
+        return err
+
+
 def _sweep(
-    path: Path, table: Table, fmt: str, started_at: datetime | None, reader: str
+    path: Path, table: Table, fmt: str, started: datetime | ParseError | None, reader: str
 ) -> ImpedanceSweep:
-    """Validate the rows (file/line errors first), then require impedance.py's read to agree."""
+    """Validate the rows (file/line errors first), then require impedance.py's read to agree.
+
+    A start time in an unexpected format does not cost the sweep: it gets no ``started_at``,
+    the flag ``start_time_unreadable`` and the reason in ``meta['start_time_error']``.
+    """
+    unreadable = isinstance(started, ParseError)
     sweep = make_sweep(
         path,
         table.frequencies_hz,
@@ -127,7 +134,9 @@ def _sweep(
         table.z_imag_ohm,
         lines=table.lines,
         fmt=fmt,
-        started_at=started_at,
+        started_at=None if unreadable else started,
+        flags=("start_time_unreadable",) if unreadable else (),
+        meta=(("start_time_error", str(started)),) if unreadable else (),
     )
     _agree(path, table, reader)
     return sweep
@@ -151,7 +160,7 @@ def read_gamry(path: Path, lines: list[str], tz: tzinfo | None = None) -> Impeda
     clock = _find(lines[:z], lambda t: t.startswith("TIME\tLABEL\t"))
     if date and clock:
         stamp = lines[date[0]].split("\t")[2] + " " + lines[clock[0]].split("\t")[2]
-        started = local_time(stamp, ("%m/%d/%Y %H:%M:%S",), tz, path, date[0] + 1)
+        started = _start_time(stamp, ("%m/%d/%Y %H:%M:%S",), tz, path, date[0] + 1)
     table = scan_rows(
         path,
         lines,
@@ -180,7 +189,7 @@ def read_zplot(path: Path, lines: list[str], tz: tzinfo | None = None) -> Impeda
     clock = _find(lines[:start], lambda t: t.strip().startswith("Time:"))
     if date and clock:
         stamp = lines[date[0]].split(":", 1)[1].strip() + " " + lines[clock[0]].split(":", 1)[1]
-        started = local_time(stamp, ("%m-%d-%Y %H:%M:%S",), tz, path, date[0] + 1)
+        started = _start_time(stamp, ("%m-%d-%Y %H:%M:%S",), tz, path, date[0] + 1)
     table = scan_rows(path, lines, start, lambda t: re.split("\t|, ", t), (0, 4, 5), min_fields=6)
     return _sweep(path, table, "zplot", started, "readZPlot")
 
@@ -208,7 +217,7 @@ def read_biologic(path: Path, lines: list[str], tz: tzinfo | None = None) -> Imp
     acq = _find(lines[:n_head], lambda t: t.startswith("Acquisition started on :"))
     if acq:
         stamp = lines[acq[0]].split(":", 1)[1]
-        started = local_time(stamp, ("%m/%d/%Y %H:%M:%S",), tz, path, acq[0] + 1)
+        started = _start_time(stamp, ("%m/%d/%Y %H:%M:%S",), tz, path, acq[0] + 1)
     cols = (index["freq/Hz"], index["Re(Z)/Ohm"], index["-Im(Z)/Ohm"])
     table = scan_rows(
         path,
@@ -251,7 +260,7 @@ def read_chi(path: Path, lines: list[str], tz: tzinfo | None = None) -> Impedanc
     started = None
     if re.match(r"^[A-Z][a-z]{2}\.? +\d", lines[0]):
         stamp = re.sub(r"\s+", " ", lines[0].replace(".", "").strip())
-        started = local_time(stamp, ("%b %d, %Y %H:%M:%S",), tz, path, 1)
+        started = _start_time(stamp, ("%b %d, %Y %H:%M:%S",), tz, path, 1)
     table = scan_rows(path, lines, head + 2, lambda t: t.split(","), (0, 1, 2), min_fields=3)
     return _sweep(path, table, "chi", started, "readCHInstruments")
 

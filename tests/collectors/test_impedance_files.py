@@ -79,6 +79,16 @@ def test_every_vendor_sample_reads_as_the_randles_sweep(name):
     assert sweep.lines[0] == len(read_lines(DATA / name)) - 1
 
 
+def test_an_unreadable_start_time_is_flagged_not_fatal(tmp_path):
+    text = (DATA / "randles.DTA").read_bytes().decode("latin-1")
+    path = tmp_path / "eu_date.DTA"
+    path.write_text(text.replace("3/14/2026", "14.03.2026"), encoding="latin-1")
+    sweep = read_sweep(path)
+    assert sweep.n_points == 31 and sweep.started_at is None
+    assert sweep.flags == ("start_time_unreadable",)
+    assert "line 4: expected a date like %m/%d/%Y %H:%M:%S" in dict(sweep.meta)["start_time_error"]
+
+
 def test_local_times_without_zone_take_the_given_zone():
     cet = timezone(timedelta(hours=1))
     assert read_sweep(DATA / "randles.DTA", tz=cet).started_at == STARTED - timedelta(hours=1)
