@@ -78,7 +78,7 @@ def main() -> None:
             path = write_sweep(sweep, Path(tmp) / f"s.{fmt}", fmt, digits=7)
             ours = median_us(lambda p=path: read_sweep(p), args.repeat)
             reader = READERS[fmt]
-            theirs = median_us(lambda p=path: reader(str(p)), args.repeat) if reader else None
+            theirs = median_us(lambda p=path, r=reader: r(str(p)), args.repeat) if reader else None
             ratio = ours / theirs if theirs else None
             results["formats"][fmt] = {"synthwatch_us": ours, "impedance_py_us": theirs}
             print(
@@ -97,7 +97,9 @@ def main() -> None:
         elapsed = time.perf_counter() - t0
     per_file_ms = elapsed / len(events) * 1e3
     results["folder"] = {"files": len(events), "seconds": elapsed, "ms_per_file": per_file_ms}
-    print(f"folder watcher: {len(events)} Gamry files in {elapsed:.2f} s, {per_file_ms:.2f} ms/file")
+    print(
+        f"folder watcher: {len(events)} Gamry files in {elapsed:.2f} s, {per_file_ms:.2f} ms each"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
