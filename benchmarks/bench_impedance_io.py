@@ -39,6 +39,7 @@ READERS = {
     "chi": preprocessing.readCHInstruments,
     "parstat": preprocessing.readParstat,
     "powersuite": preprocessing.readPowerSuite,
+    "versastudio": preprocessing.readVersaStudio,
     "csv": None,  # impedance.py's readCSV reads a header row as a NaN point: no fair baseline
     "nova": None,  # no impedance.py reader
 }

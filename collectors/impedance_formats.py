@@ -1,8 +1,9 @@
 """Read any supported impedance export: pick the format from the content, parse, validate.
 
 :func:`read_sweep` is the one entry point: it reads a Gamry ``.DTA``, ZPlot ``.z``, BioLogic
-``.mpt``, Autolab (Z60W text or NOVA ASCII), CH Instruments, Parstat, PowerSuite or plain CSV
-export into an :class:`~synthwatch.collectors.impedance_sweep.ImpedanceSweep`, and raises
+``.mpt``, Autolab (Z60W text or NOVA ASCII), CH Instruments, Parstat, PowerSuite, VersaStudio
+``.par`` or plain CSV export into an
+:class:`~synthwatch.collectors.impedance_sweep.ImpedanceSweep`, and raises
 :class:`~synthwatch.collectors.impedance_sweep.ParseError` (file, line, what was expected) for
 anything else, whatever the bytes.
 
@@ -60,6 +61,7 @@ FORMATS: dict[str, Parser] = {
     "chi": vendors.read_chi,
     "parstat": vendors.read_parstat,
     "powersuite": vendors.read_powersuite,
+    "versastudio": vendors.read_versastudio,
     "csv": _named("csv"),
 }
 
@@ -82,6 +84,8 @@ def detect_format(lines: list[str]) -> str:
         return "parstat"
     if [c.strip() for c in first.split("\t")] == ["Frequency", "Zre", "Zimg"]:
         return "powersuite"
+    if first == "<Application>" and any(line.strip() == "Name=VersaStudio" for line in head):
+        return "versastudio"
     return "csv"
 
 

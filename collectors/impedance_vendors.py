@@ -33,6 +33,11 @@ Layouts (as exported by the vendors' software; the sample files follow them):
   Elapsed Time (s) Frequency (Hz) Zre (ohms) Zim (ohms) ...``; rows whose frequency, Zre and Zim
   are all 0 are the DC segments of the experiment and are left out.
 * PowerSuite text: header ``Frequency<TAB>Zre<TAB>Zimg``, tab-separated rows of 3 numbers.
+* VersaStudio ``.par``: ``<Application>`` ... ``Name=VersaStudio``, ``<Experiment>`` with
+  ``TimeAcquired=9:40:30 AM`` and ``DateAcquired=Thursday, July 19, 2018``, ``<ActionN>``
+  sections (``Segments=N``), and the data in ``<Segment1>``: ``Type``, ``Version``, a
+  ``Definition=`` column row (``Frequency(Hz)`` 10th, ``Z Real`` 15th, ``Z Imag`` 16th),
+  comma-separated rows, ``</Segment1>``. Z Imag is Z''.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ __all__ = [
     "read_chi",
     "read_parstat",
     "read_powersuite",
+    "read_versastudio",
 ]
 
 
@@ -299,3 +305,36 @@ def read_powersuite(path: Path, lines: list[str], tz: tzinfo | None = None) -> I
             )
     table = scan_rows(path, lines, 1, lambda t: t.split("\t"), (0, 1, 2), min_fields=3)
     return _sweep(path, table, "powersuite", None, "readPowerSuite")
+
+
+def read_versastudio(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
+    """VersaStudio ``.par`` (module doc)."""
+    _expect_first(path, lines, "<Application>", "a VersaStudio .par file")
+    opens = _find(lines, lambda t: t.strip() == "<Segment1>")
+    closes = _find(lines, lambda t: t.strip() == "</Segment1>")
+    if len(opens) != 1 or len(closes) != 1 or closes[0] < opens[0] + 4:
+        raise ParseError(
+            path, "expected one <Segment1> ... </Segment1> section with Type, Version, Definition"
+        )
+    start, end = opens[0], closes[0]
+    definition = lines[start + 3]
+    if not definition.startswith("Definition="):
+        raise ParseError(path, "expected the 'Definition=' column row", line=start + 4)
+    fields = definition.split("=", 1)[1].split(",")
+    wanted = {9: "Frequency(Hz)", 14: "Z Real", 15: "Z Imag"}
+    _expect_columns(path, fields, wanted, start + 4, "VersaStudio segment")
+    started = None
+    clock = _find(lines[:start], lambda t: t.startswith("TimeAcquired="))
+    date = _find(lines[:start], lambda t: t.startswith("DateAcquired="))
+    if date and clock:
+        stamp = lines[date[0]].split("=", 1)[1] + " " + lines[clock[0]].split("=", 1)[1]
+        started = _start_time(stamp, ("%A, %B %d, %Y %I:%M:%S %p",), tz, path, date[0] + 1)
+    table = scan_rows(
+        path,
+        lines[:end],
+        start + 4,
+        lambda t: t.split(","),
+        (9, 14, 15),
+        min_fields=16,
+    )
+    return _sweep(path, table, "versastudio", started, "readVersaStudio")

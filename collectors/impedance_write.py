@@ -13,7 +13,7 @@ BioLogic, NOVA, and CSV ``-Z''`` columns).
 ...                fmt="memory")
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> [read_sweep(write_sweep(s, d / f"s.{fmt}", fmt)).same_data(s) for fmt in WRITERS]
-[True, True, True, True, True, True, True, True, True]
+[True, True, True, True, True, True, True, True, True, True]
 """
 
 from __future__ import annotations
@@ -197,6 +197,54 @@ def _csv(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
     return "\n".join(["frequency_hz,z_real_ohm,z_imag_ohm"] + rows) + "\n"
 
 
+def _versastudio(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
+    t = t or datetime(2026, 1, 1, 12, 0, 0)
+    hour = t.hour % 12 or 12
+    head = [
+        "<Application>",
+        "Name=VersaStudio",
+        "Version=2.52.3.0",
+        "</Application>",
+        "",
+        "<Action0>",
+        "Segments=0",
+        "Name=Common",
+        "</Action0>",
+        "",
+        "<Instrument>",
+        "Type=VersaSTAT4",
+        "Options=FRA, EIS <Filter:Normal>",
+        "</Instrument>",
+        "",
+        "<Experiment>",
+        f"TimeAcquired={hour}:{t:%M:%S %p}",
+        f"DateAcquired={t:%A, %B} {t.day}, {t.year}",
+        "</Experiment>",
+        "",
+        "<Action1>",
+        f"Number of Points={s.n_points}",
+        "Segments=1",
+        "Name=Potentiostatic EIS",
+        "</Action1>",
+        "",
+        "<Segment1>",
+        "Type=2",
+        "Version=3",
+        "Definition=Segment #, Point #, E(V), I(A), Elapsed Time(s), ADC Sync Input(V), "
+        "Current Range, Status, E Applied(V), Frequency(Hz), E Real, E Imag, I Real, I Imag, "
+        "Z Real, Z Imag, E2 Status, E2(V), E2 Real, E2 Imag, Z2 Real, Z2 Imag, ActionId, "
+        "AC Amplitude, 0",
+    ]
+    rows = [
+        f"0,{i},0,-3.2E-06,{1.5 + i},-0.0024,5,53,0,{_num(f, digits)},0.01,-0.01,1E-04,-1E-04,"
+        f"{_num(zr, digits)},{_num(zi, digits)},0,0,0,0,0,0,21,0.02"
+        for i, (f, zr, zi) in enumerate(_points(s))
+    ]
+    return (
+        "\n".join(head + rows + ["</Segment1>", "", "<Graph1>", "Analysis=0", "</Graph1>"]) + "\n"
+    )
+
+
 #: format name -> writer; ``nova`` is Autolab NOVA's ASCII export (read back as ``autolab``)
 WRITERS: dict[str, Writer] = {
     "gamry": _gamry,
@@ -207,6 +255,7 @@ WRITERS: dict[str, Writer] = {
     "chi": _chi,
     "parstat": _parstat,
     "powersuite": _powersuite,
+    "versastudio": _versastudio,
     "csv": _csv,
 }
 

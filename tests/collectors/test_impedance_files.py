@@ -34,6 +34,7 @@ SAMPLES = {
     "randles_chi.txt": ("chi", True),
     "randles_parstat.txt": ("parstat", False),
     "randles_powersuite.txt": ("powersuite", False),
+    "randles.par": ("versastudio", True),
     "randles.csv": ("csv", False),
 }
 
@@ -75,8 +76,11 @@ def test_every_vendor_sample_reads_as_the_randles_sweep(name):
     assert np.all(np.diff(sweep.frequencies_hz) > 0)
     assert sweep.started_at == (STARTED if dated else None)
     assert sweep.source == DATA / name
-    # every point remembers its line: the lowest frequency is the file's last row
-    assert sweep.lines[0] == len(read_lines(DATA / name)) - 1
+    # every point remembers its line: the lowest frequency is the file's last data row
+    lines = read_lines(DATA / name)
+    assert sweep.lines[0] == max(sweep.lines) and sweep.lines[-1] == min(sweep.lines)
+    assert "1.000000E-01" in lines[sweep.lines[0] - 1]  # 0.1 Hz, as written with 7 digits
+    assert len(set(sweep.lines)) == 31
 
 
 def test_an_unreadable_start_time_is_flagged_not_fatal(tmp_path):

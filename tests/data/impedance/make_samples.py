@@ -31,6 +31,7 @@ NAMES = {
     "chi": "randles_chi.txt",
     "parstat": "randles_parstat.txt",
     "powersuite": "randles_powersuite.txt",
+    "versastudio": "randles.par",
     "csv": "randles.csv",
 }
 
