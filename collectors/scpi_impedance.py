@@ -208,6 +208,17 @@ class LcrListSweep:
         self.check_errors()
         self._frequencies_hz = f
 
+    def configure_log_sweep(
+        self, start_hz: float, stop_hz: float, points: int, *, level_v: float = 0.01
+    ) -> None:
+        """Start/stop/points as a logarithmic list (the E4980A's list takes frequencies only)."""
+        if not (start_hz > 0 and stop_hz > 0 and start_hz != stop_hz):
+            raise ValueError(
+                f"start_hz, stop_hz: expected two different frequencies above 0 Hz, got "
+                f"{start_hz}, {stop_hz}"
+            )
+        self.configure(np.geomspace(start_hz, stop_hz, int(points)), level_v=level_v)
+
     def measure(self, started_at: datetime | None = None) -> ImpedanceSweep:
         """Trigger one list sweep and read it (module doc); ``started_at``: when it started."""
         if self._frequencies_hz is None:

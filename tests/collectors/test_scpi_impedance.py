@@ -66,6 +66,14 @@ def test_a_list_the_meter_does_not_measure_is_a_count_error(meter):
         meter.measure()
 
 
+def test_start_stop_points_becomes_a_log_list(meter):
+    meter.configure_log_sweep(1e5, 10.0, 5)
+    assert meter.resource.query(":LIST:FREQ?").strip() == ",".join(f"{x:+.5E}" for x in LIST_HZ)
+    assert meter.measure().n_points == 5
+    with pytest.raises(ValueError, match="two different frequencies above 0 Hz"):
+        meter.configure_log_sweep(10.0, 10.0, 5)
+
+
 def test_measure_before_configure(meter):
     with pytest.raises(ScpiError, match="call configure"):
         meter.measure()
