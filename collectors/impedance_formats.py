@@ -101,4 +101,17 @@ def read_sweep(
     if fmt is not None and fmt not in FORMATS:
         raise ParseError(path, f"unknown format {fmt!r}: expected one of {sorted(FORMATS)}")
     lines = read_lines(path)
-    return FORMATS[fmt or detect_format(lines)](path, lines, tz)
+    detected = fmt or detect_format(lines)
+    try:
+        return FORMATS[detected](path, lines, tz)
+    except ParseError as err:
+        header = next((i + 1 for i, t in enumerate(lines) if t.strip()), None)
+        if fmt is None and detected == "csv" and err.line == header:
+            raise ParseError(
+                path,
+                "no vendor signature found (Gamry EXPLAIN, ZPLOT2 ASCII, EC-Lab ASCII FILE, "
+                "Z60W, CHI Freq/Hz, Parstat, PowerSuite, VersaStudio), and as CSV: " + err.reason,
+                line=err.line,
+                column=err.column,
+            ) from err
+        raise

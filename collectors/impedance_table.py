@@ -18,18 +18,28 @@ import numpy as np
 
 from synthwatch.collectors.impedance_sweep import ParseError
 
-__all__ = ["Table", "read_lines", "to_float", "scan_rows", "local_time"]
+__all__ = ["MAX_BYTES", "Table", "read_lines", "to_float", "scan_rows", "local_time"]
 
 #: a number as instruments write it: sign, digits, optional decimal part and exponent
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:nan|inf|infinity)$")
 
 
+#: largest export read (a 1000-point sweep in the widest layout is about 300 kB)
+MAX_BYTES = 16 * 1024 * 1024
+
+
 def read_lines(path: Path) -> list[str]:
     """The file's lines without their line ends; UTF-8 (BOM allowed), else Latin-1 (Gamry).
 
-    An unreadable, empty or binary (NUL bytes) file is a :class:`ParseError`.
+    An unreadable, empty, binary (NUL bytes) or oversized (:data:`MAX_BYTES`) file is a
+    :class:`ParseError`.
     """
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ParseError(
+                path, f"expected an export of at most {MAX_BYTES} bytes, the file has {size}"
+            )
         raw = path.read_bytes()
     except OSError as err:
         raise ParseError(path, f"cannot read the file ({err.strerror or err})") from err

@@ -127,6 +127,19 @@ def test_forced_format_checks_the_layout(tmp_path):
     assert set(FORMATS) == {v[0] for v in SAMPLES.values()}
 
 
+def test_an_unrecognised_file_says_no_signature_was_found(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("Sample 12, stirred overnight\n")
+    with pytest.raises(ParseError, match=r"line 1: no vendor signature found .* and as CSV: "):
+        read_sweep(path)
+
+
+def test_an_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr("synthwatch.collectors.impedance_table.MAX_BYTES", 100)
+    with pytest.raises(ParseError, match=r"at most 100 bytes, the file has \d+"):
+        read_sweep(DATA / "randles.csv")
+
+
 def test_missing_and_binary_files(tmp_path):
     with pytest.raises(ParseError, match="cannot read the file"):
         read_sweep(tmp_path / "nope.DTA")
