@@ -31,7 +31,7 @@ from pathlib import Path
 from synthwatch.collectors.impedance_sweep import ImpedanceSweep, ParseError, make_sweep
 from synthwatch.collectors.impedance_table import read_lines, scan_rows
 
-__all__ = ["ColumnSpec", "parse_header", "read_csv", "read_named_table"]
+__all__ = ["HeaderError", "ColumnSpec", "parse_header", "read_csv", "read_named_table"]
 
 _FREQ_NAMES = {"freq", "frequency", "f"}
 _REAL_NAMES = {"z'", "zre", "zreal", "re(z)", "real(z)", "zr", "realz", "rez"}
@@ -49,6 +49,10 @@ _UNITS = {
 }  # fmt: skip
 _KNOWN = _FREQ_NAMES | _REAL_NAMES | _IMAG_NAMES
 _UNIT_TAIL = re.compile(r"^(?P<name>.*?)\s*(?:\((?P<a>[^()]*)\)|\[(?P<b>[^\[\]]*)\])$")
+
+
+class HeaderError(ParseError):
+    """The header row of a named table is missing or not understood (a :class:`ParseError`)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def _unit_factor(unit: str, kind: str, path: Path, line: int, cell: str) -> floa
         return 1.0
     found = _EXACT_UNITS.get(unit) or _UNITS.get(unit.lower())
     if found is None or found[0] != kind:
-        raise ParseError(
+        raise HeaderError(
             path, f"expected a unit of {kind}, got {unit!r}", line=line, column=cell.strip()
         )
     return found[1]
@@ -122,7 +126,7 @@ def parse_header(path: Path, header: list[str], line: int) -> ColumnSpec:
     for kind, hits in found.items():
         if len(hits) != 1:
             got = "none" if not hits else f"{len(hits)} of them"
-            raise ParseError(
+            raise HeaderError(
                 path,
                 f"expected exactly one {expected[kind]}, found {got} in the header "
                 f"{[c.strip() for c in header]!r}",
@@ -146,10 +150,10 @@ def read_named_table(path: Path, lines: list[str], fmt: str) -> ImpedanceSweep:
         None,
     )
     if start is None:
-        raise ParseError(path, "expected a header row, found only blank or comment lines")
+        raise HeaderError(path, "expected a header row, found only blank or comment lines")
     sep = _delimiter(lines[start])
     if sep is None:
-        raise ParseError(
+        raise HeaderError(
             path,
             "expected a header of at least 3 columns separated by tab, ';' or ','",
             line=start + 1,

@@ -30,7 +30,7 @@ from datetime import tzinfo
 from pathlib import Path
 
 from synthwatch.collectors import impedance_vendors as vendors
-from synthwatch.collectors.impedance_csv import read_named_table
+from synthwatch.collectors.impedance_csv import HeaderError, read_named_table
 from synthwatch.collectors.impedance_sweep import ImpedanceSweep, ParseError
 from synthwatch.collectors.impedance_table import read_lines
 
@@ -104,9 +104,8 @@ def read_sweep(
     detected = fmt or detect_format(lines)
     try:
         return FORMATS[detected](path, lines, tz)
-    except ParseError as err:
-        header = next((i + 1 for i, t in enumerate(lines) if t.strip()), None)
-        if fmt is None and detected == "csv" and err.line == header:
+    except HeaderError as err:
+        if fmt is None and detected == "csv":
             raise ParseError(
                 path,
                 "no vendor signature found (Gamry EXPLAIN, ZPLOT2 ASCII, EC-Lab ASCII FILE, "

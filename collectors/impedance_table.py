@@ -129,6 +129,12 @@ def scan_rows(
         zr.append(values[1])
         zi.append(values[2])
         rows.append(line)
+    if not rows:
+        raise ParseError(
+            path,
+            f"expected impedance data rows after line {start}, found none (truncated file?)",
+            line=min(start, len(lines)) or None,
+        )
     return Table(np.array(f), np.array(zr), np.array(zi), tuple(rows))
 
 

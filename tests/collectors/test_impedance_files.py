@@ -41,7 +41,7 @@ SAMPLES = {
 #: bad file -> (line reported, or None for the whole file; words the message must contain)
 BAD = {
     "bad_empty.csv": (None, "empty"),
-    "bad_header_only.csv": (None, "at least 3 data points, got 0"),
+    "bad_header_only.csv": (1, "expected impedance data rows after line 1, found none"),
     "bad_truncated.csv": (11, "truncated"),
     "bad_wrong_columns.csv": (1, "Z' column"),
     "bad_non_numeric.csv": (6, "expected a number"),
