@@ -259,3 +259,35 @@ def test_sample_files_are_what_the_generator_writes(tmp_path):
     assert (DATA / "make_samples.py").exists()
     assert Path(DATA / "randles.DTA").read_bytes().startswith(b"EXPLAIN\n")
     assert b"\xb0" in (DATA / "randles.DTA").read_bytes()  # Latin-1 degree sign, as Gamry
+
+
+@pytest.mark.parametrize(
+    ("name", "reader"),
+    [
+        ("randles.DTA", "readGamry"),
+        ("randles.z", "readZPlot"),
+        ("randles.mpt", "readBioLogic"),
+        ("randles_autolab.txt", "readAutolab"),
+        ("randles_chi.txt", "readCHInstruments"),
+        ("randles_parstat.txt", "readParstat"),
+        ("randles_powersuite.txt", "readPowerSuite"),
+        ("randles.par", "readVersaStudio"),
+    ],
+)
+def test_impedance_py_readers_behave_on_the_samples(name, reader):
+    """The check behind using them: each reader gives the sample's sweep (Z'' signed)."""
+    from impedance import preprocessing
+
+    f, z = getattr(preprocessing, reader)(str(DATA / name))
+    order = np.argsort(f)
+    assert np.allclose(f[order], np.logspace(-1, 5, 31), rtol=1e-6)
+    assert np.allclose(z[order], randles(f[order]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_windows_line_ends_read_the_same(tmp_path, name):
+    raw = (DATA / name).read_bytes()
+    crlf = tmp_path / name
+    crlf.write_bytes(raw.replace(b"\n", b"\r\n"))
+    assert read_sweep(crlf).same_data(read_sweep(DATA / name))
+    assert read_sweep(crlf).lines == read_sweep(DATA / name).lines
