@@ -88,6 +88,10 @@ SIGNATURES = [
     "{x}\nA.C. Impedance\nFreq/Hz, Z'/ohm, Z\"/ohm\n\n",
     "Potential (V)\tCurrent (A)\tElapsed Time (s)\tFrequency (Hz)\tZre (ohms)\tZim (ohms)\n",
     "Frequency\t Zre\t Zimg\n",
+    "<Application>\nName=VersaStudio\n</Application>\n<Action0>\nSegments=0\n</Action0>\n"
+    "<Experiment>\nTimeAcquired={x}\nDateAcquired={x}\n</Experiment>\n<Action1>\nSegments=1\n"
+    "</Action1>\n<Segment1>\nType=2\nVersion=3\nDefinition=S, P, E, I, T, A, C, St, EA, "
+    "Frequency(Hz), ER, EI, IR, II, Z Real, Z Imag\n",
     "freq,zre,zim\n",
 ]
 
@@ -97,10 +101,11 @@ SIGNATURES = [
     head=st.sampled_from(SIGNATURES),
     x=st.text(max_size=20),
     body=st.text(alphabet=st.sampled_from(list("0123456789.,;\t -+eE\nnaifx'\"")), max_size=400),
+    tail=st.sampled_from(["", "\n</Segment1>\n", "\nEXPERIMENTABORTED\n"]),
 )
-def test_vendor_headers_with_garbage_bodies_give_parse_errors(tmp_path, head, x, body):
+def test_vendor_headers_with_garbage_bodies_give_parse_errors(tmp_path, head, x, body, tail):
     path = tmp_path / "g.txt"
-    path.write_text(head.format(x=x) + body, encoding="utf-8")
+    path.write_text(head.format(x=x) + body + tail, encoding="utf-8")
     _only_parse_errors(path)
 
 
