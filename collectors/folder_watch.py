@@ -185,7 +185,9 @@ class FolderWatcher:
         return files
 
     def _header(self) -> str:
-        return json.dumps({"synthwatch_folder_watch": _STATE_VERSION, "folder": str(self.folder)})
+        return json.dumps(
+            {"synthwatch_folder_watch": _STATE_VERSION, "folder": str(self.folder.resolve())}
+        )
 
     def _append(self, record: dict[str, object]) -> None:
         """Append one record and fsync it (O(1) per acknowledgement, crash-safe)."""

@@ -219,7 +219,7 @@ def test_state_file_problems_are_explained(folder, tmp_path):
     state.write_text("{not json\n")
     with pytest.raises(StateError, match=r"state.jsonl, line 1: expected a synthwatch folder"):
         FolderWatcher(folder, state)
-    header = json.dumps({"synthwatch_folder_watch": 1, "folder": str(folder)})
+    header = json.dumps({"synthwatch_folder_watch": 1, "folder": str(folder.resolve())})
     state.write_text(header + '\n{"name": "a", "size": 1}\n')
     with pytest.raises(StateError, match=r"line 2: expected a record \{name, size, mtime_ns"):
         FolderWatcher(folder, state)
@@ -246,6 +246,15 @@ def test_an_acknowledgement_cut_short_by_a_crash_counts_as_not_given(folder):
     restarted = FolderWatcher(folder, clock=Clock(), settle_s=0.0)
     assert names(restarted.poll()) == ["b.DTA"]
     assert journal.read_text() == "".join(text.splitlines(keepends=True)[:2])
+
+
+def test_the_same_folder_named_relatively_after_a_restart(folder, monkeypatch):
+    put(folder, "a.DTA", 1)
+    w = FolderWatcher(folder, clock=Clock(), settle_s=0.0)
+    for event in w.poll():
+        w.ack(event)
+    monkeypatch.chdir(folder.parent)
+    assert FolderWatcher(folder.name, clock=Clock(), settle_s=0.0).poll() == []
 
 
 def test_the_journal_grows_by_one_line_per_acknowledgement(folder):
