@@ -1,0 +1,1 @@
+"""pyvisa-sim device definitions of the SCPI impedance instruments (see lcr_sim.yaml)."""
