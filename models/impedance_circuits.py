@@ -108,7 +108,8 @@ def _warburg(p: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class CircuitSyntaxError(ValueError):
-    """A circuit string that cannot be parsed; the message gives the offset and what was expected."""
+    """A circuit string that cannot be parsed; the message gives the offset and what was
+    expected."""
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 The residuals are (Z_model - Z_data) / |Z_data|, real and imaginary parts stacked: modulus
 weighting, the maximum-likelihood choice for noise proportional to |Z| (B. A. Boukamp, J.
 Electrochem. Soc. 142 (1995) 1885). Strictly positive parameters (resistances, Q) are fitted as
-logarithms and exponents in (0, 1) (CPE alpha) as logits, so the unconstrained Levenberg-Marquardt of MINPACK (``scipy.optimize.least_squares``,
-``method="lm"``) with the circuit's analytic Jacobian can be used: a warm-started fit of a
-60-point sweep takes a few function evaluations.
+logarithms and exponents in (0, 1) (CPE alpha) as logits, so the unconstrained
+Levenberg-Marquardt of MINPACK (``scipy.optimize.least_squares``, ``method="lm"``) with the
+circuit's analytic Jacobian can be used: a warm-started fit of a 60-point sweep takes a few
+function evaluations.
 
 Parameter uncertainties are the square roots of the diagonal of s^2 (J^T J)^-1 at the optimum,
 s^2 = RSS / (n - k) (the Gauss-Newton covariance), carried from log scale by sigma_p = p
