@@ -13,7 +13,10 @@ for a capacitive cell):
    start and the better one is kept: a jump (a step in the cell, a restart) resets the warm
    start.
 3. **Selection** by AIC (or BIC): the first circuit is the default, another one is chosen when
-   its criterion is lower by more than ``margin``.
+   its criterion is lower by more than ``margin``. The other circuits are only fitted when the
+   first one leaves more than ``alt_gate`` times the KK residual unexplained: when the first
+   circuit already fits to the noise level, no circuit with more parameters can win by AIC
+   worth the time (and the extra elements are not identifiable, which makes their fits slow).
 
 The default circuits are R_s - (R_ct || CPE) (a Randles cell with a constant-phase double
 layer) and R_s - CPE_dl - (R_ct || CPE), where R_ct || CPE is the particle (film) term and
@@ -24,7 +27,9 @@ K the descriptor's cell constant (1/cm, times 100 for 1/m).
 The estimate (measurement ``impedance_fit``) holds the chosen circuit's parameters with units in
 their names (``r_s_ohm``, ``r_ct_ohm``, ``cpe_q_s_alpha``, ``cpe_alpha`` ...) and 1-sd
 uncertainties, ``conductivity_s_per_m``, ``circuit_index`` (position in ``circuits``),
-``delta_criterion`` (best other circuit minus the chosen one), ``rel_rms_residual``,
+``delta_criterion`` (best other circuit minus the chosen one; NaN when no other circuit was
+fitted), ``rel_rms_residual`` (flagged ``poor_fit`` when above ``reset_factor`` times the KK
+residual: no circuit describes the sweep),
 ``kk_max_residual`` and ``kk_rel_rms_residual``.
 
 >>> import numpy as np
@@ -101,6 +106,8 @@ class ImpedanceFit(Model):
         kk_max_residual: float = 0.08,
         reset_factor: float = 2.0,
         min_points_fraction: float = 0.8,
+        alt_gate: float = 1.25,
+        max_nfev: int = 60,
     ):
         if descriptor.kind != "impedance":
             raise ValueError(f"descriptor: expected kind 'impedance', got {descriptor.kind!r}")
@@ -119,6 +126,8 @@ class ImpedanceFit(Model):
         self.kk_max_residual = kk_max_residual
         self.reset_factor = reset_factor
         self.min_points_fraction = min_points_fraction
+        self.alt_gate = alt_gate
+        self.max_nfev = max_nfev
         self._circuits = [Circuit(c) for c in circuits]  # CircuitSyntaxError if one is wrong
         self._freq = np.asarray(descriptor.axis, dtype=float)
         k = descriptor.cell_constant_per_cm
@@ -174,7 +183,13 @@ class ImpedanceFit(Model):
         ]
         if not math.isfinite(kk.max_residual) or kk.max_residual > self.kk_max_residual:
             return self._empty() + kk_q, flags + ["kk_invalid"]
-        fits = [self._fit(i, f, z, kk.rms_residual) for i in range(len(self._circuits))]
+        fits = [self._fit(0, f, z, kk.rms_residual)]
+        noise = max(kk.rms_residual, 1e-6)
+        gate = not fits[0].ok or fits[0].rel_rms_residual > self.alt_gate * noise
+        fits += [
+            self._fit(i, f, z, kk.rms_residual) if gate else None
+            for i in range(1, len(self._circuits))
+        ]
         good = [i for i, fit in enumerate(fits) if fit is not None and fit.ok]
         if not good:
             return self._empty() + kk_q, flags + ["fit_failed"]
@@ -184,6 +199,8 @@ class ImpedanceFit(Model):
         if crit[challenger] < crit[best] - self.margin:
             best = challenger
         chosen = fits[best]
+        if chosen.rel_rms_residual > self.reset_factor * noise:
+            flags.append("poor_fit")
         others = [c for i, c in crit.items() if i != best]
         delta = min(others) - crit[best] if others else math.nan
         q = [
@@ -204,28 +221,38 @@ class ImpedanceFit(Model):
         ] + kk_q
         return q, flags
 
-    def _fit(self, i: int, f: np.ndarray, z: np.ndarray, noise: float) -> CircuitFit | None:
+    def _fit(self, i: int, f: np.ndarray, z: np.ndarray, noise: float) -> CircuitFit:
         circuit = self._circuits[i]
         warm = self._warm[i]
-        cold_start = self._cold_start(i, f, z)
-        fit = fit_circuit(circuit, f, z, warm if warm is not None else cold_start)
-        if warm is not None and (
-            not fit.ok or fit.rel_rms_residual > self.reset_factor * max(noise, 1e-6)
-        ):
-            cold = fit_circuit(circuit, f, z, cold_start)
-            if cold.ok and (not fit.ok or cold.rss < fit.rss):
-                self._resets += 1
-                fit = cold
+        n = self.max_nfev
+        if warm is None:
+            fit = self._cold_fit(i, f, z)
+        else:
+            fit = fit_circuit(circuit, f, z, warm, max_nfev=n)
+            if not fit.ok or fit.rel_rms_residual > self.reset_factor * max(noise, 1e-6):
+                cold = self._cold_fit(i, f, z)
+                if cold.ok and (not fit.ok or cold.rss < fit.rss):
+                    self._resets += 1
+                    fit = cold
         if fit.ok and np.all(np.isfinite(fit.params)):
             self._warm[i] = fit.params.copy()
         return fit
 
-    def _cold_start(self, i: int, f: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Generic guess; a circuit sharing names with the first one starts from its fit."""
+    def _cold_fit(self, i: int, f: np.ndarray, z: np.ndarray) -> CircuitFit:
+        """Best fit from the generic guess and (other circuits) from the first circuit's fit."""
         circuit = self._circuits[i]
         guess = initial_guess(circuit, f, z)
-        if i == 0 or self._warm[0] is None:
-            return guess
+        best = fit_circuit(circuit, f, z, guess, max_nfev=self.max_nfev)
+        if i > 0 and self._warm[0] is not None:
+            other = fit_circuit(circuit, f, z, self._from_first(i, guess), max_nfev=self.max_nfev)
+            if other.ok and (not best.ok or other.rss < best.rss):
+                best = other
+        return best
+
+    def _from_first(self, i: int, guess: np.ndarray) -> np.ndarray:
+        """A start for circuit ``i`` with the first circuit's values for the shared names."""
+        circuit = self._circuits[i]
+        guess = guess.copy()
         first = dict(zip(self._circuits[0].names, self._warm[0]))
         q_ref = next((v for n, v in first.items() if n.endswith("_q_s_alpha")), None)
         for j, name in enumerate(circuit.names):

@@ -31,6 +31,7 @@ Elements (Z of angular frequency w, j the imaginary unit):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -178,7 +179,7 @@ class Circuit:
         while self._pos < len(text) and (text[self._pos].isalnum() or text[self._pos] == "_"):
             self._pos += 1
         label = text[start : self._pos]
-        kind = label.split("_", 1)[0]
+        kind = re.match(r"[A-Za-z]*", label).group(0)
         if kind not in ELEMENTS:
             self._pos = start
             self._fail(f"an element ({', '.join(ELEMENTS)}, optionally _label) or 'p('")

@@ -2,7 +2,9 @@
 
 M. Schönleber, D. Klotz and E. Ivers-Tiffée, Electrochim. Acta 131 (2014) 20: a spectrum that
 satisfies the Kramers-Kronig relations (linear, causal, stable, stationary system) is fitted well
-by a series of an ohmic resistance, an inductance and M Voigt (RC) elements with fixed time
+by a series of an ohmic resistance, an inductance, a capacitance (their "add_cap" option, for
+blocking electrodes whose impedance keeps rising at low frequency) and M Voigt (RC) elements with
+fixed time
 constants tau_k logarithmically spaced over 1/w_max .. 1/w_min (their eq. 8-10); the fit is
 linear in the resistances, so one weighted least-squares solve per M. M grows until the
 under/over-fitting measure mu = 1 - sum(|R_k|, R_k < 0) / sum(|R_k|, R_k >= 0) falls below
@@ -86,13 +88,14 @@ def lin_kk(
         taus = np.geomspace(tau[0], tau[-1], m)
         wt = w[:, None] * taus[None, :]
         rc = 1.0 / (1.0 + 1j * wt)  # Voigt element per unit resistance
-        a = np.empty((2 * f.size, m + 2))
+        a = np.empty((2 * f.size, m + 3))
         a[: f.size, 0], a[f.size :, 0] = weight, 0.0  # R_0
         a[: f.size, 1], a[f.size :, 1] = 0.0, w * weight  # L (imaginary only)
-        a[: f.size, 2:] = rc.real * weight[:, None]
-        a[f.size :, 2:] = rc.imag * weight[:, None]
+        a[: f.size, 2], a[f.size :, 2] = 0.0, -weight / w  # 1/C (imaginary only)
+        a[: f.size, 3:] = rc.real * weight[:, None]
+        a[f.size :, 3:] = rc.imag * weight[:, None]
         coef, *_ = np.linalg.lstsq(a, target, rcond=None)
-        r_k = coef[2:]
+        r_k = coef[3:]
         pos = np.abs(r_k[r_k >= 0]).sum()
         mu = 1.0 - np.abs(r_k[r_k < 0]).sum() / pos if pos > 0 else 0.0
         best = (m, float(mu), a @ coef - target)

@@ -47,7 +47,7 @@ SHAPE_SYSTEMS = ("Au-citrate",)
 #: Systems whose size the calibration learns from delayed labels.
 CALIBRATION_SYSTEMS = ("SiO2-Stober",)
 #: Flags of an impedance sweep that mean the instrument delivered a bad one.
-IMPEDANCE_BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed")
+IMPEDANCE_BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed", "poor_fit")
 
 
 @dataclass
