@@ -170,7 +170,8 @@ class ImpedanceFit(Model):
             return self._empty(), [f"length_mismatch:{len(reading.values)}!={n_axis}"]
         if reading.values_imag is None:
             return self._empty(), ["missing_imag"]
-        z = np.asarray(reading.values, dtype=float) + 1j * np.asarray(reading.values_imag)
+        z = np.empty(n_axis, dtype=complex)
+        z.real, z.imag = reading.values, reading.values_imag  # no 1j * inf = nan + inf j
         ok = np.isfinite(z) & (np.abs(z) > 0)
         if ok.sum() < max(self.min_points_fraction * n_axis, 8):
             return self._empty(), ["missing_points"]

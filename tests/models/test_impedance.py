@@ -183,7 +183,7 @@ finite = st.one_of(st.floats(-1e7, 1e7), st.sampled_from([math.nan, math.inf, -m
 @given(st.lists(finite, min_size=20, max_size=20), st.lists(finite, min_size=20, max_size=20))
 def test_any_numbers_give_an_estimate_never_an_exception(re, im):
     model = ImpedanceFit(desc(axis=np.logspace(0, 6, 20)))
-    model.update(reading(np.asarray(re) + 1j * np.asarray(im)))
+    model.update(Reading(run_id="r1", t=T0, sensor_id="eis1", seq=0, values=re, values_imag=im))
     est = model.estimate
     assert est.measurement == "impedance_fit"
     for q in est.quantities:
