@@ -18,7 +18,8 @@ per wavelength axis and cached on disk.
 For an impedance sensor (any chemistry): ``impedance_fit`` (Kramers-Kronig check, then the
 equivalent-circuit fits, every sweep) and rule ``flagged_frames`` on its flags. Run-level models
 (:meth:`ModelRegistry.run_models`, fed the run's estimates and Labels by the worker): the size
-calibration from delayed labels (``size_calibration``) in a ``SiO2-Stober`` run.
+calibration from delayed labels (``size_calibration``) in a run of a known system
+(``SiO2-Stober``, ``Au-citrate``, ``Ag-citrate``): it learns as soon as Labels arrive.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from synthwatch.models.quality import FlaggedFrames
 from synthwatch.models.shape import ShapeCheck
 from synthwatch.models.uvvis import UVVisFeatures
 from synthwatch.models.uvvis_preprocess import DEFAULT_SATURATION_AU
-from synthwatch.stream.contract import Descriptor, RunStart
+from synthwatch.stream.contract import SYSTEMS, Descriptor, RunStart
 from synthwatch.stream.kernels import METAL_OF_SYSTEM, dielectric_for, kernel_for
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ log = logging.getLogger(__name__)
 UVVIS_SYSTEMS = tuple(METAL_OF_SYSTEM)
 #: Systems whose rods and aggregates the shape model knows (its envelope is gold's).
 SHAPE_SYSTEMS = ("Au-citrate",)
-#: Systems whose size the calibration learns from delayed labels.
-CALIBRATION_SYSTEMS = ("SiO2-Stober",)
+#: Systems whose size the calibration learns from delayed labels (impedance and/or UV-Vis
+#: features; a run without labels never gets a prediction).
+CALIBRATION_SYSTEMS = SYSTEMS
 #: Flags of an impedance sweep that mean the instrument delivered a bad one.
 IMPEDANCE_BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed", "poor_fit")
 

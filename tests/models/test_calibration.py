@@ -124,6 +124,27 @@ def test_beats_the_last_label_on_a_simulated_run():
     assert cal.pv_mae < cal.naive_mae
 
 
+def test_uvvis_features_are_used_when_the_run_has_them():
+    cal = SizeCalibration()
+    for m in range(0, 600, 10):
+        cal.update(
+            Estimate(
+                run_id="r1",
+                t=T0 + timedelta(minutes=m),
+                sensor_id="uv1",
+                model="uvvis_features",
+                model_version="1",
+                measurement="uvvis_features",
+                quantities=[Quantity(name="lambda_spr_nm", value=515.0 + m / 60, units="nm")],
+                flags=["haiss_not_applicable"],  # informational: still a clean frame
+            )
+        )
+    for sample in range(60, 541, 60):
+        cal.update(label(sample, 10.0 + sample / 60))  # size = 10 nm + the SPR shift
+    assert cal.naive_mae == pytest.approx(1.0)
+    assert cal.estimate.get("pv_abs_error").value < 0.1
+
+
 @pytest.mark.parametrize(
     "kw",
     [{"match_window_s": 0}, {"min_labels": 0}, {"prior_alpha": 0}, {"features": (("a", "b"),)}],

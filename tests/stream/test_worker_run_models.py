@@ -150,7 +150,9 @@ def test_default_registry_wires_impedance_and_calibration():
     assert [m.name for m in models.estimators] == ["impedance_fit"]
     assert [m.name for m in reg.run_models(start)] == ["size_calibration"]
     gold = c.RunStart(run_id="r2", t=T0, reactor="R1", system="Au-citrate")
-    assert reg.run_models(gold) == []
+    assert [m.name for m in reg.run_models(gold)] == ["size_calibration"]
+    other = c.RunStart(run_id="r3", t=T0, reactor="R1", system="ZnO-sol-gel")
+    assert reg.run_models(other) == []
     assert ModelRegistry(calibration=False).run_models(start) == []
 
 
