@@ -11,8 +11,11 @@ under/over-fitting measure mu = 1 - sum(|R_k|, R_k < 0) / sum(|R_k|, R_k >= 0) f
 ``mu_c`` (their eq. 21, c = 0.85). The relative residuals (their eq. 15, weighted by |Z|) of a
 valid spectrum are noise; a bubble that settles mid-sweep or a spike leaves residuals far above.
 
-This reimplements the method with numpy's lstsq (impedance.py's ``validation.linKK`` is the
-reference implementation; it is slower and needs a numpy 1.25 print mode under numpy 2).
+This reimplements the method with numpy's lstsq. impedance.py's ``validation.linKK`` is the
+reference implementation; besides being slower and needing a numpy 1.25 print mode under numpy
+2, it starts at M = 1 and so stops at the early dip of mu: on a noisy R_s-(R_ct || CPE) sweep
+(1 % noise, 1 Hz-1 MHz) it stopped at M = 4 with a largest residual of 42 %, where this
+version, starting at 2 elements per decade, stops at M = 19 with 2 % (the noise).
 
 >>> import numpy as np
 >>> f = np.logspace(0, 6, 60)

@@ -84,3 +84,22 @@ def test_jacobian_matches_finite_differences(scales, a1, a2):
         dn[k] -= h
         fd = (c.impedance(up, W) - c.impedance(dn, W)) / (2 * h)
         assert np.abs(jac[k] - fd).max() < 1e-5 * np.abs(fd).max(), c.names[k]
+
+
+@pytest.mark.filterwarnings("ignore:Simulating circuit based on initial parameters")
+@pytest.mark.parametrize(
+    "text, params",
+    [
+        ("R0-p(R1,CPE1)", [10.0, 100.0, 1e-5, 0.8]),
+        ("R0-p(R1,C1)-W1", [10.0, 100.0, 1e-6, 30.0]),
+        ("L0-R0-p(R1-W1,CPE1)", [1e-6, 10.0, 100.0, 30.0, 1e-5, 0.85]),
+    ],
+)
+def test_same_impedance_as_impedance_py(text, params):
+    """The circuit strings and elements mean what they mean in impedance.py."""
+    from impedance.models.circuits import CustomCircuit
+
+    f = W / (2 * np.pi)
+    theirs = CustomCircuit(text, initial_guess=params).predict(f, use_initial=True)
+    ours = Circuit(text).impedance(np.array(params), W)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
