@@ -132,6 +132,7 @@ class SizeCalibration(Model):
         self._naive_sum = 0.0
         self._last_label: float | None = None
         self._unmatched = 0
+        self._units = ""  # the labels' units, from the first label
         self._estimate: Estimate | None = None
         self._out: dict[str, Any] | None = None
 
@@ -239,8 +240,6 @@ class SizeCalibration(Model):
     @staticmethod
     def _x(features: dict[str, float]) -> dict[str, float]:
         return {"bias": 1.0, **features}
-
-    _units = "nm"
 
     # ------------------------------------------------------------------ results
     @property

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthwatch.collectors.stober_sim import StoberSimulator, randles_cpe
 from synthwatch.stream.contract import Descriptor, Label, Reading, RunStart, RunStop, encode
@@ -116,3 +118,19 @@ def test_labels_are_delayed_and_sampled_every_two_hours(sim, msgs):
 def test_bad_arguments_are_refused(kw):
     with pytest.raises(ValueError):
         StoberSimulator(**{"duration_s": 3600.0, **kw})
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 2**31), st.floats(0.0, 0.3), st.floats(0.0, 0.3))
+def test_any_seed_gives_ordered_finite_valid_messages(seed, p_bubble, p_spike):
+    sim = StoberSimulator(
+        seed=seed, duration_s=4 * 3600.0, interval_s=900.0, p_bubble=p_bubble, p_spike=p_spike
+    )
+    msgs = list(sim.messages())
+    assert [m.t for m in msgs] == sorted(m.t for m in msgs)
+    for m in msgs:
+        if isinstance(m, Reading):
+            z = np.asarray(m.values) + 1j * np.asarray(m.values_imag)
+            assert np.isfinite(z).all() and (z.real > 0).all()
+        if isinstance(m, Label):
+            assert m.value > 0 and m.sample_t < m.t
