@@ -8,8 +8,10 @@ The chemistry, with the time scales of a room-temperature Stöber run (W. Stöbe
 E. Bohn, J. Colloid Interface Sci. 26 (1968) 62):
 
 1. **Hydrolysis** of TEOS to silicic-acid monomers, pseudo-first order in TEOS at fixed water
-   and ammonia: hydrolysed fraction ``X(t) = 1 - exp(-k_h t)`` (D. L. Green et al., J. Colloid
-   Interface Sci. 266 (2003) 346: k_h of 1e-5 to 1e-3 1/s, slower with less ammonia).
+   and ammonia: hydrolysed fraction ``X(t) = 1 - exp(-k_h t)`` (the rate law of T. Matsoukas
+   and E. Gulari, J. Colloid Interface Sci. 124 (1988) 252). The default k_h = 3e-5 1/s and
+   k_c = 1e-4 1/s are not from a paper: they are chosen so that growth spans the 24-hour run
+   of Ferreira et al.
 2. **Condensation** of monomer onto particles, first order in monomer: the consecutive reaction
    TEOS -> monomer -> silica gives the condensed fraction by Bateman's solution
    ``C(t) = 1 - (k_c e^{-k_h t} - k_h e^{-k_c t}) / (k_c - k_h)``.

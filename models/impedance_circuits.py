@@ -17,7 +17,7 @@ Elements (Z of angular frequency w, j the imaginary unit):
 * ``CPE`` constant-phase element, Z = 1 / (Q (j w)^alpha) (J.-B. Jorcin et al., Electrochim.
   Acta 51 (2006) 1473);
 * ``W`` semi-infinite Warburg, Z = sigma (1 - j) / sqrt(w) (A. J. Bard and L. R. Faulkner,
-  Electrochemical Methods, 2nd ed., Wiley 2001, eq. 10.3.33).
+  Electrochemical Methods, 2nd ed., Wiley 2001, sec. 10.3).
 
 >>> import numpy as np
 >>> c = Circuit("R_s-p(R_ct,CPE)")

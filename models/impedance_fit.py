@@ -1,8 +1,8 @@
 """Fast weighted least-squares fit of an equivalent circuit to one impedance sweep.
 
 The residuals are (Z_model - Z_data) / |Z_data|, real and imaginary parts stacked: modulus
-weighting, the maximum-likelihood choice for noise proportional to |Z| (B. A. Boukamp, J.
-Electrochem. Soc. 142 (1995) 1885). Strictly positive parameters (resistances, Q) are fitted as
+weighting, the maximum-likelihood choice for noise proportional to |Z| (B. A. Boukamp, Solid
+State Ionics 20 (1986) 31). Strictly positive parameters (resistances, Q) are fitted as
 logarithms and exponents in (0, 1) (CPE alpha) as logits, so the unconstrained
 Levenberg-Marquardt of MINPACK (``scipy.optimize.least_squares``, ``method="lm"``) with the
 circuit's analytic Jacobian can be used: a warm-started fit of a 60-point sweep takes a few

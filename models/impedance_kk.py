@@ -5,10 +5,10 @@ satisfies the Kramers-Kronig relations (linear, causal, stable, stationary syste
 by a series of an ohmic resistance, an inductance, a capacitance (their "add_cap" option, for
 blocking electrodes whose impedance keeps rising at low frequency) and M Voigt (RC) elements with
 fixed time
-constants tau_k logarithmically spaced over 1/w_max .. 1/w_min (their eq. 8-10); the fit is
+constants tau_k logarithmically spaced over 1/w_max .. 1/w_min; the fit is
 linear in the resistances, so one weighted least-squares solve per M. M grows until the
 under/over-fitting measure mu = 1 - sum(|R_k|, R_k < 0) / sum(|R_k|, R_k >= 0) falls below
-``mu_c`` (their eq. 21, c = 0.85). The relative residuals (their eq. 15, weighted by |Z|) of a
+``mu_c`` (their c = 0.85). The relative residuals (weighted by |Z|) of a
 valid spectrum are noise; a bubble that settles mid-sweep or a spike leaves residuals far above.
 
 This reimplements the method with numpy's lstsq. impedance.py's ``validation.linKK`` is the
@@ -68,7 +68,7 @@ def lin_kk(
 ) -> KKResult:
     """Lin-KK test of the complex impedance ``z`` at ``freq_hz`` (Schönleber et al. 2014).
 
-    Weighted by 1/|Z| (their eq. 13). M starts at ``per_decade`` elements per decade of
+    Weighted by 1/|Z|. M starts at ``per_decade`` elements per decade of
     frequency (at least 3: mu is not monotonic for very few elements, a constant-phase
     element drives it below ``mu_c`` at M = 5 while the fit is still poor) and grows by one until
     mu <= ``mu_c`` or ``max_m`` (capped at the number of points) is reached.
