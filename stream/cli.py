@@ -1,6 +1,7 @@
 """The ``synthwatch`` command line.
 
 ``synthwatch demo``          simulate a gold synthesis, run the pipeline, watch it live
+                            (``--system silica``: a Stöber run seen by an impedance cell)
 ``synthwatch runs``          the runs in the store
 ``synthwatch show RUN``      a run's estimates over time and its final state
 
@@ -27,6 +28,13 @@ from rich.table import Table
 from synthwatch import __version__
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
+from synthwatch.stream.demo_silica import (
+    SYSTEM_SCENARIOS,
+    demo_timing,
+    show_impedance,
+    silica_simulator,
+    silica_summary,
+)
 from synthwatch.stream.live import (
     FEATURE_COLUMNS,
     PSD_COLUMNS,
@@ -89,8 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulate a citrate gold synthesis and watch it live")
     demo.add_argument(
         "--scenario",
-        choices=("gold", "silver", "gold-rods", "gold-aggregating"),
+        choices=("gold", "silver", "gold-rods", "gold-aggregating", "silica"),
         help="what to simulate (default gold: citrate gold spheres)",
+    )
+    demo.add_argument(
+        "--system",
+        choices=tuple(SYSTEM_SCENARIOS),
+        help="chemistry: gold, silver (UV-Vis) or silica (Stöber, impedance cell; 24 h)",
     )
     demo.add_argument("--seed", type=int, help="simulator seed (default 0)")
     demo.add_argument(
@@ -118,6 +131,14 @@ def _config(args: argparse.Namespace) -> Config:
     if args.store is not None:
         cfg.store.path = args.store
     if args.command == "demo":
+        if args.system is not None:
+            scenario = SYSTEM_SCENARIOS[args.system]
+            if args.scenario is not None and args.scenario != scenario:
+                raise UsageError(
+                    f"synthwatch demo: --system {args.system} and --scenario {args.scenario} "
+                    "disagree; give one of them"
+                )
+            args.scenario = scenario
         for name, dest in (
             ("scenario", "scenario"),
             ("seed", "seed"),
@@ -144,11 +165,20 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
     from synthwatch.stream.pipeline import run_embedded
 
     d = cfg.demo
-    size = {} if d.d_final_nm is None else {"d_final_nm": d.d_final_nm}
-    sim = simulate(
-        d.scenario, seed=d.seed, duration_s=d.duration_s, interval_s=d.interval_s, **size
-    )
-    view = LiveView(d.duration_s, d.speed)
+    try:
+        duration_s, interval_s = demo_timing(d)
+    except ValueError as err:
+        raise UsageError(f"synthwatch demo: {err}") from None
+    if d.scenario == "silica":
+        if d.d_final_nm is not None:
+            raise UsageError("synthwatch demo: --size applies to the gold and silver scenarios")
+        sim = silica_simulator(d, duration_s, interval_s)
+    else:
+        size = {} if d.d_final_nm is None else {"d_final_nm": d.d_final_nm}
+        sim = simulate(
+            d.scenario, seed=d.seed, duration_s=duration_s, interval_s=interval_s, **size
+        )
+    view = LiveView(duration_s, d.speed)
     state = {"listening": False}
 
     def on_message(msg: Message, worker) -> None:
@@ -174,10 +204,14 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
             with Live(view, console=console, refresh_per_second=8, transient=False):
                 result = run()
     run_id = result.run_ids[0]
+    if d.scenario == "silica":
+        console.print(silica_summary(view, run_id, duration_s, result.wall_s))
+        console.print(f"stored in {cfg.store.path}; see it with: synthwatch show {run_id}")
+        return 0
     haiss = fmt_quantity(view.latest_clean, "d_haiss_nm", "{:.1f}")
     psd = fmt_quantity(view.latest_psd, "d_mean_nm", "{:.1f}")
     console.print(
-        f"run {run_id} ({d.scenario}): {view.readings} spectra, {fmt_elapsed(d.duration_s)} "
+        f"run {run_id} ({d.scenario}): {view.readings} spectra, {fmt_elapsed(duration_s)} "
         f"simulated in {result.wall_s:.1f} s wall; final size: {psd} nm (size distribution), "
         f"{haiss} nm (Haiss); {view.alerts_total} alert state changes"
     )
@@ -274,7 +308,18 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         shape = store.estimates(args.run_id, model="uvvis_shape")
         health = store.estimates(args.run_id, measurement="pipeline_health")
         alerts = store.alerts(args.run_id)
+        fits = store.estimates(args.run_id, measurement="impedance_fit")
+        calibration = store.estimates(args.run_id, measurement="calibration")
     t0 = summary.t_start
+    if fits or calibration:
+        show_impedance(console, args.run_id, fits, calibration, t0, args.rows)
+    if fits and not features:
+        console.print(
+            f"status: {summary.status}; {summary.n_readings} readings; "
+            f"{len(alerts)} alert state changes"
+        )
+        _show_footer(console, alerts, health, t0)
+        return 0
     title = f"run {args.run_id}: UV-Vis estimates over time"
     console.print(_time_table(title, features, FEATURE_COLUMNS, t0, args.rows))
     if psd:
@@ -314,6 +359,12 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         console.print(
             "shape: " + ", ".join(f"{name} in {n} spectra" for name, n in shape_flags.most_common())
         )
+    _show_footer(console, alerts, health, t0)
+    return 0
+
+
+def _show_footer(console: Console, alerts, health: list[Estimate], t0) -> None:
+    """The alerts of a run and its pipeline counters (end of `synthwatch show`)."""
     for alert in alerts:
         since = fmt_elapsed((alert.t - t0).total_seconds()) if t0 else alert.t.isoformat()
         console.print(f"  alert {alert.state:8s} {since} [{alert.severity}] {alert.message}")
@@ -322,7 +373,6 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
             f"{q.name.removesuffix('_count')} {q.value:.0f}" for q in health[-1].quantities
         )
         console.print(f"pipeline: {counts}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

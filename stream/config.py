@@ -91,19 +91,35 @@ class ModelsConfig(_Section):
     n_medium: float = Field(
         default=1.333, ge=1.0, le=2.0, description="Refractive index of the medium (water)."
     )
+    impedance_fit: bool = Field(
+        default=True, description="Kramers-Kronig check and circuit fit of every impedance sweep."
+    )
+    calibration: bool = Field(
+        default=True, description="Size calibration from delayed labels (silica runs)."
+    )
 
 
 class DemoConfig(_Section):
     seed: int = Field(default=0, ge=0, description="Simulator seed.")
-    duration_s: float = Field(default=7200.0, gt=0, le=7 * 86400, description="Simulated time.")
+    duration_s: float = Field(
+        default=7200.0,
+        gt=0,
+        le=7 * 86400,
+        description="Simulated time; when not set, the scenario's (2 h, 24 h for silica).",
+    )
     speed: float = Field(
         default=1000.0,
         ge=0,
         description="Simulated seconds per wall second; 0 = as fast as possible.",
     )
-    interval_s: float = Field(default=2.0, gt=0, description="Seconds between spectra.")
-    scenario: Literal["gold", "silver", "gold-rods", "gold-aggregating"] = Field(
-        default="gold", description="What to simulate (collectors/scenarios.py)."
+    interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between readings; when not set, the scenario's (2 s; 60 s silica).",
+    )
+    scenario: Literal["gold", "silver", "gold-rods", "gold-aggregating", "silica"] = Field(
+        default="gold",
+        description="What to simulate (collectors/scenarios.py; silica: collectors/stober_sim.py).",
     )
     d_final_nm: float | None = Field(
         default=None, ge=5, le=100, description="Final mean diameter; default: the scenario's."

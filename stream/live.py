@@ -31,8 +31,38 @@ PSD_COLUMNS = (
 )
 
 
+#: columns of the impedance circuit fits (measurement ``impedance_fit``)
+IMPEDANCE_COLUMNS = (
+    ("r_s_ohm", "R_s Ω", "{:.0f}"),
+    ("r_ct_ohm", "R_ct Ω", "{:.0f}"),
+    ("cpe_q_s_alpha", "Q S·s^α", "{:.3g}"),
+    ("cpe_alpha", "α", "{:.3f}"),
+    ("conductivity_s_per_m", "κ S/m", "{:.4g}"),
+    ("circuit_index", "circuit", "{:.0f}"),
+    ("kk_max_residual", "KK max res.", "{:.3f}"),
+)
+
+#: columns of the size calibration's predictions and of its label scores (``calibration``)
+CALIBRATION_COLUMNS = (
+    ("d_mean_nm_pred", "d predicted nm", "{:.1f}"),
+    ("n_labels", "labels learned", "{:.0f}"),
+)
+LABEL_COLUMNS = (
+    ("pv_abs_error", "|error| nm", "{:.1f}"),
+    ("pv_mae", "PV MAE nm", "{:.1f}"),
+    ("naive_mae", "naive MAE nm", "{:.1f}"),
+    ("n_labels", "labels", "{:.0f}"),
+)
+
 #: Flags that inform rather than disqualify a frame.
-INFO_FLAGS = frozenset({"haiss_not_applicable", "haiss_out_of_range", "missing_interpolated"})
+INFO_FLAGS = frozenset(
+    {
+        "haiss_not_applicable",
+        "haiss_out_of_range",
+        "missing_interpolated",
+        "missing_points_dropped",
+    }
+)
 
 
 def is_clean(est: Estimate) -> bool:
@@ -78,6 +108,10 @@ class LiveView:
         self.latest_clean: Estimate | None = None
         self.latest_psd: Estimate | None = None
         self.shape_flags: tuple[str, ...] = ()
+        self.latest_fit: Estimate | None = None
+        self.latest_fit_clean: Estimate | None = None
+        self.latest_prediction: Estimate | None = None
+        self.latest_score: Estimate | None = None
         self._wall0 = time.monotonic()
         self._progress = Progress(
             TextColumn("simulated"),
@@ -104,6 +138,17 @@ class LiveView:
             self.shape_flags = tuple(
                 f for f in msg.flags if f in ("rods_detected", "aggregation_suspected")
             )
+        elif isinstance(msg, Estimate) and msg.measurement == "impedance_fit":
+            self.latest_fit = msg
+            if is_clean(msg):
+                self.latest_fit_clean = msg
+            else:
+                self.flagged += 1
+        elif isinstance(msg, Estimate) and msg.measurement == "calibration":
+            if any(q.name == "pv_mae" for q in msg.quantities):
+                self.latest_score = msg
+            elif not msg.flags:
+                self.latest_prediction = msg
         elif isinstance(msg, Estimate) and msg.measurement == "uvvis_features":
             self.latest = msg
             if is_clean(msg):
@@ -139,11 +184,15 @@ class LiveView:
         firing = ", ".join(sorted(self.firing)) or "none firing"
         head.add_row("alerts", f"{self.alerts_total} state changes; {firing}")
 
-        est = Table(title="latest estimate (last clean frame)", expand=False)
-        for _, label, _ in FEATURE_COLUMNS:
-            est.add_column(label, justify="right")
-        est.add_row(*(fmt_quantity(self.latest_clean, n, f) for n, _, f in FEATURE_COLUMNS))
-        parts: list = [head, est]
+        parts: list = [head]
+        if self.latest_fit is not None:
+            parts += self._impedance_parts()
+        else:
+            est = Table(title="latest estimate (last clean frame)", expand=False)
+            for _, label, _ in FEATURE_COLUMNS:
+                est.add_column(label, justify="right")
+            est.add_row(*(fmt_quantity(self.latest_clean, n, f) for n, _, f in FEATURE_COLUMNS))
+            parts.append(est)
         if self.latest_psd is not None:
             psd = Table(title="size distribution (lognormal fit)", expand=False)
             for _, label, _ in PSD_COLUMNS:
@@ -159,3 +208,21 @@ class LiveView:
         if self.speed == 0 or self.speed > 1:
             parts.append(self._progress)
         return Group(Panel(Group(*parts), title="synthwatch demo", expand=False))
+
+    def _impedance_parts(self) -> list:
+        """Tables of the impedance channel: circuit fit, calibrated size, label scores."""
+        fit = Table(title="equivalent circuit (last valid sweep)", expand=False)
+        for _, label, _ in IMPEDANCE_COLUMNS:
+            fit.add_column(label, justify="right")
+        fit.add_row(*(fmt_quantity(self.latest_fit_clean, n, f) for n, _, f in IMPEDANCE_COLUMNS))
+        cal = Table(title="size calibrated on delayed labels", expand=False)
+        for _, label, _ in CALIBRATION_COLUMNS + LABEL_COLUMNS[:3]:
+            cal.add_column(label, justify="right")
+        cal.add_row(
+            *(fmt_quantity(self.latest_prediction, n, f) for n, _, f in CALIBRATION_COLUMNS),
+            *(fmt_quantity(self.latest_score, n, f) for n, _, f in LABEL_COLUMNS[:3]),
+        )
+        parts: list = [fit, cal]
+        if self.latest_fit is not None and not is_clean(self.latest_fit):
+            parts.append(f"[yellow]last sweep flagged: {', '.join(self.latest_fit.flags)}[/]")
+        return parts

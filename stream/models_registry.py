@@ -14,6 +14,12 @@ sensor in a gold or silver run:
 
 The extinction kernel and the metal's dielectric function come from :mod:`.kernels`, built once
 per wavelength axis and cached on disk.
+
+For an impedance sensor (any chemistry): ``impedance_fit`` (Kramers-Kronig check, then the
+equivalent-circuit fits, every sweep) and rule ``flagged_frames`` on its flags. Run-level models
+(:meth:`ModelRegistry.run_models`, fed the run's estimates and Labels by the worker): the size
+calibration from delayed labels (``size_calibration``) in a run of a known system
+(``SiO2-Stober``, ``Au-citrate``, ``Ag-citrate``): it learns as soon as Labels arrive.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ import logging
 from dataclasses import dataclass, field
 
 from synthwatch.models.base import Every, Model
+from synthwatch.models.calibration import SizeCalibration
+from synthwatch.models.impedance import ImpedanceFit
 from synthwatch.models.psd_lognormal import LognormalPSD
 from synthwatch.models.psd_nnls import NNLSPSD
 from synthwatch.models.quality import FlaggedFrames
 from synthwatch.models.shape import ShapeCheck
 from synthwatch.models.uvvis import UVVisFeatures
 from synthwatch.models.uvvis_preprocess import DEFAULT_SATURATION_AU
-from synthwatch.stream.contract import Descriptor, RunStart
+from synthwatch.stream.contract import SYSTEMS, Descriptor, RunStart
 from synthwatch.stream.kernels import METAL_OF_SYSTEM, dielectric_for, kernel_for
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,11 @@ log = logging.getLogger(__name__)
 UVVIS_SYSTEMS = tuple(METAL_OF_SYSTEM)
 #: Systems whose rods and aggregates the shape model knows (its envelope is gold's).
 SHAPE_SYSTEMS = ("Au-citrate",)
+#: Systems whose size the calibration learns from delayed labels (impedance and/or UV-Vis
+#: features; a run without labels never gets a prediction).
+CALIBRATION_SYSTEMS = SYSTEMS
+#: Flags of an impedance sweep that mean the instrument delivered a bad one.
+IMPEDANCE_BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed", "poor_fit")
 
 
 @dataclass
@@ -55,14 +68,21 @@ class ModelRegistry:
     psd_nnls_every: int = 60
     shape: bool = True
     n_medium: float = 1.333
+    impedance_fit: bool = True
+    calibration: bool = True
 
     def __call__(self, start: RunStart | None, descriptor: Descriptor) -> ModelSet:
         """The models for ``descriptor``'s sensor in a run of ``start.system``.
 
-        A sensor with no model for it (an impedance cell before that channel lands, a UV-Vis
-        sensor on a silica run) still has its readings archived; it just gets no estimates.
+        A sensor with no model for it (a scalar probe, a UV-Vis sensor on a silica run) still has
+        its readings archived; it just gets no estimates.
         """
         system = start.system if start is not None else "Au-citrate"
+        if descriptor.kind == "impedance" and self.impedance_fit:
+            return ModelSet(
+                estimators=[ImpedanceFit(descriptor)],
+                rules=[FlaggedFrames(model=ImpedanceFit.name, flags=IMPEDANCE_BAD_FLAGS)],
+            )
         if descriptor.kind != "uvvis" or system not in UVVIS_SYSTEMS:
             log.info(
                 "no model for %s sensor %r in a %s run: readings are archived only",
@@ -79,6 +99,12 @@ class ModelRegistry:
                 "sensor %r: size-distribution and shape models off: %s", descriptor.sensor_id, err
             )
         return ModelSet(estimators=models, rules=[FlaggedFrames(model=UVVisFeatures.name)])
+
+    def run_models(self, start: RunStart) -> list[Model]:
+        """The run-level models of a run (the worker feeds them its estimates and Labels)."""
+        if self.calibration and start.system in CALIBRATION_SYSTEMS:
+            return [SizeCalibration()]
+        return []
 
     def _optical_models(self, descriptor: Descriptor, system: str) -> list[Model]:
         out: list[Model] = []

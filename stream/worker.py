@@ -9,6 +9,12 @@ ends in a sink, the dead-letter topic, or a counter reported in the run's ``pipe
 estimate. A model that raises has the reading dead-lettered with the error and the run goes on;
 a sink that raises :class:`~synthwatch.stream.sinks.BackPressure` pauses the worker for its
 ``retry_after`` and is offered the same message again.
+
+Besides the per-sensor models, a run has run-level models (built once from its RunStart by the
+``run_model_factory``, e.g. the size calibration of a silica run): they are fed every estimate
+of the run's sensor models, in the order they are emitted, and every Label of the run (a
+reference measurement that arrives hours after its sample). Their own estimates are emitted like
+the others, but not fed back to them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Sequence
 
+from synthwatch.models.base import Model
 from synthwatch.stream.contract import (
     MESSAGE_TYPES,
     Alert,
@@ -104,9 +111,17 @@ class RunState:
     sensors: dict[str, SensorState] = field(default_factory=dict)
     pending: list[Reading] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
+    run_models: list[Model] = field(default_factory=list)
 
 
 ModelFactory = Callable[[RunStart | None, Descriptor], ModelSet]
+#: The run-level models of a run, from its RunStart.
+RunModelFactory = Callable[[RunStart], list[Model]]
+
+
+def no_run_models(start: RunStart) -> list[Model]:
+    """The run-level factory of a model factory that has none."""
+    return []
 
 
 class Worker:
@@ -114,6 +129,8 @@ class Worker:
 
     ``reorder_window_s`` is how long (in event time) a reading waits for earlier ones that are
     still in flight; 0 sends each reading through the models as soon as it arrives.
+    ``run_model_factory`` builds a run's run-level models from its RunStart; by default the
+    ``run_models`` method of ``model_factory`` if it has one, else none.
     """
 
     def __init__(
@@ -124,6 +141,7 @@ class Worker:
         reorder_window_s: float = 2.0,
         model_factory: ModelFactory = models_for,
         publish: bool = True,
+        run_model_factory: RunModelFactory | None = None,
     ):
         if reorder_window_s < 0:
             raise ValueError(f"reorder_window_s: expected >= 0 s, got {reorder_window_s}")
@@ -131,6 +149,9 @@ class Worker:
         self.sinks = list(sinks)
         self.reorder_window_s = reorder_window_s
         self.model_factory = model_factory
+        if run_model_factory is None:
+            run_model_factory = getattr(model_factory, "run_models", no_run_models)
+        self.run_model_factory = run_model_factory
         self.publish = publish
         self.runs: dict[str, RunState] = {}
         self.totals = Counters()
@@ -198,12 +219,15 @@ class Worker:
         elif isinstance(msg, Descriptor):
             self._on_descriptor(state, msg)
         elif isinstance(msg, RunStart):
+            if state.start is None:
+                state.run_models = list(self.run_model_factory(msg))
             state.start = msg
             self._sink(msg)
         elif isinstance(msg, RunStop):
             self._on_stop(state, msg)
         elif isinstance(msg, Label):
             self._sink(msg)
+            self._feed_run_models(state, msg)
         else:  # Estimate or Alert on an input topic: not the worker's to recompute
             self._deadletter(
                 encode(msg), f"{type(msg).__name__} is output, not input of the worker", msg.run_id
@@ -303,6 +327,7 @@ class Worker:
                 state.counters.flagged += 1
                 self.totals.flagged += 1
             self._emit(state, est)
+            self._feed_run_models(state, est)
             for rule in sensor.models.rules:
                 try:
                     rule.update(est)
@@ -313,15 +338,37 @@ class Worker:
                 for alert in alerts:
                     self._emit(state, alert)
 
-    def _model_failed(self, state: RunState, model, reading: Reading, err: Exception) -> None:
-        """A model raised: the reading is dead-lettered with the reason, the run goes on."""
+    def _feed_run_models(self, state: RunState, msg: Estimate | Label) -> None:
+        """Feed a sensor model's estimate or a Label to the run-level models; emit their output."""
+        for model in state.run_models:
+            try:
+                model.update(msg)
+                out = model.estimate
+            except Exception as err:  # noqa: BLE001 - one model's bug must not stop the run
+                self._model_failed(state, model, msg, err)
+                continue
+            if out is not None:
+                if out.flags:
+                    state.counters.flagged += 1
+                    self.totals.flagged += 1
+                self._emit(state, out)
+
+    def _model_failed(
+        self, state: RunState, model, msg: Reading | Estimate | Label, err: Exception
+    ) -> None:
+        """A model raised: its input is dead-lettered with the reason, the run goes on."""
         log.error("model %s failed on run %s", model.name, state.run_id, exc_info=err)
         state.counters.model_errors += 1
         self.totals.model_errors += 1
+        if isinstance(msg, Reading):
+            what = f"sensor {msg.sensor_id!r} seq {msg.seq}"
+        elif isinstance(msg, Estimate):
+            what = f"estimate of {msg.model} for sensor {msg.sensor_id!r} seq {msg.seq}"
+        else:
+            what = f"label {msg.quantity!r} of sample {msg.sample_t.isoformat()}"
         self._deadletter(
-            encode(reading),
-            f"model {model.name} {model.version} failed on sensor {reading.sensor_id!r} seq "
-            f"{reading.seq}: {type(err).__name__}: {err}",
+            encode(msg),
+            f"model {model.name} {model.version} failed on {what}: {type(err).__name__}: {err}",
             state.run_id,
         )
 
