@@ -97,6 +97,10 @@ class ModelsConfig(_Section):
     calibration: bool = Field(
         default=True, description="Size calibration from delayed labels (silica runs)."
     )
+    kinetics: bool = Field(
+        default=True,
+        description="Conversion kinetics (Finke-Watzky, JMAK, first order) and t90 forecast.",
+    )
 
 
 class DemoConfig(_Section):

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from synthwatch.models.base import Every, Model
 from synthwatch.models.calibration import SizeCalibration
 from synthwatch.models.impedance import ImpedanceFit
+from synthwatch.models.kinetics import Kinetics
 from synthwatch.models.psd_lognormal import LognormalPSD
 from synthwatch.models.psd_nnls import NNLSPSD
 from synthwatch.models.quality import FlaggedFrames
@@ -48,6 +49,12 @@ SHAPE_SYSTEMS = ("Au-citrate",)
 #: Systems whose size the calibration learns from delayed labels (impedance and/or UV-Vis
 #: features; a run without labels never gets a prediction).
 CALIBRATION_SYSTEMS = SYSTEMS
+#: What the kinetics model follows per system: (source model, quantity). Au(0) by Hendel from
+#: A_400 for gold; Ag(0) in the fitted particles for silver (no A_400 calibration for silver).
+KINETICS_SOURCE = {
+    "Au-citrate": ("uvvis_features", "au0_mM"),
+    "Ag-citrate": ("psd_lognormal", "metal0_mM"),
+}
 #: Flags of an impedance sweep that mean the instrument delivered a bad one.
 IMPEDANCE_BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed", "poor_fit")
 
@@ -70,6 +77,7 @@ class ModelRegistry:
     n_medium: float = 1.333
     impedance_fit: bool = True
     calibration: bool = True
+    kinetics: bool = True
 
     def __call__(self, start: RunStart | None, descriptor: Descriptor) -> ModelSet:
         """The models for ``descriptor``'s sensor in a run of ``start.system``.
@@ -102,9 +110,15 @@ class ModelRegistry:
 
     def run_models(self, start: RunStart) -> list[Model]:
         """The run-level models of a run (the worker feeds them its estimates and Labels)."""
+        models: list[Model] = []
+        source = KINETICS_SOURCE.get(start.system)
+        if self.kinetics and source is not None:
+            kinetics = Kinetics(source=source[0], quantity=source[1])
+            kinetics.update(start)  # the time origin and the precursor of the recipe
+            models.append(kinetics)
         if self.calibration and start.system in CALIBRATION_SYSTEMS:
-            return [SizeCalibration()]
-        return []
+            models.append(SizeCalibration())
+        return models
 
     def _optical_models(self, descriptor: Descriptor, system: str) -> list[Model]:
         out: list[Model] = []

@@ -338,9 +338,14 @@ class Worker:
                 for alert in alerts:
                     self._emit(state, alert)
 
-    def _feed_run_models(self, state: RunState, msg: Estimate | Label) -> None:
-        """Feed a sensor model's estimate or a Label to the run-level models; emit their output."""
-        for model in state.run_models:
+    def _feed_run_models(self, state: RunState, msg: Estimate | Label, start: int = 0) -> None:
+        """Feed a sensor model's estimate or a Label to the run-level models; emit their output.
+
+        A run-level model's output goes on to the run-level models after it (the kinetics'
+        conversion to the golden batch, say), never back to itself or those before it.
+        """
+        for k in range(start, len(state.run_models)):
+            model = state.run_models[k]
             try:
                 model.update(msg)
                 out = model.estimate
@@ -352,6 +357,7 @@ class Worker:
                     state.counters.flagged += 1
                     self.totals.flagged += 1
                 self._emit(state, out)
+                self._feed_run_models(state, out, k + 1)
 
     def _model_failed(
         self, state: RunState, model, msg: Reading | Estimate | Label, err: Exception

@@ -150,7 +150,8 @@ def test_default_registry_wires_impedance_and_calibration():
     assert [m.name for m in models.estimators] == ["impedance_fit"]
     assert [m.name for m in reg.run_models(start)] == ["size_calibration"]
     gold = c.RunStart(run_id="r2", t=T0, reactor="R1", system="Au-citrate")
-    assert [m.name for m in reg.run_models(gold)] == ["size_calibration"]
+    assert [m.name for m in reg.run_models(gold)] == ["kinetics", "size_calibration"]
+    assert [m.name for m in ModelRegistry(kinetics=False).run_models(gold)] == ["size_calibration"]
     other = c.RunStart(run_id="r3", t=T0, reactor="R1", system="ZnO-sol-gel")
     assert reg.run_models(other) == []
     assert ModelRegistry(calibration=False).run_models(start) == []
@@ -159,3 +160,45 @@ def test_default_registry_wires_impedance_and_calibration():
 def test_worker_without_run_models_in_its_factory():
     worker = Worker(transport=None, sinks=[], model_factory=lambda s, d: ModelSet())
     assert worker.run_model_factory(None) == []
+
+
+def test_run_model_output_feeds_the_run_models_after_it():
+    """A run-level model's estimate goes on to later run-level models, not back to itself."""
+    from synthwatch.models.base import Model
+
+    class Source(Model):
+        name, version = "source", "1"
+
+        def __init__(self):
+            self.seen: list[str] = []
+            self._out = None
+
+        def update(self, message) -> None:
+            self.seen.append(getattr(message, "model", "label"))
+            self._out = (
+                message.model_copy(update={"model": "derived"})
+                if getattr(message, "model", "") == "uvvis_features"
+                else None
+            )
+
+        @property
+        def estimate(self):
+            return self._out
+
+    first, second = Source(), Source()
+    worker = Worker(transport=None, sinks=[], model_factory=lambda s, d: ModelSet(), publish=False)
+    worker.run_model_factory = lambda start: [first, second]
+    worker.handle_message(c.RunStart(run_id="r1", t=T0, reactor="R1", system="Au-citrate"))
+    state = worker.runs["r1"]
+    est = c.Estimate(
+        run_id="r1",
+        t=T0,
+        sensor_id="uv1",
+        model="uvvis_features",
+        model_version="1",
+        measurement="uvvis_features",
+        quantities=[c.Quantity(name="a_400_au", value=0.1, units="AU")],
+    )
+    worker._feed_run_models(state, est)
+    assert first.seen == ["uvvis_features"]
+    assert second.seen == ["derived", "uvvis_features"]
