@@ -47,12 +47,13 @@ class Target:
 
 def _q(name: str) -> str:
     """An InfluxQL identifier in double quotes."""
-    return '"' + name.replace('"', '\\"') + '"'
+    return '"' + name.replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
 def _s(text: str) -> str:
-    """A Flux string literal."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A Flux string literal (``$`` escaped too: Flux interpolates ``${...}`` in strings)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return '"' + escaped + '"'
 
 
 def _flux_from(bucket: str, start: str = "v.timeRangeStart", stop: str = "v.timeRangeStop") -> str:

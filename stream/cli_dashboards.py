@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -136,26 +135,48 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-@dataclass
-class _Step:
-    what: str
-    call: Callable[[], Any]
+class PushStepError(Exception):
+    """A Grafana API call of ``push`` failed; ``what`` names the step."""
+
+    def __init__(self, what: str, error: Exception):
+        super().__init__(what)
+        self.what = what
+        self.error = error
+
+
+def _grafana_message(error: Any) -> str:
+    """Grafana's own explanation (its JSON ``message``), else grafana-client's text."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and response.get("message"):
+        return str(response["message"])
+    return " ".join(str(getattr(error, "message", error)).split())
 
 
 def push_bundle(
     api: Any, bundle: Bundle, *, webhook_url: str | None, report: Callable[[str], None]
 ) -> None:
-    """Upload ``bundle`` through a grafana-client ``GrafanaApi``; raises GrafanaException."""
-    from grafana_client.client import GrafanaClientError
+    """Upload ``bundle`` through a grafana-client ``GrafanaApi``; raises PushStepError."""
+    from grafana_client.client import GrafanaClientError, GrafanaException
+
+    def call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except GrafanaException as err:
+            raise PushStepError(what, err) from None
 
     try:
         api.folder.get_folder(bundle.folder_uid)
         report(f"folder {bundle.folder_title!r}: exists")
     except GrafanaClientError as err:
         if err.status_code != 404:
-            raise
-        api.folder.create_folder(bundle.folder_title, uid=bundle.folder_uid)
+            raise PushStepError(f"reading folder {bundle.folder_uid!r}", err) from None
+        call(
+            f"creating folder {bundle.folder_title!r}",
+            lambda: api.folder.create_folder(bundle.folder_title, uid=bundle.folder_uid),
+        )
         report(f"folder {bundle.folder_title!r}: created")
+    except GrafanaException as err:
+        raise PushStepError(f"reading folder {bundle.folder_uid!r}", err) from None
     for uid, dashboard in bundle.dashboards.items():
         payload = {
             "dashboard": {**dashboard, "id": None},
@@ -163,10 +184,17 @@ def push_bundle(
             "overwrite": True,
             "message": "synthwatch dashboards push",
         }
-        answer = api.dashboard.update_dashboard(payload)
+        answer = call(f"saving dashboard {uid!r}", api.dashboard.update_dashboard, payload)
         version = answer.get("version", "?") if isinstance(answer, dict) else "?"
         report(f"dashboard {uid}: saved (version {version})")
-    api.alertingprovisioning.update_rule_group(bundle.folder_uid, GROUP, bundle.rule_group)
+    prov = api.alertingprovisioning
+    call(
+        f"saving alert rule group {GROUP!r}",
+        prov.update_rule_group,
+        bundle.folder_uid,
+        GROUP,
+        bundle.rule_group,
+    )
     report(f"alert rule group {GROUP!r}: {len(bundle.rule_group['rules'])} rules")
     if webhook_url is None:
         report(
@@ -175,20 +203,19 @@ def push_bundle(
         )
         return
     cp = bundle.contact_point
-    existing = api.alertingprovisioning.get_contactpoints() or []
+    existing = call("listing contact points", prov.get_contactpoints) or []
     if any(isinstance(c, dict) and c.get("uid") == cp["uid"] for c in existing):
-        api.alertingprovisioning.update_contactpoint(cp["uid"], cp)
+        call(f"updating contact point {cp['name']!r}", prov.update_contactpoint, cp["uid"], cp)
         report(f"contact point {cp['name']!r}: updated")
     else:
-        api.alertingprovisioning.create_contactpoint(cp)
+        call(f"creating contact point {cp['name']!r}", prov.create_contactpoint, cp)
         report(f"contact point {cp['name']!r}: created")
-    api.alertingprovisioning.set_notification_policy_tree(bundle.policy)
+    call("setting the notification policy", prov.set_notification_policy_tree, bundle.policy)
     report("notification policy: set")
 
 
 def _push(args: argparse.Namespace, console: Console, env: dict[str, str]) -> int:
     from grafana_client import GrafanaApi
-    from grafana_client.client import GrafanaException
 
     try:  # grafana-client 5 talks through niquests, older releases through requests
         from niquests.exceptions import RequestException
@@ -206,11 +233,12 @@ def _push(args: argparse.Namespace, console: Console, env: dict[str, str]) -> in
     api = GrafanaApi.from_url(url, credential=credential, timeout=args.timeout)
     try:
         push_bundle(api, bundle, webhook_url=webhook_url, report=console.print)
-    except GrafanaException as err:
-        status = f"HTTP {err.status_code}" if err.status_code else "no answer"
-        detail = " ".join(str(err.message).split())
+    except PushStepError as step:
+        code = getattr(step.error, "status_code", 0)
+        status = f"HTTP {code}" if code else "no answer"
         raise DashboardsError(
-            f"synthwatch dashboards push: Grafana at {url} refused ({status}): {detail}"
+            f"synthwatch dashboards push: {step.what} failed: Grafana at {url} answered "
+            f"{status}: {_grafana_message(step.error)}"
         ) from None
     except RequestException as err:
         raise DashboardsError(
