@@ -10,7 +10,7 @@ the rule group, contact point and notification policy (the SDK's HTTP-API models
     DIR/alerting/synthwatch.yaml             groups, contactPoints, policies (apiVersion 1)
 
 Secrets are never written: the data-source file refers to environment variables that Grafana
-substitutes when it reads the file (``$DOCKER_INFLUXDB_INIT_ADMIN_TOKEN``, ...).
+substitutes when it reads the file (``$INFLUXDB_TOKEN``, ...; docker/grafana.env.example).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from synthwatch.dashboards.layout import (
 #: Where the compose stack mounts the exported tree in the Grafana container.
 CONTAINER_DIR = "/etc/grafana/provisioning"
 DEFAULT_INFLUX_URL = "http://influxdb:8086"
-#: Environment variables Grafana substitutes into the data-source file (docker/synthwatch.env).
-ENV_ORG = "$DOCKER_INFLUXDB_INIT_ORG"
-ENV_TOKEN = "$DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"
-ENV_USER = "$SYNTHWATCH_INFLUX_USER"
-ENV_PASSWORD = "$SYNTHWATCH_INFLUX_PASSWORD"
+#: Environment variables Grafana substitutes into the data-source file (docker/grafana.env).
+ENV_ORG = "$INFLUXDB_ORG"
+ENV_TOKEN = "$INFLUXDB_TOKEN"
+ENV_USER = "$INFLUXDB_USER"
+ENV_PASSWORD = "$INFLUXDB_PASSWORD"
 
 
 def to_json(obj: Any) -> Any:

@@ -47,7 +47,7 @@ class Target:
 
 def _q(name: str) -> str:
     """An InfluxQL identifier in double quotes."""
-    return '"' + name.replace('\\', '\\\\').replace('"', '\\"') + '"'
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _s(text: str) -> str:

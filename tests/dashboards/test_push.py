@@ -5,10 +5,17 @@ No Grafana can be installed on these machines; this checks what grafana-client s
 from __future__ import annotations
 
 import pytest
+from grafana_fakes import fake_grafana
 
 from synthwatch.stream.cli import main
 
 WEBHOOK = "https://chat.example/hooks/synthwatch"
+
+
+@pytest.fixture
+def grafana():
+    with fake_grafana() as fake:
+        yield fake
 
 
 def _push(grafana, *extra: str, env_token: bool = True, monkeypatch=None) -> int:

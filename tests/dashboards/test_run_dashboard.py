@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from grafana_fakes import dashboard_queries, unknown_references
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
@@ -49,7 +50,7 @@ def test_round_trip_through_the_sdk_decoder(module, flavour):
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[1])
 @pytest.mark.parametrize("flavour", list(Flavour))
-def test_every_panel_queries_influx_in_the_flavour(module, flavour, queries_of, refcheck):
+def test_every_panel_queries_influx_in_the_flavour(module, flavour):
     data = dashboard_json(module.build(flavour))
     panels = [p for p in data["panels"] if p["type"] != "row"]
     assert panels
@@ -59,9 +60,9 @@ def test_every_panel_queries_influx_in_the_flavour(module, flavour, queries_of, 
             assert target["datasource"]["uid"] == DATASOURCE_UID
             assert target["rawQuery"] is True
             assert _looks_like(flavour, target["query"]), (panel["title"], target["query"])
-    for where, query in queries_of(data):
+    for where, query in dashboard_queries(data):
         assert _looks_like(flavour, query["query"]), where
-        assert refcheck(query["query"]) == [], where
+        assert unknown_references(query["query"]) == [], where
     ids = [p["id"] for p in data["panels"]]
     assert len(set(ids)) == len(ids)
 

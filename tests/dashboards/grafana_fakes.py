@@ -1,16 +1,17 @@
-"""Fixtures of the dashboards tests: a recording stand-in for Grafana's HTTP API, and the
-check that a query reads only what the InfluxDB sink writes."""
+"""Helpers of the dashboards tests: a recording stand-in for Grafana's HTTP API, and the check
+that a query reads only what the InfluxDB sink writes. (A plain module, not a conftest.py: the
+suite's tests import helpers with ``from conftest import ...``, which a second conftest would
+shadow.)"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
-
-import pytest
 
 from synthwatch.dashboards.layout import MEASUREMENTS, TAGS
 
@@ -110,8 +111,9 @@ def _handler(fake: FakeGrafana):
     return Handler
 
 
-@pytest.fixture
-def grafana() -> Iterator[FakeGrafana]:
+@contextlib.contextmanager
+def fake_grafana() -> Iterator[FakeGrafana]:
+    """A :class:`FakeGrafana` serving on a free port of 127.0.0.1 (``.url``)."""
     fake = FakeGrafana()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -163,11 +165,6 @@ def unknown_references(query: str) -> list[str]:
     return problems
 
 
-@pytest.fixture
-def refcheck():
-    return unknown_references
-
-
 def dashboard_queries(data: dict) -> list[tuple[str, dict]]:
     """(where, query object) of every query in a dashboard's JSON."""
     found = []
@@ -181,8 +178,3 @@ def dashboard_queries(data: dict) -> list[tuple[str, dict]]:
         if var.get("type") == "query":
             found.append((f"variable {var['name']!r}", {"query": var["query"]}))
     return found
-
-
-@pytest.fixture
-def queries_of():
-    return dashboard_queries
