@@ -23,7 +23,7 @@ def query(ref_id: str, target: Target, flavour: Flavour) -> InfluxQueryBuilder:
         .result_format(target.result_format)  # type: ignore[arg-type]
     )
     if flavour is Flavour.INFLUXQL and target.result_format == "time_series":
-        q.alias("$col")  # legend: the column alias, not "measurement.alias"
+        q.alias(target.alias)  # legend: e.g. the column alias, not "measurement.alias"
     return q
 
 

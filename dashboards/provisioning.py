@@ -16,7 +16,7 @@ substitutes when it reads the file (``$INFLUXDB_TOKEN``, ...; docker/grafana.env
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,6 @@ class Bundle:
     policy: dict[str, Any]
     folder_uid: str = alerting.FOLDER_UID
     folder_title: str = alerting.FOLDER_TITLE
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build_bundle(

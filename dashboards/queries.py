@@ -40,6 +40,8 @@ class Target:
     influxql: str
     flux: str
     result_format: str = "time_series"
+    #: InfluxQL legend name (Grafana alias pattern), for time series
+    alias: str = "$col"
 
     def text(self, flavour: Flavour) -> str:
         return self.influxql if flavour is Flavour.INFLUXQL else self.flux
@@ -115,17 +117,24 @@ def series(
     return Target(measurement, tuple(read), influxql, flux)
 
 
+def not_sd_regex(prefix: str) -> str:
+    """RE2 (no look-ahead) for the fields starting with ``prefix`` that do not end in ``_sd``."""
+    return f"^{prefix}(|.*[^d]|d|.*[^s]d|sd|.*[^_]sd)$"
+
+
 def prefixed_series(measurement: str, prefix: str, *, bucket: str = DEFAULT_BUCKET) -> Target:
-    """Mean per interval of every field whose name starts with ``prefix`` (a unit family)."""
+    """Mean per interval of every field whose name starts with ``prefix`` (a unit family; the
+    ``_sd`` fields left out)."""
+    regex = not_sd_regex(prefix)
     influxql = (
-        f"SELECT mean(/^{prefix}/) FROM {_q(measurement)} WHERE {_influxql_where(True, None)} "
+        f"SELECT mean(/{regex}/) FROM {_q(measurement)} WHERE {_influxql_where(True, None)} "
         "GROUP BY time($__interval) fill(none)"
     )
     flux = (
         _flux_from(bucket)
         + f"\n  |> filter(fn: (r) => r._measurement == {_s(measurement)}"
         + ' and r.run_id == "${run}")'
-        + f"\n  |> filter(fn: (r) => r._field =~ /^{prefix}/ and r._field !~ /_sd$/)"
+        + f"\n  |> filter(fn: (r) => r._field =~ /{regex}/)"
         + '\n  |> group(columns: ["_field"])'
         + "\n  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: false)"
     )
@@ -268,7 +277,7 @@ def alert_annotations(*, bucket: str = DEFAULT_BUCKET) -> Target:
         + ' and r.run_id == "${run}")'
         + "\n  |> group()"
         + '\n  |> map(fn: (r) => ({time: r._time, title: r.rule + " " + r.state, '
-        + "text: r._value, tags: [r.rule, r.severity, r.state]}))"
+        + 'text: r._value, tags: r.rule + "," + r.severity + "," + r.state}))'
     )
     return Target("alerts", ("message",), influxql, flux, result_format="table")
 
@@ -331,7 +340,7 @@ def series_by_run(
         + '\n  |> group(columns: ["run_id"])'
         + "\n  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: false)"
     )
-    return Target(measurement, (field,), influxql, flux)
+    return Target(measurement, (field,), influxql, flux, alias="$tag_run_id")
 
 
 def latest(

@@ -145,13 +145,13 @@ def unknown_references(query: str) -> list[str]:
         aliases = set(re.findall(r'AS "([^"]+)"', query))
         measurements = re.findall(r'FROM "([^"]+)"', query)
         names = set(re.findall(r'"([^"]+)"', query)) - aliases - set(measurements)
-        prefixes = re.findall(r"\(/\^(\w+)/\)", query)
+        prefixes = re.findall(r"\(/\^([a-z]\w*?)\(", query)
     else:
         measurements = re.findall(r'r\._measurement == "([^"]+)"', query)
         names = set(re.findall(r'r\._field == "([^"]+)"', query))
         names |= set(re.findall(r"\b[lr]\.([A-Za-z_]\w*)", query)) - _FLUX_COLUMNS - _FLUX_OWN
         names |= {"run_id"} if "${run}" in query or 'tag: "run_id"' in query else set()
-        prefixes = re.findall(r"r\._field =~ /\^(\w+)/", query)
+        prefixes = re.findall(r"r\._field =~ /\^([a-z]\w*?)\(", query)
     for m in measurements:
         if m not in MEASUREMENTS:
             problems.append(f"measurement {m!r}")

@@ -179,6 +179,7 @@ def _write_fleet(url: str, now: float) -> None:
                     "r_ct_ohm": 900.0,
                     "cpe_alpha": 0.9,
                     "cpe_q_s_per_ohm": 2e-6,
+                    "cpe_q_s_per_ohm_sd": 1e-7,
                     "conductivity_s_per_m": 0.05,
                 },
             )
@@ -294,3 +295,9 @@ def test_fleet_status_comes_from_the_run_stop_point(influx):
     target = q.last_per_run("pipeline_health", "processed_count")
     series = _query(influx, target.influxql)
     assert [s["tags"]["run_id"] for s in series] == ["r-done"]
+
+
+def test_the_cpe_family_panel_leaves_the_uncertainty_out(influx):
+    target = q.prefixed_series("impedance_fit", "cpe_q")
+    (series,) = _query(influx, target.influxql, run="r-silica")
+    assert series["columns"] == ["time", "mean_cpe_q_s_per_ohm"]
