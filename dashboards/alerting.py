@@ -32,6 +32,7 @@ from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.models import alerting as am
 from grafana_foundation_sdk.models import dashboard as dm
 
+from synthwatch.dashboards import alert_queries as aq
 from synthwatch.dashboards import queries as q
 from synthwatch.dashboards.layout import DATASOURCE_UID, DEFAULT_BUCKET, Flavour
 from synthwatch.dashboards.panels import query
@@ -161,7 +162,7 @@ def rule_builders(flavour: Flavour, settings: RuleSettings) -> list[alerting.Rul
         "sw-size-out-of-spec",
         "Mean size out of specification",
         _data(
-            q.latest("psd", "d_mean_nm", model="psd_lognormal", bucket=b),
+            aq.latest("psd", "d_mean_nm", model="psd_lognormal", bucket=b),
             flavour,
             600,
             "outside_range",
@@ -169,7 +170,7 @@ def rule_builders(flavour: Flavour, settings: RuleSettings) -> list[alerting.Rul
         ),
         for_=s.size_for,
         severity="warning",
-        summary="Run {{ $labels.run_id }}: mean size {{ humanize $values.B }} nm is outside "
+        summary="Run {{ $labels.run_id }}: mean size {{ humanize $values.B.Value }} nm is outside "
         f"{s.size_min_nm:g}-{s.size_max_nm:g} nm",
         description="The lognormal fit's number-weighted mean diameter left the spec window. "
         "Check temperature, reagent additions and the recipe on reactor {{ $labels.reactor }}.",
@@ -196,7 +197,7 @@ def rule_builders(flavour: Flavour, settings: RuleSettings) -> list[alerting.Rul
             _rule(
                 uid,
                 title,
-                _data(q.alert_state(regex, bucket=b), flavour, s.engine_lookback_s, "gt", [0.5]),
+                _data(aq.alert_state(regex, bucket=b), flavour, s.engine_lookback_s, "gt", [0.5]),
                 for_="0s",  # the engine already holds and de-duplicates
                 severity=severity,
                 summary=f"Run {{{{ $labels.run_id }}}} {what} ({{{{ $labels.rule }}}})",
@@ -209,7 +210,7 @@ def rule_builders(flavour: Flavour, settings: RuleSettings) -> list[alerting.Rul
             f"sw-no-data-{kind}",
             f"No {label} data",
             _data(
-                q.stale_runs(
+                aq.stale_runs(
                     measurement,
                     field,
                     bucket_s=s.stale_window_s,

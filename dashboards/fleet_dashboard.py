@@ -15,6 +15,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
+from synthwatch.dashboards import alert_queries as aq
 from synthwatch.dashboards import queries as q
 from synthwatch.dashboards.layout import DEFAULT_BUCKET, Flavour
 from synthwatch.dashboards.panels import table_panel, time_series
@@ -94,7 +95,7 @@ def build(flavour: Flavour, bucket: str = DEFAULT_BUCKET) -> dashboard.Dashboard
     """The fleet-overview dashboard builder for ``flavour``."""
     firing = table_panel(
         "Firing alerts",
-        [q.firing_alerts(bucket=bucket)],
+        [aq.firing_alerts(bucket=bucket)],
         flavour,
         description="Engine rules whose latest state change (last 48 h) is 'firing', all runs.",
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
+from synthwatch.dashboards import alert_queries as aq
 from synthwatch.dashboards import queries as q
 from synthwatch.dashboards.influx_query import (
     InfluxAnnotationTargetBuilder,
@@ -44,7 +45,7 @@ def _run_variable(flavour: Flavour, bucket: str) -> dashboard.QueryVariable:
 
 
 def _alert_annotations(flavour: Flavour, bucket: str) -> dashboard.AnnotationQuery:
-    target = q.alert_annotations(bucket=bucket)
+    target = aq.alert_annotations(bucket=bucket)
     influx = query("Anno", target, flavour)
     if flavour is Flavour.INFLUXQL:
         influx.annotation_columns(text="message", tags="rule,severity,state")
@@ -173,7 +174,7 @@ def _impedance_row(flavour: Flavour, bucket: str) -> Section:
 def _alerts_row(flavour: Flavour, bucket: str) -> Section:
     firing = table_panel(
         "Firing alerts of this run",
-        [q.firing_alerts(per_run=True, bucket=bucket)],
+        [aq.firing_alerts(per_run=True, bucket=bucket)],
         flavour,
         description="Rules of the engine whose latest state change in this run is 'firing'.",
     )

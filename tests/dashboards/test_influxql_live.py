@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from influxdb_client import Point, WritePrecision
 
+from synthwatch.dashboards import alert_queries as aq
 from synthwatch.dashboards import alerting, fleet_dashboard, run_dashboard
 from synthwatch.dashboards import queries as q
 from synthwatch.dashboards.layout import Flavour
@@ -261,13 +262,13 @@ def test_mean_size_band_and_heatmap(influx):
 
 
 def test_firing_alerts_follow_the_latest_state(influx):
-    series = _query(influx, q.firing_alerts(per_run=True).influxql)
+    series = _query(influx, aq.firing_alerts(per_run=True).influxql)
     assert [(s["tags"]["rule"], s["values"][0][1:]) for s in series] == [
         ("drift:k2_per_s", [1, "k2 +35 %"])
     ]
     states = {}
     for regex in ("^envelope", "^drift", "^flagged_frames"):
-        for s in _query(influx, q.alert_state(regex).influxql, 48 * 3600):
+        for s in _query(influx, aq.alert_state(regex).influxql, 48 * 3600):
             states[s["tags"]["rule"]] = s["values"][-1][1]
     assert states == {"envelope:d_mean_nm": 0, "drift:k2_per_s": 1}
 
@@ -283,7 +284,7 @@ def test_size_rule_sees_the_oversized_run(influx):
 
 def test_stale_rule_finds_the_silent_run(influx):
     settings = alerting.RuleSettings()
-    target = q.stale_runs("uvvis_features", "noise_au", bucket_s=settings.stale_window_s)
+    target = aq.stale_runs("uvvis_features", "noise_au", bucket_s=settings.stale_window_s)
     series = _query(influx, target.influxql, settings.stale_lookback_s)
     last = {s["tags"]["run_id"]: s["values"][-1][1] for s in series}
     assert last["r-silent"] == 0 and last["r-gold"] > 0 and last["r-big"] > 0

@@ -10,12 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synthwatch.dashboards import queries as q
+from synthwatch.dashboards import query_text
 from synthwatch.dashboards.layout import Flavour
 
 
 @given(st.text(max_size=40))
 def test_flux_string_literals_round_trip(text):
-    literal = q._s(text)
+    literal = query_text.flux_str(text)
     assert literal.startswith('"') and literal.endswith('"')
     inner = literal[1:-1]
     # every quote inside is escaped, and unescaping gives the text back
@@ -25,7 +26,7 @@ def test_flux_string_literals_round_trip(text):
 
 @given(st.text(min_size=1, max_size=40))
 def test_influxql_identifiers_are_quoted(name):
-    quoted = q._q(name)
+    quoted = query_text.ident(name)
     assert quoted[0] == quoted[-1] == '"'
     assert re.sub(r"\\(.)", r"\1", quoted[1:-1]) == name
 
