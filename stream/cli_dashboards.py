@@ -40,7 +40,7 @@ class DashboardsError(Exception):
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``dashboards`` subcommand's parser block."""
     dash = sub.add_parser("dashboards", help="Grafana dashboards and alert rules: export, push")
-    what = dash.add_subparsers(dest="dashboards_command", required=True)
+    what = dash.add_subparsers(dest="dashboards_command", required=True, metavar="{export,push}")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(

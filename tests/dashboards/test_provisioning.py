@@ -93,3 +93,9 @@ def test_export_errors_are_one_line(tmp_path, capsys):
     assert "size_min_nm < size_max_nm" in capsys.readouterr().err
     assert main(["dashboards", "export", str(tmp_path), "--flavour", "sql"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_subcommand_is_required(capsys):
+    assert main(["dashboards"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "{export,push}" in err
