@@ -37,6 +37,23 @@ class DashboardsError(Exception):
     """A problem the person running the command can fix; the message says which."""
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 600, got {text!r}")
+    return value
+
+
+def _http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected http(s)://host[:port], got {text!r}")
+    return text
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``dashboards`` subcommand's parser block."""
     dash = sub.add_parser("dashboards", help="Grafana dashboards and alert rules: export, push")
@@ -59,7 +76,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export = what.add_parser("export", help="write Grafana provisioning files into DIR")
     export.add_argument("directory", metavar="DIR", type=Path)
     export.add_argument(
-        "--influx-url", default=DEFAULT_INFLUX_URL, help="InfluxDB URL as Grafana sees it"
+        "--influx-url",
+        type=_http_url,
+        default=DEFAULT_INFLUX_URL,
+        help="InfluxDB URL as Grafana sees it",
     )
     common(export)
 
@@ -70,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     push.add_argument(
         "--webhook-url", help=f"contact point webhook (default ${WEBHOOK_ENV}; else skipped)"
     )
-    push.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    push.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per request")
     common(push)
 
 

@@ -93,6 +93,8 @@ def test_export_errors_are_one_line(tmp_path, capsys):
     assert "size_min_nm < size_max_nm" in capsys.readouterr().err
     assert main(["dashboards", "export", str(tmp_path), "--flavour", "sql"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+    assert main(["dashboards", "export", str(tmp_path), "--influx-url", "influxdb:8086"]) == 2
+    assert "--influx-url: expected http(s)://host" in capsys.readouterr().err
 
 
 def test_the_subcommand_is_required(capsys):

@@ -120,6 +120,8 @@ def test_usage_errors(grafana, monkeypatch, capsys, tmp_path):
     assert "no credentials" in capsys.readouterr().err
     assert main(["dashboards", "push", "--url", "ftp://x", "--token", "t"]) == 2
     assert "expected http(s)://host" in capsys.readouterr().err
+    assert main(["dashboards", "push", "--url", grafana.url, "--timeout", "-1"]) == 2
+    assert "--timeout: expected seconds" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.write_text("")
     assert main(["dashboards", "push", "--url", grafana.url, "--token-file", str(empty)]) == 2
