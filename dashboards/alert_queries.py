@@ -85,16 +85,22 @@ def stale_runs(
     lookback: str = "1h",
     bucket: str = DEFAULT_BUCKET,
 ) -> Target:
-    """Estimates per run in the latest ``bucket_s`` window, for runs seen in the look-back.
+    """Estimates per run in the last ``bucket_s`` seconds (> 0) or none (0), for the runs seen
+    in the look-back.
 
-    A run whose last window counts 0 has gone silent. Flux leaves out runs that stopped (those
+    A run at 0 has gone silent. Flux leaves out runs that stopped (those
     with a ``pipeline_health`` point, written at RunStop); InfluxQL cannot anti-join two
     measurements, so there a run that ended normally also counts 0 until it leaves the
     look-back (the rule's annotation says so).
     """
+    # Per-minute counts, empty minutes filled with 0 (so a silent run still has a series),
+    # averaged over the window: 0 exactly when nothing arrived in it. (The count of one fixed
+    # bucket would read 0 for every run just after a bucket boundary.)
+    minutes = max(1, bucket_s // 60)
     influxql = (
-        f"SELECT count({ident(field)}) FROM {ident(measurement)} WHERE $timeFilter "
-        f'GROUP BY time({bucket_s}s), "run_id" fill(0)'
+        f'SELECT moving_average(count({ident(field)}), {minutes}) AS "recent" '
+        f"FROM {ident(measurement)} WHERE $timeFilter "
+        'GROUP BY time(60s), "run_id" fill(0)'
     )
     flux = (
         flux_from(bucket, start=f"-{lookback}", stop="now()")

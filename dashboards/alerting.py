@@ -220,7 +220,7 @@ def rule_builders(flavour: Flavour, settings: RuleSettings) -> list[alerting.Rul
                 flavour,
                 s.stale_lookback_s,
                 "lt",
-                [0.5],
+                [0.001],  # nothing in the window (InfluxQL: mean count per minute; Flux: 0/1)
             ),
             for_=s.stale_for,
             severity="critical",
