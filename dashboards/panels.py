@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import heatmap, table, timeseries
+from grafana_foundation_sdk.builders import heatmap, stat, table, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import heatmap as hm
 
 from synthwatch.dashboards.influx_query import InfluxQueryBuilder, datasource_ref
 from synthwatch.dashboards.layout import Flavour
-from synthwatch.dashboards.queries import Target
+from synthwatch.dashboards.query_text import Target
 
 REF_IDS = "ABCDEFGHIJ"
 
@@ -115,3 +115,26 @@ def table_panel(
 ) -> table.Panel:
     panel = table.Panel().title(title).description(description).span(span).height(height)
     return _with_targets(panel, targets, flavour)
+
+
+def stat_panel(
+    title: str,
+    target: Target,
+    flavour: Flavour,
+    *,
+    description: str = "",
+    span: int = 24,
+    height: int = 4,
+) -> stat.Panel:
+    """Big numbers: one per field of the target's (single-row) result."""
+    panel = (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .span(span)
+        .height(height)
+        .unit("short")
+        .decimals(0)
+        .no_value("run still going")
+    )
+    return _with_targets(panel, [target], flavour)

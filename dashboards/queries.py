@@ -144,6 +144,24 @@ def size_distribution(
     return Target("psd", ("d_mean_nm", "gsd"), influxql, flux, result_format="table")
 
 
+def run_counters(fields: tuple[str, ...], *, bucket: str = DEFAULT_BUCKET) -> Target:
+    """The worker's counters of the selected run (its ``pipeline_health`` point, at RunStop)."""
+    select = ", ".join(f"last({ident(f)}) AS {ident(f.removesuffix('_count'))}" for f in fields)
+    influxql = f'SELECT {select} FROM "pipeline_health" WHERE {influxql_where(True, None)}'
+    record = ", ".join(f"{flux_str(f.removesuffix('_count'))}: r.{f}" for f in fields)
+    flux = (
+        flux_from(bucket)
+        + flux_filter("pipeline_health", fields, True, None)
+        + '\n  |> group(columns: ["_field"])'
+        + '\n  |> sort(columns: ["_time"])'
+        + "\n  |> last()"
+        + "\n  |> group()"
+        + '\n  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+        + f"\n  |> map(fn: (r) => ({{_time: r._time, {record}}}))"
+    )
+    return Target("pipeline_health", fields, influxql, flux, result_format="table")
+
+
 def run_values(*, bucket: str = DEFAULT_BUCKET) -> Target:
     """The run ids in the data (the ``run`` variable)."""
     return Target(

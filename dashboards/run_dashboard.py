@@ -22,7 +22,14 @@ from synthwatch.dashboards.influx_query import (
     datasource_ref,
 )
 from synthwatch.dashboards.layout import DEFAULT_BUCKET, Flavour
-from synthwatch.dashboards.panels import band, query, size_heatmap, table_panel, time_series
+from synthwatch.dashboards.panels import (
+    band,
+    query,
+    size_heatmap,
+    stat_panel,
+    table_panel,
+    time_series,
+)
 
 UID = "synthwatch-run"
 TITLE = "synthwatch: run"
@@ -177,8 +184,21 @@ def _alerts_row(flavour: Flavour, bucket: str) -> Section:
         [aq.firing_alerts(per_run=True, bucket=bucket)],
         flavour,
         description="Rules of the engine whose latest state change in this run is 'firing'.",
+        span=16,
     )
-    return "Alerts", [firing]
+    counters = stat_panel(
+        "Pipeline (at run stop)",
+        q.run_counters(
+            ("received_count", "processed_count", "late_count", "deadlettered_count"),
+            bucket=bucket,
+        ),
+        flavour,
+        description="The worker's counters for this run: readings received and processed, "
+        "late ones, and those sent to the dead-letter topic with their reason.",
+        span=8,
+        height=8,
+    )
+    return "Alerts and pipeline", [firing, counters]
 
 
 def build(flavour: Flavour, bucket: str = DEFAULT_BUCKET) -> dashboard.Dashboard:

@@ -237,8 +237,14 @@ def test_every_influxql_query_runs(influx):
     queries = _all_influxql()
     assert len(queries) > 25
     empty = {where for where, text, lookback in queries if not _query(influx, text, lookback)}
-    # r-gold (the $run) has no impedance sensor, and no run has a flagged-frames alert
-    assert empty == {"Resistances", "Constant-phase element", "Conductivity", "sw-sensor-fault"}
+    # r-gold (the $run) has no impedance sensor and has not stopped; no flagged-frames alert
+    assert empty == {
+        "Resistances",
+        "Constant-phase element",
+        "Conductivity",
+        "Pipeline (at run stop)",
+        "sw-sensor-fault",
+    }
 
 
 def test_run_variable_lists_the_runs(influx):
@@ -296,6 +302,10 @@ def test_fleet_status_comes_from_the_run_stop_point(influx):
     target = q.last_per_run("pipeline_health", "processed_count")
     series = _query(influx, target.influxql)
     assert [s["tags"]["run_id"] for s in series] == ["r-done"]
+    counters = q.run_counters(("received_count", "processed_count"))
+    (series,) = _query(influx, counters.influxql, run="r-done")
+    assert series["columns"] == ["time", "received", "processed"]
+    assert series["values"][0][1:] == [120, 120]
 
 
 def test_the_cpe_family_panel_leaves_the_uncertainty_out(influx):

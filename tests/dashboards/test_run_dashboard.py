@@ -88,7 +88,7 @@ def test_the_run_dashboard_shows_what_the_issue_lists():
     (anno,) = data["annotations"]["list"]
     assert "alerts" in anno["target"]["query"]
     rows = [p["title"] for p in data["panels"] if p["type"] == "row"]
-    assert rows == ["Size", "Spectral features", "Kinetics", "Impedance fit", "Alerts"]
+    assert rows == ["Size", "Spectral features", "Kinetics", "Impedance fit", "Alerts and pipeline"]
 
 
 def test_the_size_band_is_shaded_between_its_bounds():
