@@ -26,17 +26,16 @@ the provisioning-file shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.models import alerting as am
 from grafana_foundation_sdk.models import dashboard as dm
 
 from synthwatch.dashboards import alert_queries as aq
 from synthwatch.dashboards import queries as q
-from synthwatch.dashboards.layout import DATASOURCE_UID, DEFAULT_BUCKET, Flavour
+from synthwatch.dashboards.layout import DATASOURCE_UID, Flavour
 from synthwatch.dashboards.panels import query
 from synthwatch.dashboards.run_dashboard import UID as RUN_UID
+from synthwatch.dashboards.settings import RuleSettings, duration_s
 
 FOLDER_UID = "synthwatch"
 FOLDER_TITLE = "synthwatch"
@@ -46,33 +45,6 @@ EXPR_UID = "__expr__"
 #: Webhook URL used when none is given: Grafana substitutes the environment variable when it
 #: reads the provisioning file.
 WEBHOOK_ENV = "${SYNTHWATCH_ALERT_WEBHOOK_URL}"
-
-
-@dataclass(frozen=True)
-class RuleSettings:
-    """Thresholds and timings of the rules (defaults: a citrate gold synthesis)."""
-
-    size_min_nm: float = 5.0
-    size_max_nm: float = 60.0
-    size_for: str = "5m"
-    stale_window_s: int = 300
-    stale_lookback_s: int = 3600
-    stale_for: str = "5m"
-    engine_lookback_s: int = 48 * 3600
-    interval: str = "1m"
-    bucket: str = DEFAULT_BUCKET
-
-    def __post_init__(self) -> None:
-        if not 0 < self.size_min_nm < self.size_max_nm:
-            raise ValueError(
-                f"size spec: expected 0 < size_min_nm < size_max_nm, "
-                f"got {self.size_min_nm} and {self.size_max_nm}"
-            )
-        if not 60 <= self.stale_window_s < self.stale_lookback_s:
-            raise ValueError(
-                f"stale_window_s: expected 60 <= value < stale_lookback_s "
-                f"({self.stale_lookback_s}), got {self.stale_window_s}"
-            )
 
 
 def _expr_ref() -> dm.DataSourceRef:
@@ -246,7 +218,7 @@ def rule_group(flavour: Flavour, settings: RuleSettings) -> am.RuleGroup:
     return (
         alerting.RuleGroup(GROUP)
         .folder_uid(FOLDER_UID)
-        .interval(_duration_s(settings.interval))
+        .interval(duration_s(settings.interval))
         .rules(rule_builders(flavour, settings))
         .build()
     )
@@ -284,10 +256,3 @@ def notification_policy() -> am.NotificationPolicy:
         .routes([critical])
         .build()
     )
-
-
-def _duration_s(text: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise ValueError(f"interval: expected a duration such as 30s, 1m or 1h, got {text!r}")
-    return int(text[:-1]) * units[text[-1]]

@@ -26,6 +26,8 @@ DATASOURCE_UID = "synthwatch-influxdb"
 DATASOURCE_TYPE = "influxdb"
 #: Default database (InfluxQL) or bucket (Flux).
 DEFAULT_BUCKET = "synthwatch"
+#: The compose stack's InfluxDB, as Grafana sees it.
+DEFAULT_INFLUX_URL = "http://influxdb:8086"
 
 
 class Flavour(enum.StrEnum):

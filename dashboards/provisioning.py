@@ -30,12 +30,12 @@ from synthwatch.dashboards.layout import (
     DATASOURCE_TYPE,
     DATASOURCE_UID,
     DEFAULT_BUCKET,
+    DEFAULT_INFLUX_URL,
     Flavour,
 )
 
 #: Where the compose stack mounts the exported tree in the Grafana container.
 CONTAINER_DIR = "/etc/grafana/provisioning"
-DEFAULT_INFLUX_URL = "http://influxdb:8086"
 #: Environment variables Grafana substitutes into the data-source file (docker/grafana.env).
 ENV_ORG = "$INFLUXDB_ORG"
 ENV_TOKEN = "$INFLUXDB_TOKEN"

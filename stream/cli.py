@@ -27,7 +27,6 @@ from rich.table import Table
 
 from synthwatch import __version__
 from synthwatch.stream import cli_dashboards
-from synthwatch.stream.cli_dashboards import add_parser as add_dashboards_parser
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
 from synthwatch.stream.live import (
@@ -114,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_id", metavar="RUN", help="a run id from `synthwatch runs`, or 'latest'")
     show.add_argument("--rows", type=int, default=24, help="rows of the time table (default 24)")
 
-    add_dashboards_parser(sub)
+    cli_dashboards.add_parser(sub)
     return parser
 
 

@@ -15,19 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
-from synthwatch.dashboards.alerting import GROUP, RuleSettings
-from synthwatch.dashboards.layout import DEFAULT_BUCKET, Flavour
-from synthwatch.dashboards.provisioning import (
-    DEFAULT_INFLUX_URL,
-    Bundle,
-    build_bundle,
-    write_tree,
-)
+from synthwatch.dashboards.layout import DEFAULT_BUCKET, DEFAULT_INFLUX_URL, Flavour
+from synthwatch.dashboards.settings import RuleSettings
+
+if TYPE_CHECKING:
+    from synthwatch.dashboards.provisioning import Bundle
+
 
 TOKEN_ENV = "SYNTHWATCH_GRAFANA_TOKEN"
 WEBHOOK_ENV = "SYNTHWATCH_ALERT_WEBHOOK_URL"
@@ -101,6 +99,8 @@ def _bundle(args: argparse.Namespace, webhook_url: str | None = None) -> Bundle:
         )
     except ValueError as err:
         raise DashboardsError(f"synthwatch dashboards: {err}") from None
+    from synthwatch.dashboards.provisioning import build_bundle  # the SDK: only when used
+
     return build_bundle(Flavour(args.flavour), settings, webhook_url)
 
 
@@ -108,6 +108,8 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     directory: Path = args.directory
     if directory.exists() and not directory.is_dir():
         raise DashboardsError(f"synthwatch dashboards export: {directory} is not a directory")
+    from synthwatch.dashboards.provisioning import write_tree
+
     try:
         files = write_tree(directory, _bundle(args), influx_url=args.influx_url)
     except OSError as err:
@@ -177,6 +179,8 @@ def push_bundle(
 ) -> None:
     """Upload ``bundle`` through a grafana-client ``GrafanaApi``; raises PushStepError."""
     from grafana_client.client import GrafanaClientError, GrafanaException
+
+    from synthwatch.dashboards.alerting import GROUP
 
     def call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
         try:

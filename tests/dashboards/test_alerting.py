@@ -65,11 +65,13 @@ def test_the_flux_stale_rule_leaves_stopped_runs_out():
         ({"size_min_nm": 20.0, "size_max_nm": 10.0}, "size_min_nm < size_max_nm"),
         ({"stale_window_s": 30}, "stale_window_s"),
         ({"interval": "often"}, "interval"),
+        ({"stale_for": "5 min"}, "stale_for"),
+        ({"bucket": 'a"b'}, "bucket"),
     ],
 )
 def test_bad_settings_are_refused_with_the_field_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        alerting.rule_group(Flavour.FLUX, alerting.RuleSettings(**kwargs))
+        alerting.RuleSettings(**kwargs)
 
 
 def test_rules_decode_back_through_the_sdk_models():
