@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 
-from synthwatch.dashboards.layout import MEASUREMENTS, TAGS
+from synthwatch.dashboards import alerting, run_dashboard
+from synthwatch.dashboards.layout import MEASUREMENTS, TAGS, Flavour
+from synthwatch.dashboards.provisioning import dashboard_json, to_json
 from synthwatch.models import psd_lognormal, psd_nnls, shape, uvvis_features
+from synthwatch.models.psd_lognormal import LognormalPSD
+from synthwatch.models.quality import FlaggedFrames
+from synthwatch.models.uvvis import UVVisFeatures
 
 DESIGN_MEASUREMENTS = {
     "uvvis_features",
@@ -42,3 +48,13 @@ def test_field_names_are_lowercase_identifiers_and_uncertainties_follow_them():
                 assert m.has_field(name + "_sd")
     assert not MEASUREMENTS["pipeline_health"].has_field("processed_count_sd")
     assert not MEASUREMENTS["psd"].has_field("no_such_nm")
+
+
+def test_the_model_names_the_queries_filter_on_are_the_models():
+    """Panels filter on the model tag; the sensor-fault rule follows flagged_frames alerts."""
+    text = json.dumps(dashboard_json(run_dashboard.build(Flavour.INFLUXQL)))
+    filtered = set(re.findall(r"\\\"model\\\" = '(\w+)'", text))
+    assert filtered == {LognormalPSD.name, UVVisFeatures.name}
+    rules = to_json(alerting.rule_group(Flavour.INFLUXQL, alerting.RuleSettings()))["rules"]
+    fault = next(r for r in rules if r["uid"] == "sw-sensor-fault")
+    assert f"/^{FlaggedFrames.name}/" in fault["data"][0]["model"]["query"]
