@@ -4,6 +4,7 @@
                             (``--system silica``: a Stöber run seen by an impedance cell)
 ``synthwatch runs``          the runs in the store
 ``synthwatch show RUN``      a run's estimates over time and its final state
+``synthwatch dashboards``    Grafana dashboards and alert rules: export, push
 
 Every error a person can cause (a bad option, an unknown run, a bad config value) ends in one
 line on stderr and exit status 2, not a traceback.
@@ -26,6 +27,7 @@ from rich.live import Live
 from rich.table import Table
 
 from synthwatch import __version__
+from synthwatch.stream import cli_dashboards
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
 from synthwatch.stream.demo_silica import (
@@ -123,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="a run's estimates over time and its final state")
     show.add_argument("run_id", metavar="RUN", help="a run id from `synthwatch runs`, or 'latest'")
     show.add_argument("--rows", type=int, default=24, help="rows of the time table (default 24)")
+
+    cli_dashboards.add_parser(sub)
     return parser
 
 
@@ -386,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.INFO if args.verbose else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
+        if args.command == "dashboards":
+            return cli_dashboards.run(args, console, err)
         cfg = _config(args)
         if args.command == "demo":
             return cmd_demo(cfg, args, console)
