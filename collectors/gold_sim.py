@@ -499,7 +499,12 @@ class GoldCitrateSimulator:
             system=self.system,
             recipe=self.recipe(),
             operator="simulator",
-            tags={"source": "simulator", "simulator": type(self).__name__, "seed": str(self.seed)},
+            tags={
+                "source": "simulator",
+                "simulator": type(self).__name__,
+                "seed": str(self.seed),
+                "recipe": f"{self.system}-{self.d_final_nm:g}nm",  # the golden batch's key
+            },
         )
 
     def descriptor(self) -> Descriptor:

@@ -211,9 +211,9 @@ class GoldenBatch(Model):
 
     The estimate after each update that scored something: ``z_<measurement>_<name>`` for the
     quantities of the incoming estimate, ``t2`` over the latest z of every quantity seen so far
-    (``t2_quantities`` of them), and ``top1_contribution``/``top2_contribution`` with the
-    index of their quantities in the envelope (``top1_index``...). :attr:`contributions` gives
-    them by name. With ``align="conversion"``, the latest ``kinetics`` conversion is the
+    (``t2_quantities`` of them), and each of those quantities' share of it,
+    ``contrib_<measurement>_<name>`` (they sum to ``t2``). :attr:`contributions` gives them by
+    ``"measurement.name"``. With ``align="conversion"``, the latest ``kinetics`` conversion is the
     alignment.
     """
 
@@ -283,10 +283,8 @@ class GoldenBatch(Model):
         quantities = [(f"z_{k.replace('.', '_')}"[:64], z, "1", None) for k, z in scored]
         quantities.append(("t2", float(contrib.sum()), "1", None))
         quantities.append(("t2_quantities", float(len(keys)), "1", None))
-        order = np.argsort(-contrib)
-        for rank, j in enumerate(order[:2], start=1):
-            quantities.append((f"top{rank}_contribution", float(contrib[j]), "1", None))
-            quantities.append((f"top{rank}_index", float(ix[j]), "1", None))
+        for k, c in zip(keys, contrib.tolist()):
+            quantities.append((f"contrib_{k.replace('.', '_')}"[:64], c, "1", None))
         self._output = build_estimate(message, self, "golden_batch", quantities, [])
 
     @property

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from synthwatch import __version__
 from synthwatch.stream import cli_dashboards
+from synthwatch.stream.alerting import registry_from_config
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
 from synthwatch.stream.demo_silica import (
@@ -45,7 +46,6 @@ from synthwatch.stream.live import (
     fmt_quantity,
     is_clean,
 )
-from synthwatch.stream.models_registry import ModelRegistry
 from synthwatch.stream.store import Store, StoreError, UnknownRunError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|m|min|h|d)?\s*$")
@@ -200,7 +200,7 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
             reorder_window_s=cfg.worker.reorder_window_s,
             max_batch=cfg.worker.max_batch,
             on_message=on_message,
-            model_factory=ModelRegistry(**cfg.models.model_dump()),
+            model_factory=registry_from_config(cfg),
         )
         if args.quiet or not console.is_terminal:
             result = run()

@@ -130,12 +130,48 @@ class DemoConfig(_Section):
     )
 
 
+class AlertsConfig(_Section):
+    enabled: bool = Field(default=True, description="Run the alert engine on every run.")
+    rules_file: Path | None = Field(
+        default=None,
+        description="TOML file of [[rule]] tables (models/alert_rules.py); none: the defaults.",
+    )
+    default_rules: bool = Field(
+        default=True, description="Keep the built-in rules (stale data, saturation, bubbles...)."
+    )
+    golden_dir: Path = Field(
+        default_factory=lambda: default_data_dir() / "golden",
+        description="Golden-batch envelopes, one <recipe>.json each (synthwatch golden build).",
+    )
+    webhooks: list[str] = Field(
+        default_factory=list, description="URLs that receive every alert as JSON (POST)."
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per request.")
+    webhook_retries: int = Field(default=5, ge=0, le=20, description="Retries per alert.")
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            return [u.strip() for u in value.split(",") if u.strip()]
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"expected http:// or https:// URLs, got {url!r}")
+        return value
+
+
 class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     transport: TransportConfig = Field(default_factory=TransportConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
 
 def _describe(err: ValidationError) -> str:

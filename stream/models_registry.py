@@ -26,9 +26,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from synthwatch.models.alert_rules import Rule
+from synthwatch.models.alerts import DEFAULT_RULES, AlertEngine
 from synthwatch.models.base import Every, Model
 from synthwatch.models.calibration import SizeCalibration
+from synthwatch.models.golden import GoldenBatch
 from synthwatch.models.impedance import ImpedanceFit
 from synthwatch.models.kinetics import Kinetics
 from synthwatch.models.psd_lognormal import LognormalPSD
@@ -38,6 +42,7 @@ from synthwatch.models.shape import ShapeCheck
 from synthwatch.models.uvvis import UVVisFeatures
 from synthwatch.models.uvvis_preprocess import DEFAULT_SATURATION_AU
 from synthwatch.stream.contract import SYSTEMS, Descriptor, RunStart
+from synthwatch.stream.golden_files import load_envelope
 from synthwatch.stream.kernels import METAL_OF_SYSTEM, dielectric_for, kernel_for
 
 log = logging.getLogger(__name__)
@@ -78,6 +83,11 @@ class ModelRegistry:
     impedance_fit: bool = True
     calibration: bool = True
     kinetics: bool = True
+    alerts: bool = True
+    #: the alert engine's rules; None: the built-in ones (models/alerts.py DEFAULT_RULES)
+    alert_rules: tuple[Rule, ...] | None = None
+    #: where golden-batch envelopes are (<recipe>.json); None: no golden batch
+    golden_dir: str | None = None
 
     def __call__(self, start: RunStart | None, descriptor: Descriptor) -> ModelSet:
         """The models for ``descriptor``'s sensor in a run of ``start.system``.
@@ -118,6 +128,17 @@ class ModelRegistry:
             models.append(kinetics)
         if self.calibration and start.system in CALIBRATION_SYSTEMS:
             models.append(SizeCalibration())
+        recipe = start.tags.get("recipe")
+        if self.golden_dir and recipe:
+            envelope = load_envelope(Path(self.golden_dir), recipe)
+            if envelope is not None:
+                golden = GoldenBatch(envelope)
+                golden.update(start)
+                models.append(golden)
+        if self.alerts:
+            engine = AlertEngine(DEFAULT_RULES if self.alert_rules is None else self.alert_rules)
+            engine.update(start)
+            models.append(engine)  # last: it sees every estimate, the golden batch's too
         return models
 
     def _optical_models(self, descriptor: Descriptor, system: str) -> list[Model]:

@@ -349,9 +349,12 @@ class Worker:
             try:
                 model.update(msg)
                 out = model.estimate
+                alerts = getattr(model, "alerts", None) or ()
             except Exception as err:  # noqa: BLE001 - one model's bug must not stop the run
                 self._model_failed(state, model, msg, err)
                 continue
+            for alert in alerts:
+                self._emit(state, alert)
             if out is not None:
                 if out.flags:
                     state.counters.flagged += 1

@@ -134,7 +134,7 @@ def test_a_failing_run_model_dead_letters_its_input_and_the_run_goes_on():
 
 
 def test_default_registry_wires_impedance_and_calibration():
-    reg = ModelRegistry()
+    reg = ModelRegistry(alerts=False)
     start = c.RunStart(run_id="r1", t=T0, reactor="R1", system="SiO2-Stober")
     desc = c.Descriptor(
         run_id="r1",
@@ -151,10 +151,13 @@ def test_default_registry_wires_impedance_and_calibration():
     assert [m.name for m in reg.run_models(start)] == ["size_calibration"]
     gold = c.RunStart(run_id="r2", t=T0, reactor="R1", system="Au-citrate")
     assert [m.name for m in reg.run_models(gold)] == ["kinetics", "size_calibration"]
-    assert [m.name for m in ModelRegistry(kinetics=False).run_models(gold)] == ["size_calibration"]
+    only_cal = ModelRegistry(kinetics=False, alerts=False).run_models(gold)
+    assert [m.name for m in only_cal] == ["size_calibration"]
     other = c.RunStart(run_id="r3", t=T0, reactor="R1", system="ZnO-sol-gel")
     assert reg.run_models(other) == []
-    assert ModelRegistry(calibration=False).run_models(start) == []
+    assert ModelRegistry(calibration=False, alerts=False).run_models(start) == []
+    # the alert engine comes last, so it sees every other model's output
+    assert [m.name for m in ModelRegistry().run_models(gold)][-1] == "alert_engine"
 
 
 def test_worker_without_run_models_in_its_factory():

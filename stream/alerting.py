@@ -1,0 +1,55 @@
+"""Alert rules on disk, and the model registry built from the configuration.
+
+* :func:`load_rules` reads a rule file, checks it against the catalogue of quantities, and
+  refuses it with the line that is wrong. Nothing is guessed at start.
+* :func:`registry_from_config` gives the worker its :class:`ModelRegistry`, with the
+  ``[models]`` switches, the rules and the golden-batch directory
+  (:mod:`~synthwatch.stream.golden_files`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthwatch.models.alert_rules import Rule, parse_rules
+from synthwatch.models.alerts import DEFAULT_RULES
+from synthwatch.models.catalogue import is_known, known_names
+from synthwatch.stream.config import Config, ConfigError
+from synthwatch.stream.models_registry import ModelRegistry
+
+__all__ = ["load_rules", "rules_from_config", "registry_from_config"]
+
+
+def load_rules(path: Path) -> tuple[Rule, ...]:
+    """The rules of ``path``; :class:`ConfigError` with ``path:line`` and the reason otherwise."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the rule file: {e.strerror or e}") from None
+    try:
+        return tuple(parse_rules(text, str(path), is_known, known_names()))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def rules_from_config(cfg: Config) -> tuple[Rule, ...]:
+    """The built-in rules (unless ``default_rules = false``) and those of ``rules_file``.
+
+    A rule in the file with a built-in rule's name replaces it.
+    """
+    own = load_rules(cfg.alerts.rules_file) if cfg.alerts.rules_file else ()
+    names = {r.name for r in own}
+    if not cfg.alerts.default_rules:
+        return own
+    return tuple(r for r in DEFAULT_RULES if r.name not in names) + own
+
+
+def registry_from_config(cfg: Config) -> ModelRegistry:
+    """The worker's registry: ``[models]`` switches, alert rules, golden-batch directory."""
+    rules = rules_from_config(cfg) if cfg.alerts.enabled else ()
+    return ModelRegistry(
+        **cfg.models.model_dump(),
+        alert_rules=rules,
+        alerts=cfg.alerts.enabled,
+        golden_dir=str(cfg.alerts.golden_dir),
+    )
