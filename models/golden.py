@@ -35,6 +35,7 @@ Quantities are addressed as ``"<measurement>.<name>"``, e.g. ``"psd.d_mean_nm"``
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -148,12 +149,15 @@ def build_envelope(
     recipe: str,
     align: Literal["time", "conversion"] = "time",
     bin_width: float = 60.0,
-    min_rel_sd: float = 0.01,
+    min_rel_sd: float = 0.02,
+    pool_bins: int = 2,
 ) -> Envelope:
-    """Envelope of ``runs`` (at least 2), each quantity's sd floored at ``min_rel_sd`` x |mean|.
+    """Envelope of ``runs`` (at least 2): per bin the mean, and the sd of a new run around it.
 
-    The floor keeps a quantity that happened to agree closely across a few good runs from
-    alarming on a difference no instrument could tell.
+    The sd pools the bin with ``pool_bins`` neighbours on each side, is widened by
+    sqrt(1 + 1/n) (a new run scatters about the mean of n, which has its own error), and is
+    floored at ``min_rel_sd`` x |mean|. The floor keeps a quantity that happened to agree
+    closely across a few good runs from alarming on a difference no instrument could tell.
     """
     if len(runs) < 2:
         raise ValueError(
@@ -177,11 +181,23 @@ def build_envelope(
             with np.errstate(invalid="ignore", divide="ignore"):
                 per_run[a, i] = np.where(counts > 0, sums / counts, np.nan)
     n = np.sum(np.isfinite(per_run), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(np.where(n[None] >= 2, per_run, np.nan), axis=0)
-        sd = np.nanstd(np.where(n[None] >= 2, per_run, np.nan), axis=0, ddof=1)
+    ok = np.where(n[None] >= 2, per_run, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins stay NaN
+        mean = np.nanmean(ok, axis=0)
+        # within-bin deviations pooled over +-pool_bins neighbours: a few good runs give a
+        # noisy sd per bin, the neighbours' share the same spread
+        dev2 = (ok - mean[None]) ** 2
+        ss = np.nansum(dev2, axis=0)
+        df = np.maximum(n - 1, 0).astype(float)
+        kernel = np.ones(2 * pool_bins + 1)
+        ss_pool = np.vstack([np.convolve(r, kernel, mode="same") for r in ss])
+        df_pool = np.vstack([np.convolve(r, kernel, mode="same") for r in df])
+        sd = np.sqrt(ss_pool / df_pool)
+    # the spread of a new run around the mean of n: sd sqrt(1 + 1/n) (a prediction interval)
+    sd = sd * np.sqrt(1.0 + 1.0 / np.maximum(n, 1))
     sd = np.maximum(sd, min_rel_sd * np.abs(mean))
-    sd = np.where(sd > 0, sd, np.nan)
+    sd = np.where((sd > 0) & (n >= 2), sd, np.nan)
     z = (per_run - mean[None]) / sd[None]  # (runs, quantities, bins)
     flat = z.transpose(1, 0, 2).reshape(len(quantities), -1)
     both = np.isfinite(flat)
@@ -252,6 +268,8 @@ class GoldenBatch(Model):
             for q in message.quantities:
                 if q.name == "conversion" and q.value is not None:
                     self._conversion = q.value
+        if message.flags:  # a flagged estimate is not compared: it may not be a size at all
+            return
         env = self.envelope
         if env.align == "time":
             x = (message.t - self._t_start).total_seconds()

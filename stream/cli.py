@@ -5,6 +5,7 @@
 ``synthwatch runs``          the runs in the store
 ``synthwatch show RUN``      a run's estimates over time and its final state
 ``synthwatch dashboards``    Grafana dashboards and alert rules: export, push
+``synthwatch golden``        golden-batch envelopes from stored good runs: build, list
 
 Every error a person can cause (a bad option, an unknown run, a bad config value) ends in one
 line on stderr and exit status 2, not a traceback.
@@ -27,7 +28,7 @@ from rich.live import Live
 from rich.table import Table
 
 from synthwatch import __version__
-from synthwatch.stream import cli_dashboards
+from synthwatch.stream import cli_dashboards, cli_golden
 from synthwatch.stream.alerting import registry_from_config
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--rows", type=int, default=24, help="rows of the time table (default 24)")
 
     cli_dashboards.add_parser(sub)
+    cli_golden.add_parser(sub)
     return parser
 
 
@@ -397,6 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(cfg, args, console)
         if args.command == "runs":
             return cmd_runs(cfg, console)
+        if args.command == "golden":
+            return cli_golden.run(cfg, args, console)
         return cmd_show(cfg, args, console)
     except UsageError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
