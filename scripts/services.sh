@@ -7,7 +7,8 @@
 # status_X below and listing X in SERVICES.
 #
 # State (configs, data, logs, pid files) lives in ${SYNTHWATCH_SERVICES_DIR:-<repo>/.services}.
-# `start` picks free ports, waits until the server answers, and writes the addresses to
+# `start` picks free ports (a restart reuses the previous ones while they are free), waits until
+# the server answers, and writes the addresses to
 # $STATE/env (KEY=value lines, e.g. SYNTHWATCH_TEST_INFLUXDB_URL=http://127.0.0.1:PORT), which the
 # tests read. Every command is idempotent: starting a running service or stopping a stopped one
 # does nothing. Quiet on success; errors go to stderr with what to do, exit status 1.
@@ -33,6 +34,21 @@ usage() {
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# port_or_free FILE -> the port saved in FILE if it is still free (a restarted service keeps its
+# address), else a new free port, saved in FILE
+port_or_free() {
+    local port=""
+    [[ -f $1 ]] && port=$(<"$1")
+    if ! [[ $port =~ ^[0-9]+$ ]] || ! python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is fine
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+        port=$(free_port)
+    fi
+    echo "$port" >"$1"
+    echo "$port"
 }
 
 # http_status URL [METHOD] -> prints the HTTP status code, or 000 when nothing answers
@@ -121,9 +137,12 @@ start_influxdb() {
     fi
     command -v influxd >/dev/null || die "influxd not found: run 'scripts/services.sh install influxdb' first"
     mkdir -p "$dir/meta" "$dir/data" "$dir/wal"
-    port=$(free_port)
-    rpc=$(free_port)
-    while [[ $rpc == "$port" ]]; do rpc=$(free_port); done
+    port=$(port_or_free "$dir/http.port")
+    rpc=$(port_or_free "$dir/rpc.port")
+    while [[ $rpc == "$port" ]]; do
+        rm -f "$dir/rpc.port"
+        rpc=$(port_or_free "$dir/rpc.port")
+    done
     # Debian 1.6 keys: "reporting-enabled" (reporting-disabled is silently ignored there);
     # the RPC bind address is top level, the HTTP one in [http].
     cat >"$dir/influxdb.conf" <<EOF

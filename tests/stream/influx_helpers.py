@@ -1,0 +1,158 @@
+"""Helpers of the InfluxDB tests and benchmarks: a contract server and sample estimates.
+
+:class:`ContractServer` is a local HTTP server that stands in for InfluxDB.
+
+It records every request (method, path, query, headers, body) and answers from a script of
+:class:`Reply` objects (status, headers, delay), then 204 once the script is used up. It speaks
+just enough of both APIs: ``POST /api/v2/write`` and ``POST /write`` (write), ``POST /query``
+(``CREATE DATABASE``), ``GET /ping``. It is NOT InfluxDB: it does not parse line protocol, so
+the contract tests check what synthwatch sends, and the real InfluxDB 1.x tests check what a
+server makes of it.
+
+A reply with ``delay_s`` longer than the client's timeout injects a timeout: the request was
+received (and counts as written, as on a real server that wrote it but answered too late).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 204
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    t: float
+
+    @property
+    def lines(self) -> list[str]:
+        return [x for x in self.body.decode().split("\n") if x]
+
+
+class ContractServer:
+    """``with ContractServer() as srv: ... srv.url ... srv.requests``."""
+
+    WRITE_PATHS = ("/api/v2/write", "/write")
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.script: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def _answer(self, body: bytes) -> None:
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                reply = Reply()
+                if parts.path in ContractServer.WRITE_PATHS:
+                    with server._lock:
+                        if server.script:
+                            reply = server.script.popleft()
+                elif parts.path == "/query":
+                    reply = Reply(200, {"Content-Type": "application/json"}, 0, b'{"results":[{}]}')
+                rec = Recorded(
+                    self.command,
+                    parts.path,
+                    query,
+                    dict(self.headers.items()),
+                    body,
+                    reply.status,
+                    time.monotonic(),
+                )
+                with server._lock:
+                    server.requests.append(rec)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                try:
+                    self.send_response(reply.status)
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except OSError:  # the client gave up (timeout injection)
+                    pass
+
+            def do_POST(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                self._answer(self.rfile.read(n))
+
+            def do_GET(self) -> None:
+                self._answer(b"")
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add(self, *replies: Reply) -> None:
+        with self._lock:
+            self.script.extend(replies)
+
+    def writes(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.path in self.WRITE_PATHS]
+
+    def written_lines(self) -> list[str]:
+        """Lines of every write the server answered 2xx (in arrival order)."""
+        return [x for r in self.writes() if 200 <= r.status < 300 for x in r.lines]
+
+    def __enter__(self) -> ContractServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def sample_estimates(n: int, run_id: str = "r1", t0=None, step_s: float = 2.0) -> list:
+    """``n`` uvvis_features estimates of one run, ``step_s`` apart."""
+    from datetime import datetime, timedelta, timezone
+
+    from synthwatch.stream.contract import Estimate, Quantity
+
+    t0 = t0 or datetime(2026, 3, 1, tzinfo=timezone.utc)
+    return [
+        Estimate(
+            run_id=run_id,
+            t=t0 + timedelta(seconds=i * step_s),
+            sensor_id="uv1",
+            seq=i,
+            model="uvvis_features",
+            model_version="1",
+            measurement="uvvis_features",
+            quantities=[
+                Quantity(name="lambda_spr_nm", value=520.0 + i * 1e-3, units="nm", uncertainty=0.1),
+                Quantity(name="a_400_au", value=0.01 * i, units="AU"),
+            ],
+        )
+        for i in range(n)
+    ]
