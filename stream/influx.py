@@ -48,6 +48,29 @@ __all__ = ["InfluxSink"]
 log = logging.getLogger(__name__)
 
 
+class _PerRetryNoise(logging.Filter):
+    """Drops the one-line-per-retry warnings of urllib3 and influxdb-client for our requests.
+
+    The sink logs one summary per failed attempt instead ("unreachable, N points spooled, next
+    try in S s"), so an hour of outage is not thousands of lines.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "influxdb_client.client.write.retry":  # only ever retry notices
+            return record.levelno >= logging.ERROR
+        return "WritesRetry" not in record.getMessage()  # urllib3: "Retrying (WritesRetry(..."
+
+
+_NOISE = _PerRetryNoise()
+
+
+def _quiet_retry_logs() -> None:
+    for name in ("influxdb_client.client.write.retry", "urllib3.connectionpool"):
+        logger = logging.getLogger(name)
+        if _NOISE not in logger.filters:
+            logger.addFilter(_NOISE)
+
+
 def _read_secret(path: Path, field: str) -> str:
     try:
         text = path.read_text(encoding="utf-8").strip()
@@ -112,6 +135,7 @@ class InfluxSink(Sink):
         if self._spool is not None:
             return
         secret = self._secret()
+        _quiet_retry_logs()
         self._spool = Spool(self.config.spool_dir).open()
         self._reactors = self._spool.reactors()
         self._writer = make_writer(self.config, secret)

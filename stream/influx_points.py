@@ -19,6 +19,8 @@ Layout (DESIGN.md "Sinks"; the dashboards in dashboards/ query exactly this):
   ``run_id``, ``reactor``, ``sensor_id``, ``rule``, ``severity``, ``state``, with the fields
   ``message`` (the one string field: Grafana shows it as the annotation text), ``firing``
   (1.0 or 0.0) and the alert's values (by their names, with units).
+* Tag values are escaped by influxdb-client. One thing line protocol cannot carry is a tag value
+  ending in a backslash: the trailing backslashes are dropped, with a warning.
 * Other messages are not written: readings stay in the embedded store; a RunStart only gives
   the run's ``reactor`` tag.
 
@@ -42,6 +44,7 @@ InfluxDB identifies a point by measurement, tag set and time.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime
 
@@ -50,6 +53,8 @@ from influxdb_client import Point, WritePrecision
 from synthwatch.stream.contract import Alert, Estimate
 
 __all__ = ["PRECISION", "estimate_lines", "alert_lines", "timestamp_us"]
+
+log = logging.getLogger(__name__)
 
 #: Every point is written with microsecond timestamps (the store's resolution too).
 PRECISION = WritePrecision.US
@@ -71,10 +76,27 @@ def _line(point: Point) -> str:
     return point.to_line_protocol(precision=PRECISION)
 
 
+def _tag_value(key: str, value: str) -> str:
+    # Line protocol cannot carry a tag value that ends in a backslash (it would escape the ',' or
+    # ' ' after it, and influxdb-client does not guard against it): drop those, and say so.
+    if value.endswith("\\"):
+        kept = value.rstrip("\\")
+        log.warning(
+            "tag %s=%r ends in a backslash, which line protocol cannot carry; written as %r",
+            key,
+            value,
+            kept,
+        )
+        return kept
+    return value
+
+
 def _tagged(measurement: str, tags: dict[str, str | None], t_us: int) -> Point:
     point = Point(measurement).time(t_us, PRECISION)
     for key in sorted(tags):
         value = tags[key]
+        if value:
+            value = _tag_value(key, value)
         if value:  # influxdb-client leaves empty tags out; so do we, explicitly
             point.tag(key, value)
     return point

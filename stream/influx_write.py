@@ -17,6 +17,7 @@ v2: ``Token ...``), never in a URL, so they are not in urllib3's errors or our m
 
 from __future__ import annotations
 
+import base64
 import logging
 from urllib.parse import urlencode
 
@@ -95,9 +96,9 @@ class V1Writer:
         self.cfg = cfg
         self._headers = {"Content-Type": "text/plain; charset=utf-8"}
         if cfg.username:
-            self._headers.update(
-                urllib3.util.make_headers(basic_auth=f"{cfg.username}:{password or ''}")
-            )
+            # RFC 7617 with UTF-8 (urllib3's make_headers encodes latin-1; InfluxDB reads UTF-8)
+            pair = f"{cfg.username}:{password or ''}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         params = {"db": cfg.database, "precision": "u"}
         if cfg.retention_policy:
             params["rp"] = cfg.retention_policy

@@ -11,12 +11,10 @@ which the test may stop and restart; its address stays the same across restarts.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -59,44 +57,6 @@ def ping(url: str) -> bool:
             return resp.status == 204
     except (OSError, urllib.error.URLError):
         return False
-
-
-class InfluxQL:
-    """Minimal InfluxQL client for reading back (GET/POST /query, epoch=u)."""
-
-    def __init__(self, url: str):
-        self.url = url.rstrip("/")
-
-    def query(self, q: str, db: str | None = None, method: str = "GET") -> list[dict]:
-        params = {"q": q, "epoch": "u"}
-        if db:
-            params["db"] = db
-        data = urllib.parse.urlencode(params)
-        if method == "GET":
-            req = urllib.request.Request(f"{self.url}/query?{data}")
-        else:
-            req = urllib.request.Request(f"{self.url}/query", data=data.encode(), method="POST")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            results = json.load(resp)["results"]
-        for r in results:
-            if "error" in r:
-                raise RuntimeError(f"InfluxQL {q!r}: {r['error']}")
-        return results
-
-    def series(self, q: str, db: str) -> list[dict]:
-        """Rows of every series of ``q`` as dicts (tags included when grouped by *)."""
-        rows = []
-        for result in self.query(q, db):
-            for s in result.get("series", []):
-                for values in s["values"]:
-                    row = dict(zip(s["columns"], values))
-                    row.update(s.get("tags") or {})
-                    row["_measurement"] = s["name"]
-                    rows.append(row)
-        return rows
-
-    def command(self, q: str) -> None:
-        self.query(q, method="POST")
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,11 @@ received (and counts as written, as on a real server that wrote it but answered 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,3 +159,41 @@ def sample_estimates(n: int, run_id: str = "r1", t0=None, step_s: float = 2.0) -
         )
         for i in range(n)
     ]
+
+
+class InfluxQL:
+    """Minimal InfluxQL client for reading back (GET/POST /query, epoch=u)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def query(self, q: str, db: str | None = None, method: str = "GET") -> list[dict]:
+        params = {"q": q, "epoch": "u"}
+        if db:
+            params["db"] = db
+        data = urllib.parse.urlencode(params)
+        if method == "GET":
+            req = urllib.request.Request(f"{self.url}/query?{data}")
+        else:
+            req = urllib.request.Request(f"{self.url}/query", data=data.encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            results = json.load(resp)["results"]
+        for r in results:
+            if "error" in r:
+                raise RuntimeError(f"InfluxQL {q!r}: {r['error']}")
+        return results
+
+    def series(self, q: str, db: str) -> list[dict]:
+        """Rows of every series of ``q`` as dicts (tags included when grouped by *)."""
+        rows = []
+        for result in self.query(q, db):
+            for s in result.get("series", []):
+                for values in s["values"]:
+                    row = dict(zip(s["columns"], values))
+                    row.update(s.get("tags") or {})
+                    row["_measurement"] = s["name"]
+                    rows.append(row)
+        return rows
+
+    def command(self, q: str) -> None:
+        self.query(q, method="POST")

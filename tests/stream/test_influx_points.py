@@ -46,6 +46,12 @@ def test_unknown_reactor_leaves_the_tag_out():
     assert "reactor=" not in line.split(" ")[0]
 
 
+def test_a_tag_value_ending_in_a_backslash_loses_it_with_a_warning(caplog):
+    (line,) = estimate_lines(_estimate(), reactor="hood\\\\")
+    assert line.startswith("psd,model=psd_lognormal,model_version=2,reactor=hood,run_id=r1,")
+    assert "ends in a backslash" in caplog.text
+
+
 def test_distribution_bins_are_points_tagged_by_the_axis():
     dist = Distribution(
         quantity="number_per_ml",
@@ -89,7 +95,9 @@ names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True).filter(
     lambda n: n != "flag_count" and not n.endswith("_sd")
 )
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
-texts = st.text(min_size=1, max_size=30).filter(lambda s: s.strip() == s and "\n" not in s)
+texts = st.text(min_size=1, max_size=30).filter(
+    lambda s: s.strip() == s and "\n" not in s and not s.endswith("\\")
+)
 
 
 @given(

@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from influx_helpers import sample_estimates
 
@@ -39,6 +39,7 @@ def test_spool_keeps_order_across_reopen_and_acks_only_what_was_sent(tmp_path):
     spool.close()
 
 
+@settings(max_examples=30)  # each example fsyncs a fresh SQLite file
 @given(st.lists(st.lists(st.text(min_size=1, max_size=20), max_size=5), max_size=8))
 def test_spool_drains_what_was_appended_in_order(tmp_path_factory, batches):
     spool = Spool(tmp_path_factory.mktemp("spool")).open()
