@@ -229,3 +229,24 @@ def test_v1_request_shape_basic_auth_password_file(contract_server, influx_confi
     auth = base64.b64decode(write.headers["Authorization"].removeprefix("Basic ")).decode()
     assert auth == f"writer:{secret}"
     assert secret not in repr(sink) + repr(cfg)
+
+
+def test_demo_writes_to_influxdb_when_enabled(tmp_path, influxdb_url, monkeypatch, capsys):
+    from synthwatch.stream.cli import main
+
+    db = _db()
+    for key, value in {
+        "ENABLED": "true",
+        "URL": influxdb_url,
+        "DATABASE": db,
+        "SPOOL_DIR": str(tmp_path / "spool"),
+    }.items():
+        monkeypatch.setenv(f"SYNTHWATCH_INFLUXDB__{key}", value)
+    store_path = tmp_path / "store.sqlite"
+    argv = ["--store", str(store_path), "demo", "--duration", "3m", "--speed", "max", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    with Store(store_path, readonly=True) as store:
+        (run,) = store.runs()
+    n = _assert_point_for_point(influxdb_url, db, store_path, run.run_id)
+    assert f"influxdb {influxdb_url}: {n} points written, 0 spooled" in out
