@@ -212,9 +212,8 @@ def throughput(args, influxd: Influxd, tmp: Path) -> dict:
     ]
     b = args.batch_size
     batches = ["\n".join(lines[i : i + b]).encode() for i in range(0, len(lines), b)]
-    results: dict[str, list[float]] = {
-        k: [] for k in ("sink_v1", "bare_v1", "sink_v2", "client_v2")
-    }
+    kinds = ("sink_v1", "bare_v1", "sink_v2", "client_v2", "serialize_only")
+    results: dict[str, list[float]] = {k: [] for k in kinds}
     for rep in range(args.repeat):
         db = f"bench_sink_{rep}_{int(time.time())}"
         dt, written = bench_sink(influxd.url, messages, tmp, database=db, batch_size=b)
@@ -233,6 +232,11 @@ def throughput(args, influxd: Influxd, tmp: Path) -> dict:
             dt = bench_client_batching(srv.url, lines, b)
             assert sorted(srv.written_lines()) == sorted(lines)
             results["client_v2"].append(len(lines) / dt)
+        t0 = time.perf_counter()  # the sink's own serialization alone (influxdb-client Point)
+        for m in messages:
+            if isinstance(m, Estimate):
+                estimate_lines(m, reactor_of[m.run_id])
+        results["serialize_only"].append(len(lines) / (time.perf_counter() - t0))
         print(f"repeat {rep + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()))
     med = {k: statistics.median(v) for k, v in results.items()}
     return {
@@ -242,6 +246,7 @@ def throughput(args, influxd: Influxd, tmp: Path) -> dict:
         "points_per_s_all": results,
         "ratio_sink_v1_to_bare_v1": med["sink_v1"] / med["bare_v1"],
         "ratio_sink_v2_to_client_v2": med["sink_v2"] / med["client_v2"],
+        "ratio_sink_v1_to_serialize_only": med["sink_v1"] / med["serialize_only"],
     }
 
 
