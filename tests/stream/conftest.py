@@ -11,6 +11,7 @@ which the test may stop and restart; its address stays the same across restarts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -28,6 +29,29 @@ HOW = "start it with `scripts/services.sh install && scripts/services.sh start` 
 
 if str(HERE) not in sys.path:  # influx_helpers.py beside this file
     sys.path.insert(0, str(HERE))
+
+
+def _root_conftest():
+    """tests/conftest.py, loaded under a name of its own.
+
+    pytest imports every conftest.py outside a package as the module ``conftest``, the last one
+    loaded winning in ``sys.modules``; tests elsewhere write ``from conftest import ROOT`` (or
+    ``source_modules``) and mean tests/conftest.py. Its helpers are re-exported below, so those
+    imports keep working once this file has been loaded.
+    """
+    spec = importlib.util.spec_from_file_location(
+        "_synthwatch_tests_conftest", HERE.parent / "conftest.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_root = _root_conftest()
+FOLDERS = _root.FOLDERS
+source_modules = _root.source_modules
+assemble_package = _root.assemble_package
+assert ROOT == _root.ROOT
 
 
 def _services_dir() -> Path:
