@@ -176,6 +176,16 @@ class InfluxConfig(_Section):
         default=10.0, ge=0, le=3600, description="On close, how long to keep draining the spool."
     )
 
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str) -> str:
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "credentials do not go in the URL (it is logged): use username and password "
+                "(or password_file), or token (or token_file)"
+            )
+        return value
+
     @field_validator("spool_dir", "password_file", "token_file")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:

@@ -57,6 +57,7 @@ class ContractServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.script: deque[Reply] = deque()
+        self.query_script: deque[Reply] = deque()  # answers to POST /query
         self._lock = threading.Lock()
         server = self
 
@@ -76,6 +77,9 @@ class ContractServer:
                             reply = server.script.popleft()
                 elif parts.path == "/query":
                     reply = Reply(200, {"Content-Type": "application/json"}, 0, b'{"results":[{}]}')
+                    with server._lock:
+                        if server.query_script:
+                            reply = server.query_script.popleft()
                 rec = Recorded(
                     self.command,
                     parts.path,

@@ -28,6 +28,7 @@ def test_toml_and_environment(tmp_path):
     ("text", "where"),
     [
         ('url = "localhost:8086"', "influxdb.url"),
+        ('url = "http://me:pw@h:8086"', "credentials do not go in the URL"),
         ("batch_size = 0", "influxdb.batch_size"),
         ('database = "a b"', "influxdb.database"),
         ('api = "v3"', "influxdb.api"),
@@ -49,3 +50,51 @@ def test_demo_with_a_v2_config_missing_its_token_is_a_one_line_error(tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and err.strip().count("\n") == 0
     assert "influxdb.token: api 'v2' needs a token" in err
+
+
+CHILD_CONFTEST = """
+import importlib.util
+
+spec = importlib.util.spec_from_file_location("_influx_conftest", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+influxdb_url = module.influxdb_url
+"""
+CHILD_TEST = """
+def test_needs_influxdb(influxdb_url):
+    pass
+"""
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_missing_server_fails_under_ci_and_skips_otherwise(tmp_path, ci):
+    """The fixture's rule, run in a child pytest: CI=true and no server is a failure."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import HERE
+
+    test_dir = tmp_path / "t"
+    test_dir.mkdir()
+    (test_dir / "conftest.py").write_text(CHILD_CONFTEST.format(path=str(HERE / "conftest.py")))
+    (test_dir / "test_child.py").write_text(CHILD_TEST)
+    env = {
+        **os.environ,
+        "CI": ci,
+        "SYNTHWATCH_TEST_INFLUXDB_URL": "http://127.0.0.1:9",  # nothing listens there
+        "PYTHONPATH": str(HERE),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(test_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    if ci == "true":  # a fixture failure: the test errors, the run fails
+        assert proc.returncode == 1 and "1 error" in proc.stdout, proc.stdout
+        assert "CI=true and InfluxDB at http://127.0.0.1:9" in proc.stdout
+    else:
+        assert proc.returncode == 0 and "1 skipped" in proc.stdout, proc.stdout
+    assert "does not answer /ping" in proc.stdout and "scripts/services.sh" in proc.stdout

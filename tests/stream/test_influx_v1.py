@@ -250,3 +250,20 @@ def test_demo_writes_to_influxdb_when_enabled(tmp_path, influxdb_url, monkeypatc
         (run,) = store.runs()
     n = _assert_point_for_point(influxdb_url, db, store_path, run.run_id)
     assert f"influxdb {influxdb_url}: {n} points written, 0 spooled" in out
+
+
+def test_create_database_refused_to_a_non_admin_still_writes(
+    contract_server, influx_config, caplog
+):
+    from influx_helpers import Reply
+
+    contract_server.query_script.append(Reply(403, body=b'{"error":"requires admin privilege"}'))
+    with InfluxSink(
+        influx_config(contract_server.url, username="writer", password="pw-S3CRET-9")
+    ) as sink:
+        for e in sample_estimates(3):
+            sink.add(e)
+        assert sink.wait_drained(10)
+    assert [r.path for r in contract_server.requests] == ["/query", "/write"]
+    assert "cannot CREATE DATABASE synthwatch (HTTP 403" in caplog.text
+    assert "pw-S3CRET-9" not in caplog.text
