@@ -12,8 +12,8 @@ How a point travels::
 * **Spool**: :mod:`synthwatch.stream.influx_spool`. Every point goes through it, so a point that
   ``flush()`` returned for is on disk until the server acknowledged it; points drain in the order
   they were added; a new sink over the same ``spool_dir`` (after synthwatch restarted) drains what
-  the previous one left. A batch the server refuses as malformed (HTTP 400) is dead-lettered in
-  the spool with the reason, and logged.
+  the previous one left (to the server *it* is configured for). A batch the server refuses as
+  malformed (HTTP 400) is dead-lettered in the spool with the reason, and logged.
 * **Retries**: within a request, influxdb-client's ``WritesRetry`` (429/5xx, timeouts and
   connection errors, exponential backoff, ``Retry-After`` honoured; see
   :mod:`synthwatch.stream.influx_write`). When a request still fails (the server is down), the
@@ -114,6 +114,13 @@ class InfluxSink(Sink):
         self.failures = 0
         self.deadlettered = 0
 
+    def __getstate__(self) -> dict:
+        """Pickles as its config alone, like before setup (a set-up sink's clients stay)."""
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["config"])
+
     def __repr__(self) -> str:
         c = self.config
         where = c.database if c.api == "v1" else f"{c.org}/{c.bucket}"
@@ -156,11 +163,12 @@ class InfluxSink(Sink):
         self._stop.set()
         self._wake.set()
         assert self._thread is not None
-        self._thread.join(self.config.timeout_s * (self.config.max_retries + 2) + 5)
+        # a request may be sleeping in its retries; do not wait for those beyond close_timeout_s
+        # (the spool is durable; an unacknowledged batch is simply sent again next time)
+        self._thread.join(max(1.0, self.config.close_timeout_s))
         self._left = left = self.pending
-        if self._thread.is_alive():  # pragma: no cover - a request hanging past its timeouts
+        if self._thread.is_alive():  # a request still retrying: it closes the spool when done
             self._abandoned = True
-            log.warning("influxdb drain thread still busy; it closes the spool when it stops")
         else:
             self._finish()
         if left:

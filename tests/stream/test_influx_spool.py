@@ -121,3 +121,11 @@ def test_full_spool_pushes_back(tmp_path, influx_config):
             sink.add(ests[10])
         assert busy.value.retry_after > 0 and "spool full" in str(busy.value)
         assert sink.pending == 10  # the refused one was not taken
+
+
+def test_sink_pickles_before_setup_without_io(tmp_path, influx_config):
+    import pickle
+
+    sink = pickle.loads(pickle.dumps(InfluxSink(influx_config(DEAD_URL))))
+    assert not (tmp_path / "spool").exists()  # built and unpickled without touching the disk
+    assert sink.config.url == DEAD_URL and sink.pending == 0
