@@ -15,20 +15,20 @@ import importlib.util
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SERVICES = ROOT / "scripts" / "services.sh"
 ENV_KEY = "SYNTHWATCH_TEST_INFLUXDB_URL"
 HOW = "start it with `scripts/services.sh install && scripts/services.sh start` (see README)"
 
 if str(HERE) not in sys.path:  # influx_helpers.py beside this file
     sys.path.insert(0, str(HERE))
+
+
+from influx_helpers import SERVICES, ping  # noqa: E402
 
 
 def _root_conftest():
@@ -73,14 +73,6 @@ def _unavailable(reason: str):
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}; {HOW}", pytrace=False)
     pytest.skip(f"{reason}; {HOW}")
-
-
-def ping(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/ping", timeout=2) as resp:
-            return resp.status == 204
-    except (OSError, urllib.error.URLError):
-        return False
 
 
 @pytest.fixture(scope="session")

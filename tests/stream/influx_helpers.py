@@ -18,12 +18,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+#: the services script the tests and benchmarks start servers with
+SERVICES = Path(__file__).resolve().parents[2] / "scripts" / "services.sh"
 
 
 @dataclass(frozen=True)
@@ -201,3 +206,11 @@ class InfluxQL:
 
     def command(self, q: str) -> None:
         self.query(q, method="POST")
+
+
+def ping(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/ping", timeout=2) as resp:
+            return resp.status == 204
+    except (OSError, urllib.error.URLError):
+        return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from synthwatch.stream.cli import main
@@ -73,8 +75,7 @@ def test_missing_server_fails_under_ci_and_skips_otherwise(tmp_path, ci):
     import subprocess
     import sys
 
-    from conftest import HERE
-
+    HERE = Path(__file__).resolve().parent
     test_dir = tmp_path / "t"
     test_dir.mkdir()
     (test_dir / "conftest.py").write_text(CHILD_CONFTEST.format(path=str(HERE / "conftest.py")))
