@@ -19,7 +19,7 @@ Quantities are addressed as ``"<measurement>.<name>"``, e.g. ``"psd.d_mean_nm"``
 >>> runs = [RunSeries(f"good{k}", {"psd.d_mean_nm": (t, 10 + t / 60 + 0.1 * k)}) for k in range(4)]
 >>> env = build_envelope(runs, recipe="Au-15nm", bin_width=60.0)
 >>> round(float(env.mean[0, 2]), 3), round(float(env.sd[0, 2]), 3)
-(12.567, 0.129)
+(12.567, 0.251)
 >>> mon = GoldenBatch(env)
 >>> from datetime import datetime, timedelta, timezone
 >>> from synthwatch.stream.contract import Estimate, Quantity, RunStart
@@ -28,8 +28,8 @@ Quantities are addressed as ``"<measurement>.<name>"``, e.g. ``"psd.d_mean_nm"``
 >>> mon.update(Estimate(run_id="r9", t=t0 + timedelta(seconds=150), sensor_id="uv1",
 ...     model="psd_lognormal", model_version="1", measurement="psd",
 ...     quantities=[Quantity(name="d_mean_nm", value=14.0, units="nm")]))
->>> round(mon.estimate.get("z_psd_d_mean_nm").value, 2)       # 14 nm against 12.57 +- 0.13
-11.1
+>>> round(mon.estimate.get("z_psd_d_mean_nm").value, 2)     # 14 nm vs 12.57 +- 0.25 (2 % floor)
+5.7
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ from synthwatch.stream.demo_silica import (
     silica_simulator,
     silica_summary,
 )
+from synthwatch.stream.influx import influx_sinks
+from synthwatch.stream.influx_spool import SpoolError
 from synthwatch.stream.live import (
     FEATURE_COLUMNS,
     PSD_COLUMNS,
@@ -193,11 +195,14 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
             state["listening"] = True
         view.on_input(msg)
 
-    with Store(cfg.store.path, commit_interval_s=cfg.store.commit_interval_s) as store:
+    with (
+        Store(cfg.store.path, commit_interval_s=cfg.store.commit_interval_s) as store,
+        influx_sinks(cfg.influxdb) as influx,
+    ):
         run = partial(
             run_embedded,
             sim.messages(),
-            [store],
+            [store, *influx],
             speed=d.speed,
             reorder_window_s=cfg.worker.reorder_window_s,
             max_batch=cfg.worker.max_batch,
@@ -222,6 +227,11 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         f"{haiss} nm (Haiss); {view.alerts_total} alert state changes"
     )
     console.print(f"stored in {cfg.store.path}; see it with: synthwatch show {run_id}")
+    for sink in influx:
+        console.print(
+            f"influxdb {cfg.influxdb.url}: {sink.written} points written, "
+            f"{sink.pending} spooled in {cfg.influxdb.spool_dir}"
+        )
     return 0
 
 
@@ -405,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         return 2
-    except (ConfigError, UnknownRunError, StoreError) as e:
+    except (ConfigError, UnknownRunError, StoreError, SpoolError) as e:
         text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         err.print(f"error: {text}", markup=False, highlight=False)
         return 2

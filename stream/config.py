@@ -31,7 +31,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "SYNTHWATCH_"
 DEFAULT_FILE = "synthwatch.toml"
@@ -165,6 +173,90 @@ class AlertsConfig(_Section):
         return value
 
 
+class InfluxConfig(_Section):
+    """The InfluxDB sink (stream/influx.py): v1 ``/write`` (InfluxDB 1.x) or v2 (influxdb-client).
+
+    Secrets come from the environment (``SYNTHWATCH_INFLUXDB__TOKEN``,
+    ``SYNTHWATCH_INFLUXDB__PASSWORD``) or from files (``token_file``, ``password_file``), and are
+    never shown in repr, logs or errors.
+    """
+
+    enabled: bool = Field(default=False, description="Write results to InfluxDB too.")
+    api: Literal["v1", "v2"] = Field(
+        default="v1", description="'v1': /write of InfluxDB 1.x; 'v2': InfluxDB 2.x API."
+    )
+    url: str = Field(
+        default="http://127.0.0.1:8086",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="Server URL, http(s)://host:port.",
+    )
+    database: str = Field(
+        default="synthwatch",
+        pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
+        description="v1: database (letters, digits, '_', '.', '-').",
+    )
+    retention_policy: str = Field(default="", description="v1: retention policy ('' = default).")
+    username: str = Field(default="", description="v1: user ('' = no authentication).")
+    password: SecretStr | None = Field(default=None, description="v1: password.")
+    password_file: Path | None = Field(default=None, description="v1: file holding the password.")
+    create_database: bool = Field(
+        default=True, description="v1: CREATE DATABASE (idempotent) before the first write."
+    )
+    token: SecretStr | None = Field(default=None, description="v2: API token.")
+    token_file: Path | None = Field(default=None, description="v2: file holding the token.")
+    org: str = Field(default="", description="v2: organization.")
+    bucket: str = Field(default="synthwatch", min_length=1, description="v2: bucket.")
+    batch_size: int = Field(default=1000, ge=1, le=100_000, description="Points per write.")
+    flush_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="Longest time a point waits before its write."
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=600, description="HTTP timeout per request.")
+    max_retries: int = Field(
+        default=3, ge=0, le=100, description="Retries of one request (429, 503, timeouts)."
+    )
+    retry_interval_s: float = Field(default=1.0, gt=0, description="First retry delay, s.")
+    max_retry_delay_s: float = Field(default=30.0, gt=0, description="Longest retry delay, s.")
+    exponential_base: float = Field(default=2.0, ge=1, description="Backoff growth per retry.")
+    spool_dir: Path = Field(
+        default_factory=lambda: default_data_dir() / "influx-spool",
+        description="Disk spool of points not yet written (kept across restarts).",
+    )
+    max_spool_points: int = Field(
+        default=20_000_000, ge=1, description="Spool size at which the sink pushes back."
+    )
+    write_distribution: bool = Field(
+        default=True, description="Write each distribution bin as a point (psd heatmaps)."
+    )
+    close_timeout_s: float = Field(
+        default=10.0, ge=0, le=3600, description="On close, how long to keep draining the spool."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str) -> str:
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "credentials do not go in the URL (it is logged): use username and password "
+                "(or password_file), or token (or token_file)"
+            )
+        return value
+
+    @field_validator("spool_dir", "password_file", "token_file")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @model_validator(mode="after")
+    def _check_api(self) -> InfluxConfig:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("password, password_file: give one of them, not both")
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("token, token_file: give one of them, not both")
+        # that api 'v2' has a token and an org is checked by the sink (InfluxSink), once every
+        # source of settings has been read
+        return self
+
+
 class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
@@ -172,6 +264,8 @@ class Config(_Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+
+    influxdb: InfluxConfig = Field(default_factory=InfluxConfig)
 
 
 def _describe(err: ValidationError) -> str:
