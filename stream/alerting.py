@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from synthwatch.models.alert_rules import Rule, parse_rules
@@ -16,8 +18,9 @@ from synthwatch.models.alerts import DEFAULT_RULES
 from synthwatch.models.catalogue import is_known, known_names
 from synthwatch.stream.config import Config, ConfigError
 from synthwatch.stream.models_registry import ModelRegistry
+from synthwatch.stream.webhook import WebhookSink
 
-__all__ = ["load_rules", "rules_from_config", "registry_from_config"]
+__all__ = ["load_rules", "rules_from_config", "registry_from_config", "webhook_sinks"]
 
 
 def load_rules(path: Path) -> tuple[Rule, ...]:
@@ -53,3 +56,19 @@ def registry_from_config(cfg: Config) -> ModelRegistry:
         alerts=cfg.alerts.enabled,
         golden_dir=str(cfg.alerts.golden_dir),
     )
+
+
+@contextmanager
+def webhook_sinks(cfg: Config) -> Iterator[list[WebhookSink]]:
+    """``[WebhookSink]`` for ``[alerts] webhooks``, else ``[]``; closed (flushed) on exit."""
+    if not cfg.alerts.webhooks:
+        yield []
+        return
+    sink = WebhookSink(
+        cfg.alerts.webhooks,
+        timeout_s=cfg.alerts.webhook_timeout_s,
+        retries=cfg.alerts.webhook_retries,
+        undelivered_path=cfg.alerts.golden_dir.parent / "webhook-undelivered.jsonl",
+    )
+    with sink:
+        yield [sink]

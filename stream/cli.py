@@ -29,7 +29,7 @@ from rich.table import Table
 
 from synthwatch import __version__
 from synthwatch.stream import cli_dashboards, cli_golden
-from synthwatch.stream.alerting import registry_from_config
+from synthwatch.stream.alerting import registry_from_config, webhook_sinks
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
 from synthwatch.stream.demo_silica import (
@@ -198,11 +198,12 @@ def cmd_demo(cfg: Config, args: argparse.Namespace, console: Console) -> int:
     with (
         Store(cfg.store.path, commit_interval_s=cfg.store.commit_interval_s) as store,
         influx_sinks(cfg.influxdb) as influx,
+        webhook_sinks(cfg) as hooks,
     ):
         run = partial(
             run_embedded,
             sim.messages(),
-            [store, *influx],
+            [store, *influx, *hooks],
             speed=d.speed,
             reorder_window_s=cfg.worker.reorder_window_s,
             max_batch=cfg.worker.max_batch,
