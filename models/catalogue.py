@@ -38,13 +38,17 @@ MEASUREMENTS: dict[str, tuple[str, ...]] = {
     ),
     "calibration": ("n_labels", "naive_mae", "pv_abs_error", "pv_mae", "d_mean_nm_pred"),
     "golden_batch": ("t2", "t2_quantities"),
+    "scalar": ("temperature_degC", "rate_per_min"),
     "pipeline_health": (
         "received_count", "processed_count", "duplicates_count", "late_count",
         "deadlettered_count", "flagged_count", "model_errors_count",
     ),
 }  # fmt: skip
-#: names built from other names: golden-batch z-scores and contributions of any quantity
-PATTERNS: dict[str, tuple[str, ...]] = {"golden_batch": (r"z_[a-z0-9_]+", r"contrib_[a-z0-9_]+")}
+#: names built from other names: golden-batch z-scores and contributions, scalar probes
+PATTERNS: dict[str, tuple[str, ...]] = {
+    "golden_batch": (r"z_[a-z0-9_]+", r"contrib_[a-z0-9_]+"),
+    "scalar": (r"[A-Za-z0-9_]+",),  # <quantity>_<units> of any scalar probe's descriptor
+}
 
 
 def is_known(quantity: str) -> bool:

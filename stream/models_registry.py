@@ -38,6 +38,7 @@ from synthwatch.models.kinetics import Kinetics
 from synthwatch.models.psd_lognormal import LognormalPSD
 from synthwatch.models.psd_nnls import NNLSPSD
 from synthwatch.models.quality import FlaggedFrames
+from synthwatch.models.scalar import ScalarValue
 from synthwatch.models.shape import ShapeCheck
 from synthwatch.models.uvvis import UVVisFeatures
 from synthwatch.models.uvvis_preprocess import DEFAULT_SATURATION_AU
@@ -92,10 +93,13 @@ class ModelRegistry:
     def __call__(self, start: RunStart | None, descriptor: Descriptor) -> ModelSet:
         """The models for ``descriptor``'s sensor in a run of ``start.system``.
 
-        A sensor with no model for it (a scalar probe, a UV-Vis sensor on a silica run) still has
-        its readings archived; it just gets no estimates.
+        A sensor with no model for it (a UV-Vis sensor on a silica run) still has its readings
+        archived; it just gets no estimates. A scalar probe's value is passed on as an estimate
+        (measurement ``scalar``) for the alert rules.
         """
         system = start.system if start is not None else "Au-citrate"
+        if descriptor.kind == "scalar":
+            return ModelSet(estimators=[ScalarValue(descriptor)])
         if descriptor.kind == "impedance" and self.impedance_fit:
             return ModelSet(
                 estimators=[ImpedanceFit(descriptor)],

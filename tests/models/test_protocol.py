@@ -38,6 +38,12 @@ def inputs_for(model: Model) -> list:
     rng = np.random.default_rng(0)
     desc = getattr(model, "descriptor", None)
     kernel = getattr(model, "kernel", None)
+    if isinstance(desc, Descriptor) and desc.kind == "scalar":
+        return [
+            Reading(run_id="r1", t=t0 + timedelta(seconds=k), sensor_id=desc.sensor_id, seq=k,
+                    values=[20.0 + rng.normal(0, 0.1)])
+            for k in range(5)
+        ]  # fmt: skip
     if isinstance(desc, Descriptor) or kernel is not None:
         wl = np.asarray(desc.axis if isinstance(desc, Descriptor) else kernel.wavelengths_nm)
         sensor = desc.sensor_id if isinstance(desc, Descriptor) else model.sensor_id
