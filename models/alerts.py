@@ -78,7 +78,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          flags=("saturated",), count=5, window_s=60.0, clear_s=120.0,
          advice="dilute the sample, shorten the integration time or check for stray light"),
     Rule(name="impedance_bubbles", kind="flag", quantity="impedance_fit.*",
-         flags=("kk_invalid",), count=3, window_s=1800.0, clear_s=1800.0,
+         flags=("kk_invalid",), count=5, window_s=900.0, clear_s=1800.0,
          advice="bubbles or a loose contact in the cell: check the flow and degas"),
     Rule(name="envelope_size", kind="envelope", quantity="psd.d_mean_nm", z=3.0, for_s=60.0,
          clear_s=120.0, hysteresis=0.2, advice="compare the recipe and temperature with the "

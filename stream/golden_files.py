@@ -28,12 +28,14 @@ __all__ = [
     "GOLDEN_QUANTITIES",
 ]
 
-#: what a golden batch follows by default: size, spread, Au(0), peak, conversion, impedance
+#: what a golden batch follows by default: size, spread, Au(0), peak, spectral noise (the
+#: lamp), conversion, impedance
 GOLDEN_QUANTITIES = (
     "psd.d_mean_nm",
     "psd.gsd",
     "uvvis_features.lambda_spr_nm",
     "uvvis_features.au0_mM",
+    "uvvis_features.noise_au",
     "kinetics.conversion",
     "impedance_fit.r_s_ohm",
     "impedance_fit.r_ct_ohm",
