@@ -2,7 +2,8 @@
 
 :class:`Kinetics` is fed the run's estimates. It takes one quantity of one source model, by
 default Au(0) (``au0_mM``, Hendel et al., Anal. Chem. 86 (2014) 11114, from ``uvvis_features``)
-or a normalised impedance feature. Every ``refit_every_s`` of event time it fits
+or an impedance feature's change since the start (``relative=True``: conductivity falls as
+TEOS hydrolyses and ammonia is consumed). Every ``refit_every_s`` of event time it fits
 ``y(t) = plateau * f(t - onset)`` for each mechanism of
 :mod:`~synthwatch.models.kinetics_curves` (Finke-Watzky two-step, JMAK, first order) and keeps
 the one with the lowest AICc. The plateau is fitted, so the conversion is y / plateau. A
@@ -88,6 +89,8 @@ class Kinetics(Model):
         bin_s: float = 10.0,
         fit_onset: bool = False,
         min_signal_sd: float = 8.0,
+        relative: bool = False,
+        n_baseline: int = 5,
     ):
         unknown = [m for m in mechanisms if m not in MECHANISMS]
         if unknown or not mechanisms:
@@ -107,6 +110,9 @@ class Kinetics(Model):
         self.bin_s = bin_s
         self.fit_onset = fit_onset
         self.min_signal_sd = min_signal_sd
+        self.relative = relative
+        self.n_baseline = n_baseline
+        self._baseline: list[float] = []
         self._history = BinnedHistory(max_bins, bin_s)
         self._t_start: datetime | None = None
         self._precursor: float | None = None
@@ -133,8 +139,8 @@ class Kinetics(Model):
                 if isinstance(value, (int, float)) and value > 0:
                     self._precursor = float(value)
             return
-        if not isinstance(message, Estimate) or message.model != self.source:
-            return
+        if not isinstance(message, Estimate) or message.model != self.source or message.flags:
+            return  # a flagged estimate (saturated, a bubble in the cell...) is not a conversion
         q = next((q for q in message.quantities if q.name == self.quantity), None)
         if q is None or q.value is None or not math.isfinite(q.value):
             return
@@ -142,6 +148,10 @@ class Kinetics(Model):
             self._t_start = message.t
         t_s = (message.t - self._t_start).total_seconds()
         y = float(q.value)
+        if self.relative:  # the change since the start (the mean of the first n_baseline)
+            if len(self._baseline) < self.n_baseline:
+                self._baseline.append(y)
+            y -= sum(self._baseline) / len(self._baseline)
         if self._last_y is not None:
             self._d2_sum += (y - self._last_y) ** 2
             self._d2_n += 1

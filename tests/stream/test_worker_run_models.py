@@ -148,14 +148,14 @@ def test_default_registry_wires_impedance_and_calibration():
     )
     models = reg(start, desc)
     assert [m.name for m in models.estimators] == ["impedance_fit"]
-    assert [m.name for m in reg.run_models(start)] == ["size_calibration"]
+    assert [m.name for m in reg.run_models(start)] == ["kinetics", "size_calibration"]
     gold = c.RunStart(run_id="r2", t=T0, reactor="R1", system="Au-citrate")
     assert [m.name for m in reg.run_models(gold)] == ["kinetics", "size_calibration"]
     only_cal = ModelRegistry(kinetics=False, alerts=False).run_models(gold)
     assert [m.name for m in only_cal] == ["size_calibration"]
     other = c.RunStart(run_id="r3", t=T0, reactor="R1", system="ZnO-sol-gel")
     assert reg.run_models(other) == []
-    assert ModelRegistry(calibration=False, alerts=False).run_models(start) == []
+    assert ModelRegistry(calibration=False, alerts=False, kinetics=False).run_models(start) == []
     # the alert engine comes last, so it sees every other model's output
     assert [m.name for m in ModelRegistry().run_models(gold)][-1] == "alert_engine"
 
