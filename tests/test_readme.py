@@ -38,9 +38,20 @@ def test_the_config_example_in_readme_is_valid(tmp_path):
     from synthwatch.stream.config import load_config
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    (block,) = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S) if "[store]" in b]
     f = tmp_path / "synthwatch.toml"
     f.write_text(block)
     cfg = load_config(f, env={})
     assert "~" not in str(cfg.store.path)
     assert cfg.models.psd_nnls_every == 60 and cfg.demo.scenario == "gold"
+
+
+def test_the_rule_examples_in_readme_parse():
+    from synthwatch.models.alert_rules import parse_rules
+    from synthwatch.models.catalogue import is_known, known_names
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S) if "[[rule]]" in b]
+    assert blocks
+    for block in blocks:
+        assert parse_rules(block, "README.md", is_known, known_names())
