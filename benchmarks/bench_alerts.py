@@ -49,10 +49,6 @@ def rules():
     from synthwatch.models.alerts import DEFAULT_RULES
 
     own = (
-        Rule(name="temperature_out_of_range", kind="threshold",
-             quantity="scalar.temperature_degC", above=2.0, below=-2.0, for_s=60.0,
-             clear_s=120.0, severity="critical",
-             advice="check the thermostat and the probe"),  # limits set per run (setpoint)
         Rule(name="envelope_au0", kind="envelope", quantity="uvvis_features.au0_mM", z=4.0,
              for_s=300.0, clear_s=600.0, hysteresis=0.2,
              advice="check the amount of HAuCl4 added"),
@@ -67,17 +63,6 @@ def rules():
              advice="the size departs slowly from the golden batch: check the temperature"),
     )  # fmt: skip
     return DEFAULT_RULES, own
-
-
-def _with_setpoint(rule_set, setpoint):
-    from dataclasses import replace
-
-    out = []
-    for r in rule_set:
-        if r.name == "temperature_out_of_range":
-            r = replace(r, above=setpoint + r.above, below=setpoint + r.below)
-        out.append(r)
-    return tuple(out)
 
 
 def tag(messages, recipe):
@@ -140,7 +125,7 @@ def run(messages, setpoint, store_path, golden_dir, rule_set):
 
     registry = ModelRegistry(
         psd_nnls_every=0,
-        alert_rules=_with_setpoint(rule_set, setpoint),
+        alert_rules=rule_set,
         golden_dir=str(golden_dir) if golden_dir else None,
     )
     with Store(store_path) as store:

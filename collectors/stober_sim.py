@@ -391,7 +391,8 @@ class StoberSimulator:
         return sorted(self._labels, key=lambda lab: lab.t)
 
     def recipe(self) -> dict[str, float]:
-        return {"TEOS_M": self.TEOS_M, "NH3_M": self.NH3_M, "H2O_M": self.H2O_M}
+        # a room-temperature run: the setpoint the alert rules' temperature limits are set from
+        return {"TEOS_M": self.TEOS_M, "NH3_M": self.NH3_M, "H2O_M": self.H2O_M, "T_degC": 25.0}
 
     def run_start(self) -> RunStart:
         return RunStart(

@@ -16,7 +16,9 @@ A rule file holds ``[[rule]]`` tables::
 
 Kinds and their own keys:
 
-* ``threshold``: ``above`` and/or ``below`` on ``quantity``.
+* ``threshold``: ``above`` and/or ``below`` on ``quantity``; with ``relative_to = "T_degC"``
+  they are offsets from that recipe parameter of the run (a rule for every setpoint), and the
+  rule sleeps in a run whose recipe lacks it.
 * ``envelope``: ``z`` (default 3): |z| of ``quantity`` against the golden batch above it.
 * ``t2``: ``limit``: the golden batch's combined statistic above it (``quantity`` not used).
 * ``drift``: ``detector`` = ``page_hinkley`` (Page, Biometrika 41 (1954) 100) or ``adwin``
@@ -89,6 +91,7 @@ class Rule:
     hysteresis: float = 0.0
     severity: str = "warning"
     advice: str = ""
+    relative_to: str = ""
     enabled: bool = True
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -149,7 +152,7 @@ def rule_from_dict(
         if not isinstance(out["flags"], list) or not all(isinstance(f, str) for f in out["flags"]):
             raise err("flags", "expected a list of flag names")
         out["flags"] = tuple(out["flags"])
-    for key in ("advice", "quantity"):
+    for key in ("advice", "quantity", "relative_to"):
         if key in out and not isinstance(out[key], str):
             raise err(key, f"expected a string, got {out[key]!r}")
     quantity = out.get("quantity", "")

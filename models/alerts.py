@@ -80,6 +80,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(name="impedance_bubbles", kind="flag", quantity="impedance_fit.*",
          flags=("kk_invalid",), count=5, window_s=900.0, clear_s=1800.0,
          advice="bubbles or a loose contact in the cell: check the flow and degas"),
+    Rule(name="temperature_out_of_range", kind="threshold", quantity="scalar.temperature_degC",
+         relative_to="T_degC", above=2.0, below=-2.0, for_s=60.0, clear_s=120.0,
+         hysteresis=0.0, severity="critical", advice="check the thermostat and the probe"),
     Rule(name="envelope_size", kind="envelope", quantity="psd.d_mean_nm", z=3.0, for_s=60.0,
          clear_s=120.0, hysteresis=0.2, advice="compare the recipe and temperature with the "
          "golden batch"),
@@ -112,6 +115,7 @@ class AlertEngine(Model):
         self._t_start: datetime | None = None
         self._now: datetime | None = None
         self._run_id: str | None = None
+        self._recipe: dict[str, Any] = {}
         self._alerts: list[Alert] = []
 
     @classmethod
@@ -124,6 +128,7 @@ class AlertEngine(Model):
         self._alerts = []
         if isinstance(message, RunStart):
             self._t_start, self._run_id = message.t, message.run_id
+            self._recipe = dict(message.recipe)
             return
         if isinstance(message, datetime):
             self._advance(message)
@@ -161,7 +166,9 @@ class AlertEngine(Model):
             q = next((q for q in est.quantities if q.name == rule.quantity_name), None)
             if q is None or q.value is None:
                 return
-            v, lim = q.value, (rule.above, rule.below)
+            v, lim = q.value, self._limits(rule)
+            if lim is None:
+                return
             cond = (lim[0] is not None and v > lim[0]) or (lim[1] is not None and v < lim[1])
             h = rule.hysteresis
             clear = (lim[0] is None or v < lim[0] - h * abs(lim[0])) and (
@@ -195,6 +202,15 @@ class AlertEngine(Model):
             st = self._state(rule, est.sensor_id)
             st.last_seen = t
             self._step(rule, est.sensor_id, t, False, True, {})
+
+    def _limits(self, rule: Rule) -> tuple[float | None, float | None] | None:
+        """(above, below) of a threshold rule; offsets from the recipe with ``relative_to``."""
+        if not rule.relative_to:
+            return rule.above, rule.below
+        base = self._recipe.get(rule.relative_to)
+        if isinstance(base, bool) or not isinstance(base, (int, float)):
+            return None  # the run's recipe has no such setpoint: the rule sleeps
+        return tuple(None if x is None else base + x for x in (rule.above, rule.below))
 
     def _drift(self, rule: Rule, est: Estimate) -> None:
         if rule.on == "z":
@@ -294,15 +310,11 @@ class AlertEngine(Model):
         now = f"{label} {_fmt(latest[0])} {latest[1]}" if latest else label
         firing = state == "firing"
         if rule.kind == "threshold":
-            lim = (
-                rule.above
-                if (rule.above is not None and latest and latest[0] > rule.above)
-                else rule.below
-            )
-            if lim is None:
-                lim = rule.above
+            above, below = self._limits(rule) or (rule.above, rule.below)
+            high = above is not None and latest is not None and latest[0] > above
+            lim = above if high or below is None else below
             units = latest[1] if latest else ""
-            side = "above" if rule.above is not None and lim == rule.above else "below"
+            side = "above" if above is not None and lim == above else "below"
             text = (
                 f"{now}, {side} the limit {_fmt(lim)} {units} for {_elapsed(held_s)} {at}"
                 if firing

@@ -22,6 +22,8 @@ It reports (measurement ``kinetics``):
   induction. Nucleation is while the Finke-Watzky nucleation rate k1 exceeds the autocatalytic
   one, k2 x conversion, or conversion is below 10 % for the other mechanisms. Conversion from
   95 % on is the plateau.
+* ``residual_z``: the latest observation's residual from the fit in noise sd (what a drift rule
+  watches: a run leaving its own kinetics);
 * ``aic_weight_<mechanism>`` (Akaike weights, Burnham & Anderson, Model Selection and
   Multimodel Inference, 2002, sec. 2.9), ``plateau_<quantity>`` and ``rel_rms_residual``.
 
@@ -232,6 +234,9 @@ class Kinetics(Model):
                 q.append((f"aic_weight_{m}", weights.get(m, 0.0) / total, "1", None))
             scale = abs(best.amplitude) if best.amplitude else math.nan
             q.append(("rel_rms_residual", best.sigma / scale, "1", None))
+            if self._last_y is not None and best.sigma > 0:  # for drift detectors
+                z = (self._last_y - best.amplitude * conv) / best.sigma
+                q.append(("residual_z", z, "1", None))
         return build_estimate(source, self, "kinetics", q, [])
 
     @staticmethod

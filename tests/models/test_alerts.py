@@ -185,3 +185,25 @@ def test_rules_are_per_sensor_and_state_survives_pickle():
     assert [a.model_dump() for _, a in feed(copy, later)] == [
         a.model_dump() for _, a in feed(e, later)
     ]
+
+
+def test_threshold_relative_to_the_recipe_setpoint():
+    rule = Rule(
+        name="temp",
+        kind="threshold",
+        quantity="scalar.temperature_degC",
+        relative_to="T_degC",
+        above=2.0,
+        below=-2.0,
+    )
+    e = AlertEngine(rules=(rule,))
+    e.update(
+        RunStart(run_id="r1", t=T0, reactor="R1", system="Au-citrate", recipe={"T_degC": 100.0})
+    )
+    alerts = feed(e, [est(0, measurement="scalar", temperature_degC=101.5),
+                      est(30, measurement="scalar", temperature_degC=103.1)])  # fmt: skip
+    assert [a.state for _, a in alerts] == ["firing"]
+    assert "above the limit 102" in alerts[0][1].message
+    # a run whose recipe has no setpoint: the rule sleeps
+    e2 = engine(rule)
+    assert feed(e2, [est(0, measurement="scalar", temperature_degC=150.0)]) == []
