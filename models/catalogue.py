@@ -32,7 +32,8 @@ MEASUREMENTS: dict[str, tuple[str, ...]] = {
     ),
     "kinetics": (
         "conversion", "phase_code", "k1_per_s", "k2_per_s", "k_per_s", "avrami_n", "yield",
-        "onset_s", "residual_z", "t90_s", "t90_lo_s", "t90_hi_s", "time_to_t90_s", "rel_rms_residual",
+        "onset_s", "residual_z", "t90_s", "t90_lo_s", "t90_hi_s", "time_to_t90_s",
+        "rel_rms_residual",
         "plateau_au0_mM", "plateau_metal0_mM", "plateau_conductivity_s_per_m",
         "aic_weight_finke_watzky", "aic_weight_jmak", "aic_weight_first_order",
     ),
