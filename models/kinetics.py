@@ -30,6 +30,11 @@ It reports (measurement ``kinetics``):
 Before the signal rises above ``min_signal_sd`` noise standard deviations nothing is fitted,
 and the estimate says induction. The noise is taken from successive differences.
 
+The onset of the curve is fitted too (``fit_onset=True``, reported as ``onset_s``): mixing, heating
+or a separate induction delay then does not masquerade as slow nucleation (on the simulator's
+gold run with a 208 s delay: k1 1.92e-4 s^-1 with the onset fitted, 4.5e-5 without, true
+1.83e-4).
+
 Cost is bounded: the history is a :class:`~synthwatch.models.kinetics_fit.BinnedHistory` of at
 most ``max_bins`` bins, so a refit at hour 24 costs what one at hour 1 does. Between refits
 ``update`` only adds to a bin and ``estimate`` is None.
@@ -89,7 +94,7 @@ class Kinetics(Model):
         refit_every_s: float = 30.0,
         max_bins: int = 240,
         bin_s: float = 10.0,
-        fit_onset: bool = False,
+        fit_onset: bool = True,
         min_signal_sd: float = 8.0,
         relative: bool = False,
         n_baseline: int = 5,

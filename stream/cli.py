@@ -327,7 +327,9 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         alerts = store.alerts(args.run_id)
         fits = store.estimates(args.run_id, measurement="impedance_fit")
         calibration = store.estimates(args.run_id, measurement="calibration")
+        kinetics = store.estimates(args.run_id, measurement="kinetics")
     t0 = summary.t_start
+    kinetics_line = _kinetics_line(kinetics)
     if fits or calibration:
         show_impedance(console, args.run_id, fits, calibration, t0, args.rows)
     if fits and not features:
@@ -335,6 +337,8 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
             f"status: {summary.status}; {summary.n_readings} readings; "
             f"{len(alerts)} alert state changes"
         )
+        if kinetics_line:
+            console.print(kinetics_line)
         _show_footer(console, alerts, health, t0)
         return 0
     title = f"run {args.run_id}: UV-Vis estimates over time"
@@ -376,8 +380,41 @@ def cmd_show(cfg: Config, args: argparse.Namespace, console: Console) -> int:
         console.print(
             "shape: " + ", ".join(f"{name} in {n} spectra" for name, n in shape_flags.most_common())
         )
+    if kinetics_line:
+        console.print(kinetics_line)
     _show_footer(console, alerts, health, t0)
     return 0
+
+
+_MECHANISMS = {"finke_watzky": "Finke-Watzky", "jmak": "JMAK", "first_order": "first order"}
+
+
+def _kinetics_line(kinetics: list[Estimate]) -> str:
+    """'kinetics: Finke-Watzky (AIC weight 1.00), k1 ..., t90 20.2 min (19.8-20.6), ...'."""
+    fitted = [e for e in kinetics if any(q.name == "t90_s" for q in e.quantities)]
+    if not fitted:
+        return ""
+    last = fitted[-1]
+    q = {x.name: x for x in last.quantities}
+    weights = {m: q[f"aic_weight_{m}"].value or 0.0 for m in _MECHANISMS if f"aic_weight_{m}" in q}
+    best = max(weights, key=weights.get) if weights else ""
+    consts = ", ".join(
+        f"{n} {q[n].value:.3g}" + (f" ± {q[n].uncertainty:.2g}" if q[n].uncertainty else "")
+        for n in ("k1_per_s", "k2_per_s", "k_per_s", "avrami_n")
+        if n in q and q[n].value is not None
+    )
+
+    def minutes(name: str) -> str:
+        v = q.get(name)
+        return "?" if v is None or v.value is None else f"{v.value / 60:.1f}"
+
+    conv = q.get("conversion")
+    conv_text = f"{conv.value:.0%}" if conv is not None and conv.value is not None else "?"
+    return (
+        f"kinetics: {_MECHANISMS.get(best, best)} (AIC weight {weights.get(best, 0):.2f}); "
+        f"{consts}; t90 {minutes('t90_s')} min ({minutes('t90_lo_s')}-{minutes('t90_hi_s')}); "
+        f"conversion {conv_text}"
+    )
 
 
 def _show_footer(console: Console, alerts, health: list[Estimate], t0) -> None:
