@@ -151,7 +151,8 @@ def ewma_arl(
     """ARL of the two-sided EWMA (asymptotic limits ``+-L sigma_z``) under ``shift`` sigma.
 
     Zero-state (starting at ``mu0``) by default; ``steady_state=True`` for the conditional
-    steady-state ARL. ``n_states`` is odd (``2m + 1``; 301 is within 0.05 % of the limit of many states).
+    steady-state ARL. ``n_states`` is odd (``2m + 1``; 301 is within 0.05 % of the limit of
+    many states).
     """
     lam = _check("lam", lam, 0.0, 1.0 + 1e-12)
     L = _check("L", L, 0.0, 50.0)

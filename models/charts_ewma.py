@@ -76,6 +76,7 @@ class Ewma(Chart):
         if not isinstance(exact_limits, bool):
             raise ValueError(f"exact_limits: expected True or False, got {exact_limits!r}")
         self._exact = exact_limits
+        self._mode = "exact" if exact_limits else "asymptotic"
         self._w_inf = self._L * self._sigma * math.sqrt(self._lam / (2.0 - self._lam))
         self._a2 = (1.0 - self._lam) ** 2
         self._restart()
@@ -112,7 +113,7 @@ class Ewma(Chart):
             side = "upper" if d > 0 else "lower"
             self._reason = (
                 f"ewma: z = {z:.4g} beyond the {side} limit {self._mu + math.copysign(w, d):.4g}"
-                f" (mu0 = {self.mu0:g}, L = {self._L:g}, lam = {lam:g}, {'exact' if self._exact else 'asymptotic'} limits)"
+                f" (mu0 = {self.mu0:g}, L = {self._L:g}, lam = {lam:g}, {self._mode} limits)"
             )
 
     @property

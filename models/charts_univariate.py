@@ -39,8 +39,9 @@ error rates ``alpha`` (false alarm) and ``beta`` (missed shift)::
 ...     s.update(x)
 >>> s.drift_detected, s.rule
 (True, 'WE2')
->>> s.reason
-'shewhart: WE2 (2 of 3 consecutive points beyond 2 sigma, same side): x = 2.2, z = 2.20 (mu0 = 0, sigma = 1)'
+>>> print(s.reason)
+shewhart: WE2 (2 of 3 consecutive points beyond 2 sigma, same side): x = 2.2, z = 2.20
+(mu0 = 0, sigma = 1)
 >>> import numpy as np
 >>> rng = np.random.default_rng(3)
 >>> t = Sprt(mu0=1.0, sigma=0.1, shift_sigma=1.0, alpha=0.001, beta=0.01)
