@@ -3,10 +3,11 @@
 A check on :mod:`synthwatch.models.charts_arl` (and the way to get ARLs where no Markov chain is
 written, e.g. EWMA with exact limits or a two-sided CUSUM's steady state). The recursions are
 those of :class:`~synthwatch.models.charts_cusum.Cusum` and
-:class:`~synthwatch.models.charts_ewma.Ewma` (the CUSUM step is the same function, :func:`~synthwatch.models.charts_cusum.cusum_step`), run on
-standardised N(0, 1) observations for all runs at once: each time step is one numpy operation
-over the runs still going. The tests check that the run lengths equal those of the chart
-classes fed the same numbers one by one. Seeded: the same arguments give the same run lengths.
+:class:`~synthwatch.models.charts_ewma.Ewma` (the CUSUM step is the same function,
+:func:`~synthwatch.models.charts_cusum.cusum_step`), run on standardised N(0, 1) observations
+for all runs at once: each time step is one numpy operation over the runs still going. The
+tests check that the run lengths equal those of the chart classes fed the same numbers one by
+one. Seeded: the same arguments give the same run lengths.
 
 ``warmup`` > 0 gives the conditional steady state: the runs first see ``warmup`` in-control
 observations; runs that signal during it are dropped (their count is returned), and the shift
