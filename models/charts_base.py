@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from synthwatch.models.base import Model
 from synthwatch.stream.contract import Estimate
 
 __all__ = ["Chart", "MultivariateChart", "as_float", "as_vector", "check_positive"]
@@ -91,8 +90,12 @@ def as_vector(x: Any, quantities: Sequence[str] | None, p: int) -> np.ndarray | 
     return v
 
 
-class Chart(Model):
-    """Base of the univariate charts (see the module docstring for the protocol)."""
+class Chart:
+    """Mixin of every chart (see the module docstring for the protocol).
+
+    Not a :class:`Model` itself, so the shared model checks see only the concrete charts,
+    which derive from both: ``class Cusum(_CusumCore, Model)``.
+    """
 
     name = "chart"
     version = "1"

@@ -52,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import special
 
+from synthwatch.models.base import Model
 from synthwatch.models.charts_base import Chart, as_float, check_positive
 
 __all__ = ["Cusum", "SelfStartingCusum", "cusum_step"]
@@ -138,7 +139,7 @@ class _CusumCore(Chart):
         return (0.0, self._h)
 
 
-class Cusum(_CusumCore):
+class Cusum(_CusumCore, Model):
     """Tabular CUSUM with fixed reference ``mu0``, ``sigma`` (see the module docstring).
 
     Parameters: ``k`` and ``h`` in sigma units; ``sides`` ``"two"``, ``"upper"`` or
@@ -196,7 +197,7 @@ class Cusum(_CusumCore):
         return {"mu0": 0.5, "sigma": 0.01, "k": 0.5, "h": 4.0, "head_start": 2.0}
 
 
-class SelfStartingCusum(_CusumCore):
+class SelfStartingCusum(_CusumCore, Model):
     """Hawkins' (1987) self-starting CUSUM: no ``mu0`` or ``sigma`` needed.
 
     ``k``, ``h``, ``sides``, ``head_start`` as for :class:`Cusum`. The first two observations

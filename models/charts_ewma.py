@@ -33,12 +33,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from synthwatch.models.base import Model
 from synthwatch.models.charts_base import Chart, as_float, check_positive
 
 __all__ = ["Ewma"]
 
 
-class Ewma(Chart):
+class Ewma(Chart, Model):
     """EWMA of the observations against ``mu0 +- L sigma_z`` (see the module docstring).
 
     Parameters: ``mu0``, ``sigma`` (in the quantity's units), ``lam`` in (0, 1], ``L`` (limit

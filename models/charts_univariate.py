@@ -59,6 +59,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from synthwatch.models.base import Model
 from synthwatch.models.charts_base import Chart, as_float, check_positive
 
 __all__ = ["Shewhart", "Sprt", "RULES", "RULE_SETS"]
@@ -98,7 +99,7 @@ def _check_rules(rules: str | tuple[str, ...]) -> tuple[str, ...]:
     return chosen
 
 
-class Shewhart(Chart):
+class Shewhart(Chart, Model):
     """Individuals chart with run rules (see the module docstring).
 
     Parameters: ``mu0``, ``sigma`` (the quantity's units), ``L`` (one-point limit in sigma),
@@ -243,7 +244,7 @@ class Shewhart(Chart):
         return {"mu0": 0.5, "sigma": 0.01, "rules": "nelson"}
 
 
-class Sprt(Chart):
+class Sprt(Chart, Model):
     """Wald's SPRT for a stated shift, restarted after each decision (module docstring).
 
     Parameters: ``mu0``, ``sigma`` (the quantity's units), ``shift_sigma`` the shift to detect
