@@ -12,6 +12,7 @@ chart also shows
 * ``n_seen`` (valid observations) and ``n_invalid`` (observations that were not finite numbers,
   or an :class:`~synthwatch.stream.contract.Estimate` without the chart's quantity; they are
   counted, never fed to the statistic, and never raise: a bad reading does not kill a run).
+  Strings and booleans are not numbers here.
 
 ``x`` is a number, or an ``Estimate`` whose quantity ``quantity`` is charted (the only quantity
 when ``quantity`` is None). Multivariate charts take a sequence of numbers, a mapping of quantity
@@ -61,6 +62,8 @@ def as_float(x: Any, quantity: str | None) -> float:
         else:
             value = next((q.value for q in x.quantities if q.name == quantity), None)
         return math.nan if value is None else float(value)
+    if isinstance(x, (str, bytes, bool)):
+        return math.nan
     try:
         return float(x)
     except (TypeError, ValueError):
