@@ -247,6 +247,7 @@ class SelfStartingCusum(_CusumCore, Model):
                 u = math.copysign(8.3, t)
             self._cusum(u)
         else:
+            self._u = math.nan
             self._drift = False
         m += 1
         d = x - self._mean
