@@ -65,7 +65,7 @@ def _cusum_matrix(k: float, h: float, shift: float, n: int) -> tuple[np.ndarray,
     """Brook & Evans' transition matrix of the upper CUSUM, and the state width."""
     w = 2.0 * h / (2 * n - 1)
     c = np.arange(n) * w
-    d = k + shift - c[:, None]  # next = c_i + x - k,  x ~ N(shift, 1)
+    d = k - shift - c[:, None]  # next = c_i + x - k,  x ~ N(shift, 1)
     upper = ndtr(c[None, :] + w / 2 + d)
     lower = ndtr(c[None, :] - w / 2 + d)
     q = upper - lower
