@@ -79,7 +79,10 @@ def reference_stats(reference: Any, what: str = "reference") -> tuple[np.ndarray
 
 
 def _inverse(cov: np.ndarray, what: str) -> np.ndarray:
+    eig = np.linalg.eigvalsh(cov)
     try:
+        if not eig[0] > 1e-10 * eig[-1]:
+            raise linalg.LinAlgError("singular")
         c = linalg.cho_factor(cov)
     except linalg.LinAlgError:
         raise ValueError(
