@@ -21,9 +21,9 @@ N7     15 points in a row within 1 sigma of the centre line (both sides)
 N8     8 points in a row beyond 1 sigma, either side, none within
 =====  ===========================================================================
 
-The rules are kept as run counters and bit masks, so an update costs the same whatever the
-window. The rule that fired is named in ``rule`` and ``reason``; after a signal every run
-starts afresh. Run rules raise the false-alarm rate: with all four Western Electric rules the
+The rules are kept as run counters and bit masks (k-of-n rules: a lookup table indexed by
+the mask), so an update costs the same whatever the window. The rule that fired is named in
+``rule`` and ``reason``; after a signal every run starts afresh. Run rules raise the false-alarm rate: with all four Western Electric rules the
 in-control ARL is about 91.75 instead of 370 (Champ & Woodall, Technometrics 29 (1987) 393).
 
 :class:`Sprt` is Wald's sequential probability ratio test (Wald, Ann. Math. Statist. 16 (1945)
@@ -87,6 +87,20 @@ RULE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _k_of_n(k: int, n: int) -> tuple[bool, ...]:
+    """Per bit-pair mask of n points (bit 2i: above, bit 2i+1: below): k of them on one side?"""
+    out = []
+    for m in range(4**n):
+        above = sum((m >> (2 * i)) & 1 for i in range(n))
+        below = sum((m >> (2 * i + 1)) & 1 for i in range(n))
+        out.append(above >= k or below >= k)
+    return tuple(out)
+
+
+_TWO_OF_THREE = _k_of_n(2, 3)
+_FOUR_OF_FIVE = _k_of_n(4, 5)
+
+
 def _check_rules(rules: str | tuple[str, ...]) -> tuple[str, ...]:
     if isinstance(rules, str):
         if rules not in RULE_SETS:
@@ -140,6 +154,11 @@ class Shewhart(Chart, Model):
         self._alt = "N4" in active
         self._within = "N7" in active
         self._beyond = "N8" in active
+        # which name each shared rule kind fires under (the Western Electric one if chosen)
+        self._name1 = "WE1" if "WE1" in active else "N1"
+        self._name_side = "WE4" if "WE4" in active else "N2"
+        self._name23 = "WE2" if "WE2" in active else "N5"
+        self._name45 = "WE3" if "WE3" in active else "N6"
         self._n = 0
         self._n_invalid = 0
         self._reason = ""
@@ -156,10 +175,8 @@ class Shewhart(Chart, Model):
         self._last_dir = 0
         self._r_in1 = 0
         self._r_out1 = 0
-        self._m2hi = self._m2lo = self._m1hi = self._m1lo = 0
-
-    def _fire(self, we: str, nelson: str) -> str:
-        return we if we in self._active else nelson
+        self._m2 = 0  # last 3 points beyond 2 sigma: bit pairs (above, below)
+        self._m1 = 0  # last 5 points beyond 1 sigma: bit pairs (above, below)
 
     def update(self, x: Any) -> None:
         if x.__class__ is not float:
@@ -175,23 +192,27 @@ class Shewhart(Chart, Model):
         self._z = z
         rule = ""
         if self._one and (z > self._L or z < -self._L):
-            rule = self._fire("WE1", "N1")
-        if self._side_run:
+            rule = self._name1
+        run = self._side_run
+        if run:
             r = self._r_side
-            r = (r + 1 if r > 0 else 1) if z > 0.0 else (r - 1 if r < 0 else -1) if z < 0.0 else 0
+            if z > 0.0:
+                r = r + 1 if r > 0 else 1
+            elif z < 0.0:
+                r = r - 1 if r < 0 else -1
+            else:
+                r = 0
             self._r_side = r
-            if not rule and (r >= self._side_run or -r >= self._side_run):
-                rule = self._fire("WE4", "N2")
+            if (r >= run or -r >= run) and not rule:
+                rule = self._name_side
         if self._two3:
-            self._m2hi = ((self._m2hi << 1) | (z > 2.0)) & 7
-            self._m2lo = ((self._m2lo << 1) | (z < -2.0)) & 7
-            if not rule and (self._m2hi.bit_count() >= 2 or self._m2lo.bit_count() >= 2):
-                rule = self._fire("WE2", "N5")
+            self._m2 = m = ((self._m2 << 2) | (z > 2.0) | ((z < -2.0) << 1)) & 63
+            if _TWO_OF_THREE[m] and not rule:
+                rule = self._name23
         if self._four5:
-            self._m1hi = ((self._m1hi << 1) | (z > 1.0)) & 31
-            self._m1lo = ((self._m1lo << 1) | (z < -1.0)) & 31
-            if not rule and (self._m1hi.bit_count() >= 4 or self._m1lo.bit_count() >= 4):
-                rule = self._fire("WE3", "N6")
+            self._m1 = m = ((self._m1 << 2) | (z > 1.0) | ((z < -1.0) << 1)) & 1023
+            if _FOUR_OF_FIVE[m] and not rule:
+                rule = self._name45
         if self._trend or self._alt:
             prev = self._prev
             step = 0 if prev != prev else (1 if z > prev else -1 if z < prev else 0)
