@@ -23,8 +23,9 @@ N8     8 points in a row beyond 1 sigma, either side, none within
 
 The rules are kept as run counters and bit masks (k-of-n rules: a lookup table indexed by
 the mask), so an update costs the same whatever the window. The rule that fired is named in
-``rule`` and ``reason``; after a signal every run starts afresh. Run rules raise the false-alarm rate: with all four Western Electric rules the
-in-control ARL is about 91.75 instead of 370 (Champ & Woodall, Technometrics 29 (1987) 393).
+``rule`` and ``reason``; after a signal every run starts afresh. Run rules raise the
+false-alarm rate: with all four Western Electric rules the in-control ARL is about 91.75
+instead of 370 (Champ & Woodall, Technometrics 29 (1987) 393).
 
 :class:`Sprt` is Wald's sequential probability ratio test (Wald, Ann. Math. Statist. 16 (1945)
 117) of ``mu = mu0`` against ``mu = mu0 + shift_sigma * sigma`` for normal observations, with
