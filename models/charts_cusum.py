@@ -265,11 +265,11 @@ class SelfStartingCusum(_CusumCore, Model):
         if self._drift:  # a new regime: learn it afresh
             self._m, self._mean, self._m2 = 0, 0.0, 0.0
         m = self._m
-        if m >= 2 and self._m2 > 0.0:
-            s = math.sqrt(self._m2 / (m - 1))
-            n = m + 1
-            t = (x - self._mean) / s * math.sqrt((n - 1) / n)
-            nu = n - 2
+        mean = self._mean
+        m2 = self._m2
+        if m >= 2 and m2 > 0.0:
+            t = (x - mean) * math.sqrt(m * (m - 1) / ((m + 1) * m2))
+            nu = m - 1
             if nu < 200:
                 u = float(special.ndtri(special.stdtr(nu, t)))
                 if u - u != 0.0:  # t beyond the t distribution's double precision tail
@@ -284,9 +284,10 @@ class SelfStartingCusum(_CusumCore, Model):
             self._u = math.nan
             self._drift = False
         m += 1
-        d = x - self._mean
-        self._mean += d / m
-        self._m2 += d * (x - self._mean)
+        d = x - mean
+        mean += d / m
+        self._m2 = m2 + d * (x - mean)
+        self._mean = mean
         self._m = m
 
     def _why(self) -> str:
