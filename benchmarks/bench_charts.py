@@ -18,9 +18,11 @@
    of one Hotelling T², MEWMA and PCA update on 10 quantities (target: T² or MEWMA <= 20 us).
 4. A day's false alarms, chart level: ``--days`` simulated 24-hour runs at 1 Hz of an AR(1)
    stream (phi = 0.8), a budget of 1 false alarm a day for one chart (``split_budget`` ->
-   ``limit_for_budget``: CUSUM k = 0.5), phase I AR(1) fit on the first hour, then the whitener
-   and the CUSUM (the running classes) over the other 23 h; the false alarms a day against the
-   Poisson 95 % interval of the budget, and the same CUSUM on the raw stream for contrast.
+   ``limit_for_budget``: CUSUM k = 0.5); the whitener and the CUSUM (the running classes) over
+   the last 23 h of each day; the false alarms a day against the
+   Poisson 95 % interval of the budget: with the true AR(1) parameters, with those fitted on
+   the first hour (phase I estimation error adds false alarms), and the same CUSUM on the raw
+   stream for contrast.
    (The engine-level 24-hour calibration of issue 10 comes with the alert engine.)
 """
 
@@ -214,9 +216,9 @@ def day_false_alarms(days: int, seed: int = 5) -> dict:
 
     budget = split_budget(1.0, 1.0, n_charts=1)
     lim = limit_for_budget(budget, "cusum", k=0.5)
-    phi, n_day, n_fit = 0.8, 86400, 3600
+    phi, sigma_e, mu, n_day, n_fit = 0.8, 0.2, 25.0, 86400, 3600
     rng = np.random.default_rng(seed)
-    alarms_white = alarms_raw = 0
+    alarms = {"known AR(1) parameters": 0, "AR(1) fitted on the first hour": 0, "raw stream": 0}
     t0 = time.perf_counter()
     for _ in range(days):
         e = rng.standard_normal(n_day)
@@ -224,17 +226,23 @@ def day_false_alarms(days: int, seed: int = 5) -> dict:
         x[0] = e[0] / math.sqrt(1 - phi * phi)
         for t in range(1, n_day):
             x[t] = phi * x[t - 1] + e[t]
-        x = 25.0 + 0.2 * x  # e.g. a temperature in C, wandering
+        x = mu + sigma_e * x  # e.g. a temperature in C, wandering
         fit = fit_ar1(x[:n_fit])
-        white = Ar1Whitener(mu=fit.mu, phi=fit.phi, sigma_e=fit.sigma_e)
-        on_res = Cusum(k=0.5, h=lim.limit)
-        raw = Cusum(mu0=fit.mu, sigma=float(x[:n_fit].std(ddof=1)), k=0.5, h=lim.limit)
+        charts = []
+        for name, white in (
+            ("known AR(1) parameters", Ar1Whitener(mu=mu, phi=phi, sigma_e=sigma_e)),
+            ("AR(1) fitted on the first hour", Ar1Whitener(fit.mu, fit.phi, fit.sigma_e)),
+        ):
+            charts.append((name, white, Cusum(k=0.5, h=lim.limit)))
+        sd_x = float(x[:n_fit].std(ddof=1))
+        raw = Cusum(mu0=fit.mu, sigma=sd_x, k=0.5, h=lim.limit)
         for v in x[n_fit:].tolist():
-            white.update(v)
-            on_res.update(white.residual)
+            for name, white, chart in charts:
+                white.update(v)
+                chart.update(white.residual)
+                alarms[name] += chart.drift_detected
             raw.update(v)
-            alarms_white += on_res.drift_detected
-            alarms_raw += raw.drift_detected
+            alarms["raw stream"] += raw.drift_detected
     hours = days * (n_day - n_fit) / 3600.0
     expected = hours / 24.0 * 1.0
     lo, hi = stats.poisson.ppf(0.025, expected), stats.poisson.ppf(0.975, expected)
@@ -245,11 +253,9 @@ def day_false_alarms(days: int, seed: int = 5) -> dict:
         "explanation": lim.explanation,
         "expected_false_alarms": expected,
         "poisson_95": [float(lo), float(hi)],
-        "false_alarms_on_residuals": int(alarms_white),
-        "per_day_on_residuals": alarms_white / (hours / 24.0),
-        "inside_interval": bool(lo <= alarms_white <= hi),
-        "false_alarms_raw_stream": int(alarms_raw),
-        "per_day_raw": alarms_raw / (hours / 24.0),
+        "false_alarms": alarms,
+        "per_day": {k: v / (hours / 24.0) for k, v in alarms.items()},
+        "inside_interval": {k: bool(lo <= v <= hi) for k, v in alarms.items()},
         "seconds": time.perf_counter() - t0,
     }
 
@@ -307,15 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     out["day_false_alarms"] = day = day_false_alarms(args.days)
     print(day["explanation"])
     print(
-        f"on AR(1) residuals: {day['false_alarms_on_residuals']} false alarms in"
-        f" {day['hours_monitored']:.0f} h ({day['per_day_on_residuals']:.3f} a day;"
-        f" Poisson 95 % interval of the budget: {day['poisson_95']}),"
-        f" inside: {day['inside_interval']}"
+        f"expected {day['expected_false_alarms']:.1f} false alarms"
+        f" in {day['hours_monitored']:.0f} h;"
+        f" Poisson 95 % interval {day['poisson_95']}  ({day['seconds']:.0f} s)"
     )
-    print(
-        f"on the raw stream: {day['false_alarms_raw_stream']} ({day['per_day_raw']:.1f} a day)"
-        f"  ({day['seconds']:.0f} s)"
-    )
+    for name, n in day["false_alarms"].items():
+        inside = day["inside_interval"][name]
+        print(f"CUSUM on {name}: {n} ({day['per_day'][name]:.2f} a day), inside: {inside}")
     out["seconds"] = time.perf_counter() - t_start
     print(f"total {out['seconds']:.0f} s")
     if args.json:
