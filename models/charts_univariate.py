@@ -101,6 +101,12 @@ def _k_of_n(k: int, n: int) -> tuple[bool, ...]:
 _TWO_OF_THREE = _k_of_n(2, 3)
 _FOUR_OF_FIVE = _k_of_n(4, 5)
 
+#: Transition tables of the Western Electric fast path, per set of rules: (state * 9 + zone)
+#: -> (next state, rule). A state packs (side run + 16, 2-sigma mask, 1-sigma mask).
+_WE_TABLES: dict[tuple[str, ...], dict[int, tuple[int, str]]] = {}
+_WE_START = 16 << 16
+_SCRATCH: dict[tuple[str, ...], Shewhart] = {}
+
 
 def _check_rules(rules: str | tuple[str, ...]) -> tuple[str, ...]:
     if isinstance(rules, str):
@@ -160,6 +166,12 @@ class Shewhart(Chart, Model):
         self._name_side = "WE4" if "WE4" in active else "N2"
         self._name23 = "WE2" if "WE2" in active else "N5"
         self._name45 = "WE3" if "WE3" in active else "N6"
+        # Western Electric rules only (and L > 2): the runs and masks are one integer state,
+        # stepped through a table shared by the charts of the same rules, filled on demand
+        # by the general code (_transition), so both paths give the same rules.
+        self._fast = all(r.startswith("WE") for r in self._active) and self._L > 2.0
+        self._table = _WE_TABLES.setdefault(self._active, {})
+        self._st = _WE_START
         self._n = 0
         self._n_invalid = 0
         self._reason = ""
@@ -188,9 +200,72 @@ class Shewhart(Chart, Model):
             self._drift = False
             return
         self._n += 1
-        if self._drift:
-            self._restart()
         self._z = z
+        if self._fast:  # Western Electric rules only: one table lookup per point
+            st = _WE_START if self._drift else self._st
+            if z > 0.0:
+                zone = 5 + (z > 1.0) + (z > 2.0) + (z > self._L)
+            elif z < 0.0:
+                zone = 3 - (z < -1.0) - (z < -2.0) - (z < -self._L)
+            else:
+                zone = 4
+            step = self._table.get(st * 9 + zone)
+            if step is None:
+                step = self._transition(st, zone)
+            self._st, rule = step
+        else:
+            if self._drift:
+                self._restart()
+            rule = self._rules(z)
+        if rule:
+            self._drift = True
+            self._rule = rule
+            self._reason = (
+                f"shewhart: {rule} ({RULES[rule].format(L=self._L)}): x = {x:.4g}, z = {z:.2f}"
+                f" (mu0 = {self.mu0:g}, sigma = {self.sigma:g})"
+            )
+        else:
+            self._drift = False
+
+    def _transition(self, st: int, zone: int) -> tuple[int, str]:
+        """Next state and rule from state ``st`` and the zone of z, by the general rules code."""
+        scratch = _SCRATCH.get(self._active)
+        if scratch is None:
+            scratch = _SCRATCH[self._active] = Shewhart(rules=self._active, L=self._L)
+            scratch._fast = False
+        r_side, rest = divmod(st, 1 << 16)
+        scratch._r_side = r_side - 16
+        scratch._m2, scratch._m1 = divmod(rest, 1 << 10)
+        lim = self._L
+        z = (
+            -lim - 1.0,
+            -0.5 * (lim + 2.0),
+            -1.5,
+            -0.5,
+            0.0,
+            0.5,
+            1.5,
+            0.5 * (lim + 2.0),
+            lim + 1.0,
+        )
+        scratch._L = lim
+        rule = scratch._rules(z[zone])
+        new = ((scratch._r_side + 16) << 16) | (scratch._m2 << 10) | scratch._m1
+        if len(self._table) < 200_000:
+            self._table[st * 9 + zone] = (new, rule)
+        return new, rule
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_table", None)  # shared, rebuilt on demand
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._table = _WE_TABLES.setdefault(self._active, {})
+
+    def _rules(self, z: float) -> str:
+        """The general code of every rule: update the runs with ``z``, return the rule fired."""
         rule = ""
         if self._one and (z > self._L or z < -self._L):
             rule = self._name1
@@ -238,13 +313,7 @@ class Shewhart(Chart, Model):
             self._r_out1 = self._r_out1 + 1 if (z > 1.0 or z < -1.0) else 0
             if not rule and self._r_out1 >= 8:
                 rule = "N8"
-        if rule:
-            self._drift = True
-            self._rule = rule
-            self._reason = (
-                f"shewhart: {rule} ({RULES[rule].format(L=self._L)}): x = {x:.4g}, z = {z:.2f}"
-                f" (mu0 = {self.mu0:g}, sigma = {self.sigma:g})"
-            )
+        return rule
 
     @property
     def statistic(self) -> float:

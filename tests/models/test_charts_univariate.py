@@ -151,3 +151,20 @@ def test_resumes_identically_after_pickling_mid_run():
             out_a.append((a.statistic, a.drift_detected, a.reason))
             out_b.append((b.statistic, b.drift_detected, b.reason))
         assert out_a == out_b
+
+
+@pytest.mark.parametrize(
+    "rules, L", [("western_electric", 3.0), (("WE2", "WE4"), 3.0), (("WE1", "WE3"), 2.5)]
+)
+def test_western_electric_fast_path_is_the_general_code(rules, L):
+    """The table-driven path signals exactly where the general rules code does."""
+    rng = np.random.default_rng(17)
+    x = np.r_[rng.normal(0, 1, 5000), rng.normal(0.8, 1, 2000), np.zeros(20), [2.0, 1.0, -3.0]]
+    fast = Shewhart(L=L, rules=rules)
+    slow = Shewhart(L=L, rules=rules)
+    slow._fast = False
+    assert fast._fast
+    for v in x:
+        fast.update(float(v))
+        slow.update(float(v))
+        assert (fast.rule, fast.reason, fast.statistic) == (slow.rule, slow.reason, slow.statistic)
