@@ -182,3 +182,34 @@ def test_cusums_resume_identically_after_pickling():
                 b.drift_detected,
                 b.reason,
             )
+
+
+def test_self_starting_u_is_the_exact_t_to_normal_transform():
+    """Hill's transformation (from 20 df) agrees with scipy's exact ndtri(stdtr) to 1e-6."""
+    from scipy import special
+
+    x = np.random.default_rng(6).standard_t(3, 3000) * 2.0 + 40.0  # heavy tails: large |t| too
+    ss = SelfStartingCusum(k=0.5, h=1e6 - 1)  # never signals: one regime
+    worst = 0.0
+    for n, v in enumerate(x, start=1):
+        ss.update(v)
+        if n >= 3:
+            prev = x[: n - 1]
+            t = (v - prev.mean()) / prev.std(ddof=1) * math.sqrt((n - 1) / n)
+            exact = special.ndtri(special.stdtr(n - 2, t))
+            if abs(exact) < 6:
+                worst = max(worst, abs(ss.u - exact))
+    assert worst < 1e-6
+
+
+def test_self_starting_cusum_in_control_arl_is_the_fixed_charts():
+    """U_n are iid N(0, 1): the run length is the fixed-reference chart's, plus 2 to learn."""
+    from synthwatch.models.charts_arl import cusum_arl
+
+    x = np.random.default_rng(8).normal(3.0, 0.4, 400_000)
+    ss = SelfStartingCusum(k=0.5, h=4.0)
+    signals = 0
+    for v in x.tolist():
+        ss.update(v)
+        signals += ss.drift_detected
+    assert x.size / signals == pytest.approx(cusum_arl(0.5, 4.0) + 2, rel=0.06)
