@@ -66,7 +66,7 @@ def as_float(x: Any, quantity: str | None) -> float:
         return math.nan
     try:
         return float(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return math.nan
 
 
@@ -86,7 +86,7 @@ def as_vector(x: Any, quantities: Sequence[str] | None, p: int) -> np.ndarray | 
         x = [x[q] for q in quantities]
     try:
         v = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if v.shape != (p,) or not np.isfinite(v).all():
         return None

@@ -6,6 +6,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from synthwatch.models.charts_multivariate import HotellingT2, Mewma, mewma_h, phase1_t2
@@ -186,3 +188,28 @@ def test_multivariate_charts_resume_identically_after_pickling():
                 copy.drift_detected,
                 copy.reason,
             )
+
+
+@settings(max_examples=50)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(max_size=3),
+            st.floats(),
+            st.lists(st.floats(width=32), max_size=6),
+            st.dictionaries(st.sampled_from(NAMES), st.floats(width=32), max_size=5),
+        ),
+        max_size=20,
+    )
+)
+def test_multivariate_charts_never_raise_on_bad_input(values):
+    ref, mean, cov = reference()
+    for chart in (
+        HotellingT2(ref, quantities=NAMES),
+        Mewma(mean, cov, h=15.0, quantities=NAMES),
+        PcaMonitor(ref, n_components=2, quantities=NAMES),
+    ):
+        for v in values:
+            assert chart.update(v) is None
+        assert chart.n_seen + chart.n_invalid == len(values)

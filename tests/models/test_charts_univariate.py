@@ -168,3 +168,36 @@ def test_western_electric_fast_path_is_the_general_code(rules, L):
         fast.update(float(v))
         slow.update(float(v))
         assert (fast.rule, fast.reason, fast.statistic) == (slow.rule, slow.reason, slow.statistic)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(),
+            st.none(),
+            st.text(max_size=3),
+            st.integers(),
+            st.just(10**400),
+            st.booleans(),
+        ),
+        max_size=60,
+    )
+)
+def test_every_univariate_chart_counts_what_it_cannot_use_and_never_raises(values):
+    from synthwatch.models.charts_cusum import Cusum, SelfStartingCusum
+    from synthwatch.models.charts_ewma import Ewma
+
+    def finite(v) -> bool:
+        try:
+            return math.isfinite(float(v))
+        except OverflowError:
+            return False
+
+    usable = sum(
+        1 for v in values if not isinstance(v, (str, bool)) and v is not None and finite(v)
+    )
+    for chart in (Shewhart(), Sprt(), Cusum(), SelfStartingCusum(), Ewma()):
+        for v in values:
+            assert chart.update(v) is None
+            assert isinstance(chart.drift_detected, bool)
+        assert (chart.n_seen, chart.n_invalid) == (usable, len(values) - usable)
