@@ -118,13 +118,20 @@ def split_budget(
 
 def limit_for_budget(
     budget: ChartBudget,
-    chart: Literal["cusum", "ewma", "shewhart"],
+    chart: Literal["cusum", "ewma", "shewhart", "t2", "pca"],
     *,
     k: float = 0.5,
     sides: Literal["two", "upper", "lower"] = "two",
     lam: float = 0.2,
 ) -> ChartLimit:
-    """The limit (CUSUM ``h``, EWMA or Shewhart ``L``) giving ``budget.arl0``, explained."""
+    """The limit giving ``budget.arl0``, explained.
+
+    CUSUM ``h``, EWMA or Shewhart ``L``; for the charts that judge each observation alone, the
+    false-alarm probability per observation: Hotelling T² ``alpha = 1 / ARL0``, PCA monitor
+    ``alpha`` for each of its two limits (T² and SPE, Šidák split). MEWMA has no entry: its
+    limit comes from simulation (:func:`~synthwatch.models.charts_multivariate.mewma_h`),
+    which is too costly for the ARL0 of a daily budget.
+    """
     if chart == "cusum":
         h = calibrate("cusum", budget.arl0, k=k, sides=sides)
         params: dict[str, float | str] = {"k": k, "sides": sides}
@@ -145,6 +152,18 @@ def limit_for_budget(
         params = {}
         what = f"shewhart (one-point rule only): L = {h:.3f} sigma"
         name = "L"
+    elif chart == "t2":
+        h = 1.0 / budget.arl0
+        params = {}
+        what = f"hotelling_t2: alpha = {h:.4g} per observation (phase II F limit)"
+        name = "alpha"
+    elif chart == "pca":
+        h = -math.expm1(math.log1p(-1.0 / budget.arl0) / 2.0)
+        params = {}
+        what = f"pca_monitor: alpha = {h:.4g} for each of the T2 and SPE limits (Šidák split)"
+        name = "alpha"
     else:
-        raise ValueError(f"chart: expected 'cusum', 'ewma' or 'shewhart', got {chart!r}")
+        raise ValueError(
+            f"chart: expected 'cusum', 'ewma', 'shewhart', 't2' or 'pca', got {chart!r}"
+        )
     return ChartLimit(chart, name, h, budget, params, f"{budget.explanation} -> {what}")

@@ -49,6 +49,12 @@ def test_limit_for_budget_gives_the_arl0_and_explains_it():
     )
     # the textbook h = 5 is far from this budget
     assert cus.limit > 10.0
+    t2 = limit_for_budget(b, "t2")
+    assert t2.limit_name == "alpha" and t2.limit == pytest.approx(1 / b.arl0)
+    pca = limit_for_budget(b, "pca")
+    assert 1 - (1 - pca.limit) ** 2 == pytest.approx(1 / b.arl0)
+    with pytest.raises(ValueError, match="chart"):
+        limit_for_budget(b, "mewma")
 
 
 def test_false_alarms_a_day_match_the_budget_by_simulation():
