@@ -59,7 +59,14 @@ from pathlib import Path
 import jcamp
 import numpy as np
 
-__all__ = ["FORMATS", "Spectrum", "UVVisParseError", "detect_format", "read_spectra"]
+__all__ = [
+    "FORMATS",
+    "Spectrum",
+    "UVVisParseError",
+    "detect_format",
+    "is_uvvis_export",
+    "read_spectra",
+]
 
 FORMATS = ("oceanview", "spectrasuite", "jcamp", "csv")
 MIN_POINTS = 8
@@ -138,6 +145,20 @@ def detect_format(lines: list[str]) -> str:
     if any(ln.strip() in _OV_BEGIN for ln in lines[:60]):
         return "oceanview"
     return "csv"
+
+
+def is_uvvis_export(path: str | Path) -> bool:
+    """Whether a file looks like a UV-Vis export (OceanView, SpectraSuite, JCAMP-DX, or a CSV
+    whose first column is the wavelength) rather than, say, an impedance export."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8192).decode("utf-8-sig", errors="replace").splitlines()[:60]
+    except OSError:
+        return False
+    if detect_format(head) != "csv":
+        return True
+    first = next((ln for ln in head if ln.strip() and not ln.startswith("#")), "")
+    return bool(_WAVELENGTH_HEADER.match(first.replace(";", ",").replace("\t", ",")))
 
 
 def _number(path: Path, text: str, line: int, column: str, *, allow_nan: bool) -> float:

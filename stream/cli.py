@@ -27,7 +27,7 @@ from rich.live import Live
 from rich.table import Table
 
 from synthwatch import __version__
-from synthwatch.stream import cli_dashboards
+from synthwatch.stream import cli_dashboards, cli_replay
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
 from synthwatch.stream.demo_silica import (
@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--rows", type=int, default=24, help="rows of the time table (default 24)")
 
     cli_dashboards.add_parser(sub)
+    cli_replay.add_parsers(sub)
     return parser
 
 
@@ -397,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(cfg, args, console)
         if args.command == "runs":
             return cmd_runs(cfg, console)
+        if args.command in cli_replay.COMMANDS:
+            return cli_replay.run(cfg, args, console, err)
         return cmd_show(cfg, args, console)
     except UsageError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
