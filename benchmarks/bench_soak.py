@@ -23,8 +23,10 @@ everything except the three optical models (lognormal PSD, NNLS, shape), to show
 
 Recorded: wall time (generation of the simulated input included: it is the replay's source),
 CPU time of the process, peak RSS, RSS at the end of hour 1 and of the last hour, time per
-message in hour 1 and in the last hour (wall time of the hour / messages of the hour), and the
-wall time of generating the input alone (``--no-source-timing`` skips that extra pass).
+message in hour 1 and in the last hour (wall time of the hour / messages of the hour; also the
+process's CPU time per message, which the other processes of a shared machine disturb less),
+the load average before and after, and the wall time of generating the input alone
+(``--no-source-timing`` skips that extra pass).
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ class HourProbe:
         self.hour = 0
         self.marks: list[dict[str, float]] = []
         self.wall0 = time.perf_counter()
+        self.cpu0 = time.process_time()
         self.progress, self.task = progress, task
 
     def mark(self) -> None:
@@ -175,6 +178,7 @@ class HourProbe:
                 "hour": self.hour,
                 "messages": self.n,
                 "wall_s": time.perf_counter() - self.wall0,
+                "cpu_s": time.process_time() - self.cpu0,
                 "rss_mib": _rss_mib(),
             }
         )
@@ -196,16 +200,18 @@ class HourProbe:
 
 def per_hour(marks: list[dict[str, float]]) -> list[dict[str, float]]:
     out = []
-    prev = {"messages": 0, "wall_s": 0.0}
+    prev = {"messages": 0, "wall_s": 0.0, "cpu_s": 0.0}
     for m in marks:
         n = m["messages"] - prev["messages"]
         dt = m["wall_s"] - prev["wall_s"]
+        dcpu = m["cpu_s"] - prev["cpu_s"]
         out.append(
             {
                 "hour": m["hour"],
                 "messages": n,
                 "wall_s": dt,
                 "us_per_message": 1e6 * dt / n if n else float("nan"),
+                "cpu_us_per_message": 1e6 * dcpu / n if n else float("nan"),
                 "rss_mib": m["rss_mib"],
             }
         )
@@ -217,6 +223,7 @@ def run(seed: int, hours: float, models: str, show_progress: bool) -> dict[str, 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     registry = MODEL_SETS[models]
+    load0 = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench_soak_") as tmp:
         messages = soak_messages(seed, hours)
         first = next(messages)
@@ -267,6 +274,12 @@ def run(seed: int, hours: float, models: str, show_progress: bool) -> dict[str, 
         "us_per_message_last_hour": last_h["us_per_message"],
         "time_per_message_change_pct": 100
         * (last_h["us_per_message"] / first_h["us_per_message"] - 1),
+        "cpu_us_per_message_hour1": first_h["cpu_us_per_message"],
+        "cpu_us_per_message_last_hour": last_h["cpu_us_per_message"],
+        "cpu_per_message_change_pct": 100
+        * (last_h["cpu_us_per_message"] / first_h["cpu_us_per_message"] - 1),
+        "load_average_start": load0,
+        "load_average_end": list(os.getloadavg()),
         "stored": counts,
         "integrity_check": integrity,
         "hourly": hourly,
@@ -305,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['peak_rss_mib']:.0f} MiB; RSS hour 1 {r['rss_hour1_mib']:.0f} MiB -> last hour "
         f"{r['rss_last_hour_mib']:.0f} MiB ({r['rss_growth_pct']:+.1f} %); per message "
         f"{r['us_per_message_hour1']:.0f} us -> {r['us_per_message_last_hour']:.0f} us "
-        f"({r['time_per_message_change_pct']:+.1f} %); integrity {r['integrity_check']}"
+        f"({r['time_per_message_change_pct']:+.1f} %); CPU per message "
+        f"{r['cpu_us_per_message_hour1']:.0f} us -> {r['cpu_us_per_message_last_hour']:.0f} us "
+        f"({r['cpu_per_message_change_pct']:+.1f} %); integrity {r['integrity_check']}; "
+        f"load {r['load_average_start'][0]:.1f} -> {r['load_average_end'][0]:.1f}"
     )
     if "source_only_wall_s" in out:
         print(f"generating the input alone: {out['source_only_wall_s']:.1f} s")
