@@ -28,7 +28,11 @@ from synthwatch.stream.replay_compare import (
     score_pair,
     trajectory_of,
 )
+from synthwatch.stream.replay_query import thinned_estimates
 from synthwatch.stream.store import Store
+
+#: estimates read per model and run (evenly spread; a 24-h run at 1 Hz has 86,400)
+MAX_ESTIMATES = 4000
 
 #: how each trajectory is printed in the terminal table
 _FORMATS = {"d_mean": "{:.1f}", "conversion": "{:.2f}", "peak": "{:.1f}", "r_ct": "{:.4g}",
@@ -45,7 +49,7 @@ def load_trajectories(store: Store, run_id: str) -> dict[str, Trajectory]:
     cache = {}
     for name, (model, _, _) in TRAJECTORIES.items():
         if model not in cache:
-            cache[model] = store.estimates(run_id, model=model)
+            cache[model] = thinned_estimates(store, run_id, model, MAX_ESTIMATES)
         tr = trajectory_of(name, cache[model], t0)
         if tr is not None:
             out[name] = tr

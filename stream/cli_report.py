@@ -3,8 +3,9 @@
 The report module may import only the message contract, so this one reads the run from the
 store and builds :class:`~synthwatch.dashboards.report.ReportData` (dataclasses and numpy
 arrays). Long runs are thinned for the plots -- at most :data:`MAX_ROWS` spectra or
-distributions in a heatmap and :data:`MAX_POINTS` points per series, evenly spaced in the
-stored order -- and the report says so.
+distributions in a heatmap and :data:`MAX_POINTS` estimates per model, evenly spaced in time
+and read without decoding the rest (:mod:`synthwatch.stream.replay_query`) -- and the report
+says so for the spectra.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from synthwatch.stream.cli_replay import CommandError
 from synthwatch.stream.config import Config
 from synthwatch.stream.contract import Estimate
 from synthwatch.stream.models_registry import KINETICS_SOURCE
+from synthwatch.stream.replay_query import pick, thinned_estimates, thinned_readings
 from synthwatch.stream.store import Store
 
 MAX_ROWS = 300
@@ -36,11 +38,7 @@ MAX_COLUMNS = 400
 MAX_POINTS = 3000
 
 
-def _pick(n: int, most: int) -> np.ndarray:
-    """Indices of at most ``most`` of ``n`` items, evenly spread, first and last included."""
-    if n <= most:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, most).round().astype(int))
+_pick = pick
 
 
 def _hours(t: datetime, t0: datetime) -> float:
@@ -87,16 +85,12 @@ def _spectra(store: Store, run_id: str, t0: datetime, notes: list[str]) -> Heatm
     if not uv:
         return None
     desc = uv[0]
-    n = store.count("readings", run_id, desc.sensor_id)
+    n, readings = thinned_readings(store, run_id, desc.sensor_id, MAX_ROWS)
     if n == 0:
         return None
-    keep = set(_pick(n, MAX_ROWS).tolist())
     cols = _pick(len(desc.axis), MAX_COLUMNS)
-    t, z = [], []
-    for k, r in enumerate(store.readings(run_id, desc.sensor_id)):
-        if k in keep:
-            t.append(_hours(r.t, t0))
-            z.append(np.asarray(r.values, dtype=float)[cols])
+    t = [_hours(r.t, t0) for r in readings]
+    z = [np.asarray(r.values, dtype=float)[cols] for r in readings]
     if n > MAX_ROWS:
         notes.append(f"Spectra: {len(t)} of {n} spectra of sensor {desc.sensor_id} shown.")
     return Heatmap(
@@ -111,7 +105,7 @@ def _spectra(store: Store, run_id: str, t0: datetime, notes: list[str]) -> Heatm
 
 def _psd(store: Store, run_id: str, t0: datetime, notes: list[str]) -> Heatmap | None:
     for model in ("psd_lognormal", "psd_nnls"):
-        rows = [e for e in store.estimates(run_id, model=model) if e.distribution is not None]
+        rows = thinned_estimates(store, run_id, model, MAX_ROWS, with_distribution=True)
         if rows:
             break
     else:
@@ -140,7 +134,7 @@ def _psd(store: Store, run_id: str, t0: datetime, notes: list[str]) -> Heatmap |
 
 
 def _panels(store: Store, run_id: str, system: str | None, t0: datetime) -> list[SeriesPanel]:
-    est = {m: store.estimates(run_id, model=m) for m in _models(store, run_id)}
+    est = {m: thinned_estimates(store, run_id, m, MAX_POINTS) for m in _models(store, run_id)}
     panels = []
     sizes = [
         series_of(est.get("psd_lognormal", []), "d_mean_nm", t0, "d_mean (lognormal PSD)"),
