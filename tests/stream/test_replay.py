@@ -202,3 +202,36 @@ def test_ctrl_c_leaves_a_consistent_prefix(stored, tmp_path):
         summary = store.run(target)
         assert summary.status == "aborted" and "interrupted" in summary.reason
         assert store.count("readings", RUN) == total
+
+
+def test_a_new_model_version_lands_in_its_own_run(stored, tmp_path):
+    """Re-estimating with a new version: the replay's estimates carry it, the original keeps its."""
+    from synthwatch.models.uvvis import UVVisFeatures
+    from synthwatch.stream.models_registry import ModelRegistry
+
+    class FeaturesV2(UVVisFeatures):
+        version = "2-test"
+
+    class Registry:
+        def __init__(self):
+            self.inner = ModelRegistry()
+
+        def __call__(self, start, descriptor):
+            models = self.inner(start, descriptor)
+            models.estimators = [
+                FeaturesV2(**m._get_params()) if type(m) is UVVisFeatures else m
+                for m in models.estimators
+            ]
+            return models
+
+        def run_models(self, start):
+            return self.inner.run_models(start)
+
+    path = tmp_path / "s.sqlite"
+    path.write_bytes(stored.read_bytes())
+    with Store(path) as store:
+        result = replay(StoreSource(store, RUN), store, tag="v2", model_factory=Registry())
+        new = {e.model_version for e in store.estimates(result.run_id, model="uvvis_features")}
+        old = {e.model_version for e in store.estimates(RUN, model="uvvis_features")}
+    assert new == {"2-test"} and old == {"1"}
+    assert result.run_id == f"{RUN}:v2"
