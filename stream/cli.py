@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.table import Table
 
 from synthwatch import __version__
-from synthwatch.stream import cli_dashboards, cli_golden
+from synthwatch.stream import cli_dashboards, cli_golden, cli_replay
 from synthwatch.stream.alerting import registry_from_config, webhook_sinks
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_dashboards.add_parser(sub)
     cli_golden.add_parser(sub)
+    cli_replay.add_parsers(sub)
     return parser
 
 
@@ -449,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_runs(cfg, console)
         if args.command == "golden":
             return cli_golden.run(cfg, args, console)
+        if args.command in cli_replay.COMMANDS:
+            return cli_replay.run(cfg, args, console, err)
         return cmd_show(cfg, args, console)
     except UsageError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
