@@ -1,0 +1,279 @@
+"""A worker in the Kafka consumer group: the :class:`Worker` plus offsets and checkpoints.
+
+What it adds to the worker (stream/worker.py), which does the per-run work unchanged:
+
+- **Ownership.** The group's range assignor gives partition ``p`` of every input topic to one
+  member, and a run's records are all on partition ``p`` (key ``run_id``): this process owns the
+  runs of the partitions it is assigned.
+- **Checkpoints** (stream/checkpoint.py) every ``checkpoint_interval_s`` and when partitions are
+  revoked: the sinks are flushed first, then each run's state goes to the compacted checkpoints
+  topic, then the group's offsets are committed. A record below the committed offsets is therefore
+  in a checkpoint (or in a finished run); a crash between two checkpoints replays records the
+  sinks may already hold, and the sinks' idempotent writes make that harmless.
+- **Restore.** A newly assigned partition's checkpoints are read and their states installed; the
+  consumer resumes at the committed offsets and each run skips the records its checkpoint covers.
+- **RunStop after the readings.** The RunStop travels on ``synthwatch.runs``, the readings on
+  their own topics, so a consumer may fetch the stop first. The collector flushes its readings
+  before it sends the stop; the worker holds a stop until it has read, on the run's partition,
+  every reading and label topic up to the end offsets it saw when the stop arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Callable
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from synthwatch.stream.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    decode_checkpoint,
+    encode_checkpoint,
+)
+from synthwatch.stream.config import KafkaConfig
+from synthwatch.stream.contract import ContractError, RunStop, decode
+from synthwatch.stream.kafka_transport import KafkaTransport, client_settings, ensure_topics
+from synthwatch.stream.transport import CHECKPOINTS_TOPIC, INPUT_TOPICS, RUNS_TOPIC, Record
+from synthwatch.stream.worker import Worker
+
+log = logging.getLogger(__name__)
+
+WorkerFactory = Callable[[KafkaTransport], Worker]
+
+
+class KafkaWorker:
+    """Runs a :class:`Worker` as a member of the consumer group (see the module docstring)."""
+
+    def __init__(
+        self,
+        cfg: KafkaConfig,
+        make_worker: WorkerFactory,
+        *,
+        max_batch: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self.max_batch = max_batch
+        self._clock = clock
+        ensure_topics(cfg)
+        self.transport = KafkaTransport(
+            cfg, group=True, on_assigned=self._assigned, on_revoked=self._revoked
+        )
+        self.worker = make_worker(self.transport)
+        self._reader = KafkaConsumer(
+            **client_settings(cfg),
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=cfg.max_message_bytes,
+            fetch_max_bytes=max(cfg.max_message_bytes, 52_428_800),
+        )
+        self.partitions: set[int] = set()
+        self.partition_of: dict[str, int] = {}
+        self.covered: dict[str, dict[str, int]] = {}  # run → topic → first offset not in state
+        self.over: set[str] = set()  # runs whose RunStop has gone through
+        self.deferred: dict[str, tuple[Record, dict[TopicPartition, int]]] = {}
+        self.skipped = 0  # records a restored checkpoint already covered
+        self.checkpoints_written = 0
+        self._committed: dict[TopicPartition, int] = {}
+        self._pos: dict[TopicPartition, int] = {}  # next offset to handle, per input partition
+        self._gained: set[int] = set()  # assigned, not yet restored
+        self._closing = False
+        self._last_checkpoint = clock()
+
+    # -- main loop -------------------------------------------------------------------------
+    def step(self, timeout_ms: int = 200) -> int:
+        """One poll: handle its records, release due stops, checkpoint when due."""
+        records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
+        if self._gained:
+            self._restore(records)
+        for record in records:
+            self._handle(record)
+            self._pos[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        if self.deferred:
+            self._release_stops()
+        if self._clock() - self._last_checkpoint >= self.cfg.checkpoint_interval_s:
+            self.checkpoint(set(self.partitions))
+        return len(records)
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        """Step until ``should_stop()``; then checkpoint and leave the group."""
+        try:
+            while not should_stop():
+                self.step()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            if self.partitions:
+                self.checkpoint(set(self.partitions))
+        except KafkaError as err:
+            log.error("final checkpoint failed (the next owner replays more): %s", err)
+        finally:
+            self._closing = True
+            self._reader.close()
+            self.transport.close()
+
+    # -- records ---------------------------------------------------------------------------
+    def _handle(self, record: Record) -> None:
+        run_id = record.key
+        covered = self.covered.get(run_id)
+        if covered is not None and record.offset < covered.get(record.topic, 0):
+            self.skipped += 1
+            return
+        if run_id in self.over and run_id not in self.worker.runs:
+            raw = record.value if isinstance(record.value, bytes) else repr(record.value).encode()
+            self.worker._deadletter(
+                raw, f"{record.topic}@{record.offset}: run {run_id!r} has already stopped", run_id
+            )
+            return
+        if run_id:
+            self.partition_of[run_id] = record.partition
+        if record.topic == RUNS_TOPIC and isinstance(record.value, (bytes, bytearray)):
+            try:
+                msg = decode(record.value)
+            except ContractError:
+                self.worker.handle(record)  # dead-lettered there, with the reason
+                return
+            record = replace(record, value=msg)
+            if isinstance(msg, RunStop) and msg.run_id == run_id:
+                self.deferred[run_id] = (record, self._stop_targets(record.partition))
+                self._release_stops()
+                return
+        self.worker.handle(record)
+
+    def _stop_targets(self, partition: int) -> dict[TopicPartition, int]:
+        tps = [TopicPartition(t, partition) for t in INPUT_TOPICS if t != RUNS_TOPIC]
+        return dict(self.transport.end_offsets(tps))
+
+    def _release_stops(self) -> None:
+        for run_id, (record, targets) in list(self.deferred.items()):
+            if all(self._pos.get(tp, 0) >= end for tp, end in targets.items()):
+                del self.deferred[run_id]
+                self.worker.handle(record)
+                self.over.add(run_id)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def checkpoint(self, partitions: set[int], commit_offsets: bool = True) -> None:
+        """Flush the sinks, write the runs' checkpoints of ``partitions``, commit offsets.
+
+        ``commit_offsets=False`` in the rebalance callback, which runs on kafka-python's network
+        thread and may not block on the consumer: the next owner then starts at the previous
+        commit and skips what these checkpoints cover.
+        """
+        self._last_checkpoint = self._clock()
+        if not partitions:
+            return
+        self.worker.flush()
+        positions = {
+            TopicPartition(t, p): self._pos[TopicPartition(t, p)]
+            for t in INPUT_TOPICS
+            for p in partitions
+        }
+        commit = dict(positions)
+        for run_id, p in list(self.partition_of.items()):
+            if p not in partitions:
+                continue
+            offsets = {t: positions[TopicPartition(t, p)] for t in INPUT_TOPICS}
+            if run_id in self.deferred:  # its stop is read but not applied: read it again
+                offsets[RUNS_TOPIC] = self.deferred[run_id][0].offset
+            old = self.covered.get(run_id)
+            if run_id in self.over and run_id not in self.worker.runs and old is not None:
+                if all(self._committed.get(TopicPartition(t, p), -1) >= o for t, o in old.items()):
+                    # a finished run, checkpointed as such, and every record of it below the
+                    # committed offsets: nothing will read them again
+                    self.transport.send(CHECKPOINTS_TOPIC, run_id, None)
+                    self._forget(run_id)
+                continue
+            state = None if run_id in self.over else self.worker.runs.get(run_id)
+            cp = Checkpoint(run_id, p, offsets, state)
+            self.transport.send(CHECKPOINTS_TOPIC, run_id, encode_checkpoint(cp))
+            self.checkpoints_written += 1
+            self.covered[run_id] = offsets
+            for t, o in offsets.items():
+                tp = TopicPartition(t, p)
+                commit[tp] = min(commit[tp], o)
+            if run_id in self.over:
+                self.worker.runs.pop(run_id, None)  # its records are skipped from now on
+        self.transport.flush()
+        if commit_offsets:
+            self.transport.commit(commit)
+            self._committed.update(commit)
+
+    def _forget(self, run_id: str) -> None:
+        self.partition_of.pop(run_id, None)
+        self.covered.pop(run_id, None)
+        self.over.discard(run_id)
+        self.deferred.pop(run_id, None)
+        self.worker.runs.pop(run_id, None)
+
+    def _revoked(self, tps: set[TopicPartition]) -> None:
+        # kafka-python's network thread, the main thread blocked in poll(): the worker is idle
+        lost = {tp.partition for tp in tps} & self.partitions
+        if not self._closing:
+            try:
+                self.checkpoint(lost, commit_offsets=False)
+            except Exception as err:  # noqa: BLE001 - raising here would break the rebalance
+                log.error("checkpoint at rebalance failed (the next owner replays more): %s", err)
+        for run_id, p in list(self.partition_of.items()):
+            if p in lost:
+                self._forget(run_id)
+        for d in (self._committed, self._pos):
+            for tp in [tp for tp in d if tp.partition in lost]:
+                del d[tp]
+        self._gained -= lost
+        self.partitions -= lost
+        log.info("partitions %s revoked", sorted(lost))
+
+    def _assigned(self, tps: set[TopicPartition]) -> None:
+        # network thread: only note them; step() restores them before handling any record
+        self._gained |= {tp.partition for tp in tps} - self.partitions
+
+    def _restore(self, records: list[Record]) -> None:
+        """Install the checkpoints of newly assigned partitions; learn where their input starts."""
+        gained, self._gained = self._gained, set()
+        first: dict[TopicPartition, int] = {}
+        for r in records:
+            first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+        for p in gained:
+            for t in INPUT_TOPICS:
+                tp = TopicPartition(t, p)
+                self._pos[tp] = first[tp] if tp in first else self.transport.position(tp)
+        for cp in self._read_checkpoints(gained):
+            self.partition_of[cp.run_id] = cp.partition
+            self.covered[cp.run_id] = dict(cp.offsets)
+            if cp.state is None:
+                self.over.add(cp.run_id)
+            else:
+                self.worker.runs[cp.run_id] = cp.state
+        self.partitions |= gained
+        self._last_checkpoint = self._clock()
+        log.info("partitions %s assigned", sorted(gained))
+
+    def _read_checkpoints(self, partitions: set[int]) -> list[Checkpoint]:
+        """The latest checkpoint of every run on ``partitions`` (tombstones forget a run)."""
+        if not partitions:
+            return []
+        tps = [TopicPartition(CHECKPOINTS_TOPIC, p) for p in sorted(partitions)]
+        self._reader.assign(tps)
+        self._reader.seek_to_beginning(*tps)
+        ends = self._reader.end_offsets(tps)
+        latest: dict[str, Checkpoint | None] = {}
+        while any(self._reader.position(tp) < ends[tp] for tp in tps):
+            for tp, records in self._reader.poll(timeout_ms=500).items():
+                for r in records:
+                    key = r.key.decode("utf-8", errors="replace") if r.key else ""
+                    if r.value is None:
+                        latest[key] = None
+                        continue
+                    where = f"{tp.topic}[{tp.partition}]@{r.offset}"
+                    try:
+                        latest[key] = decode_checkpoint(r.value, where)
+                    except CheckpointError as err:
+                        # without it the run restarts from the committed offsets: say so loudly
+                        log.error("%s; run %r restarts without its state", err, key)
+                        latest[key] = None
+        return [cp for cp in latest.values() if cp is not None]
