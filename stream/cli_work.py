@@ -72,7 +72,8 @@ def run(cfg: Config, args, console: Console) -> int:
     t = node.worker.totals
     console.print(
         f"worker left the group: {t.received} messages, {t.estimates} estimates, "
-        f"{t.alerts} alerts, {t.deadlettered} dead-lettered, {node.skipped} replayed and "
-        f"skipped, {node.checkpoints_written} checkpoints"
+        f"{t.alerts} alerts, {t.deadlettered} dead-lettered, {node.restored} runs restored from "
+        f"checkpoints, {node.skipped} records they covered skipped, "
+        f"{node.checkpoints_written} checkpoints written"
     )
     return 0

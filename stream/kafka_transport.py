@@ -141,7 +141,6 @@ def make_producer(cfg: KafkaConfig) -> KafkaProducer:
             enable_idempotence=True,
             max_request_size=cfg.max_message_bytes,
             linger_ms=5,
-            key_serializer=str.encode,
         )
     except KafkaError as err:
         raise KafkaTransportError(f"kafka at {describe(cfg)}: cannot connect ({err})") from None
@@ -183,7 +182,6 @@ class KafkaTransport:
                     heartbeat_interval_ms=cfg.heartbeat_interval_ms,
                     max_partition_fetch_bytes=cfg.max_message_bytes,
                     fetch_max_bytes=max(cfg.max_message_bytes, 52_428_800),
-                    key_deserializer=lambda b: b.decode("utf-8", errors="replace") if b else "",
                 )
             except KafkaError as err:
                 self.producer.close()
@@ -194,7 +192,7 @@ class KafkaTransport:
     # -- producing -------------------------------------------------------------------------
     def send(self, topic: str, key: str, value: bytes | None) -> None:
         """Publish ``value`` (None: a tombstone) on ``topic`` under ``key``."""
-        future = self.producer.send(topic, key=key, value=value)
+        future = self.producer.send(topic, key=key.encode(), value=value)
         future.add_errback(self._failed, topic, key)
 
     def send_message(self, topic: str, key: str, msg: Message) -> None:
@@ -227,7 +225,8 @@ class KafkaTransport:
         out: list[Record] = []
         for tp, records in batches.items():
             for r in records:
-                out.append(Record(tp.topic, r.key or "", r.value, r.offset, tp.partition))
+                key = r.key.decode("utf-8", errors="replace") if r.key else ""
+                out.append(Record(tp.topic, key, r.value, r.offset, tp.partition))
         return out
 
     def position(self, tp: TopicPartition) -> int:

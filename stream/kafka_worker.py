@@ -77,6 +77,7 @@ class KafkaWorker:
         self.deferred: dict[str, tuple[Record, dict[TopicPartition, int]]] = {}
         self.skipped = 0  # records a restored checkpoint already covered
         self.checkpoints_written = 0
+        self.restored = 0  # runs whose state came from a checkpoint
         self._committed: dict[TopicPartition, int] = {}
         self._pos: dict[TopicPartition, int] = {}  # next offset to handle, per input partition
         self._gained: set[int] = set()  # assigned, not yet restored
@@ -95,7 +96,12 @@ class KafkaWorker:
         if self.deferred:
             self._release_stops()
         if self._clock() - self._last_checkpoint >= self.cfg.checkpoint_interval_s:
-            self.checkpoint(set(self.partitions))
+            try:
+                self.checkpoint(set(self.partitions))
+            except KafkaError as err:  # the broker is away: the next interval tries again
+                log.warning(
+                    "checkpoint failed, retrying in %s s: %s", self.cfg.checkpoint_interval_s, err
+                )
         return len(records)
 
     def run(self, should_stop: Callable[[], bool]) -> None:
@@ -249,6 +255,7 @@ class KafkaWorker:
                 self.over.add(cp.run_id)
             else:
                 self.worker.runs[cp.run_id] = cp.state
+                self.restored += 1
         self.partitions |= gained
         self._last_checkpoint = self._clock()
         log.info("partitions %s assigned", sorted(gained))

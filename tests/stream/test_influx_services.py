@@ -31,7 +31,7 @@ def test_start_stop_status_are_idempotent(private_influxd):
     assert (state / "env").read_text() == ""  # nothing running, nothing to read
     assert _sh(state, "stop", "all").returncode == 0  # stopping a stopped service is fine
     status = _sh(state, "status", "all")
-    assert (status.returncode, status.stdout) == (3, "influxdb: stopped\n")
+    assert (status.returncode, status.stdout) == (3, "influxdb: stopped\nkafka: stopped\n")
     private_influxd.start()  # the same address again
     assert ping(private_influxd.url)
 
