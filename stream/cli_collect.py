@@ -59,9 +59,14 @@ def simulator_messages(args) -> Iterable[Message]:
     return simulate(args.scenario, **kw).messages()
 
 
-def publish(messages: Iterable[Message], transport, speed: float = 0.0) -> int:
-    """Send ``messages`` on their topics, paced at ``speed``; flush before each RunStop."""
-    publisher = Publisher(transport)
+def publish(
+    messages: Iterable[Message], transport, speed: float = 0.0, publisher: Publisher | None = None
+) -> int:
+    """Send ``messages`` on their topics, paced at ``speed``; flush before each RunStop.
+
+    Pass the same ``publisher`` to go on with runs whose Descriptors an earlier call sent.
+    """
+    publisher = Publisher(transport) if publisher is None else publisher
     pacer = Pacer(speed)
     n = 0
     for msg in messages:

@@ -78,7 +78,12 @@ def run_status(path: Path, run_id: str) -> str | None:
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list:
     """Every record of ``topic`` now on the broker."""
-    consumer = KafkaConsumer(bootstrap_servers=[bootstrap], enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=[bootstrap],
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=64 * 1024 * 1024,  # checkpoints are megabytes
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(tps)

@@ -33,8 +33,14 @@ from synthwatch.stream.config import load_config
 from synthwatch.stream.contract import Reading, encode
 from synthwatch.stream.kafka_transport import KafkaTransport
 from synthwatch.stream.kafka_worker import KafkaWorker
+from synthwatch.stream.pipeline import Publisher
 from synthwatch.stream.store import Store
-from synthwatch.stream.transport import DEADLETTER_TOPIC, RUNS_TOPIC, readings_topic
+from synthwatch.stream.transport import (
+    CHECKPOINTS_TOPIC,
+    DEADLETTER_TOPIC,
+    RUNS_TOPIC,
+    readings_topic,
+)
 from synthwatch.stream.worker import Worker
 
 pytestmark = pytest.mark.slow
@@ -96,7 +102,7 @@ def _run_ids_on_every_partition(partitions: int) -> list[str]:
     return [chosen[p] for p in range(partitions)]
 
 
-def _work(cfg, store_path, env_extra) -> subprocess.Popen:
+def _work(cfg, store_path, log_path) -> subprocess.Popen:
     env = {
         **os.environ,
         "SYNTHWATCH_KAFKA__BOOTSTRAP_SERVERS": ",".join(cfg.bootstrap_servers),
@@ -107,35 +113,56 @@ def _work(cfg, store_path, env_extra) -> subprocess.Popen:
         "SYNTHWATCH_KAFKA__HEARTBEAT_INTERVAL_MS": "300",
         "SYNTHWATCH_STORE__PATH": str(store_path),
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
-        **env_extra,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "synthwatch.stream.cli", "work", "--no-publish"],
+        [sys.executable, "-m", "synthwatch.stream.cli", "-v", "work", "--no-publish"],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
 
 
+def _state_checkpoints(bootstrap: str) -> dict[str, int]:
+    """run → size of its latest checkpoint record (a run's state is tens of kB and more)."""
+    return {r.key.decode(): len(r.value or b"") for r in read_topic(bootstrap, CHECKPOINTS_TOPIC)}
+
+
 def test_sigkilled_worker_is_taken_over_point_for_point(kafka_bootstrap, tmp_path):
     cfg = fresh_topics(kafka_bootstrap, partitions=4)
+    bootstrap = cfg.bootstrap_servers[0]
     registry = _registry()
     run_ids = _run_ids_on_every_partition(4)
-    sims = [_messages(r, seed=10 + i, n=150) for i, r in enumerate(run_ids)]
+    sims = [_messages(r, seed=10 + i, n=120) for i, r in enumerate(run_ids)]
+    want = {}  # first: it also warms the optics cache the workers share
+    for sim in sims:
+        want.update(embedded_estimates(sim.messages(), tmp_path, [sim.run_id], registry))
+    merged = list(heapq.merge(*(s.messages() for s in sims), key=lambda m: m.t))
+    thirds = [merged[: len(merged) // 3], merged[len(merged) // 3 : 2 * len(merged) // 3]]
+    thirds.append(merged[2 * len(merged) // 3 :])
     path = tmp_path / "shared-store.sqlite"
-    a = _work(cfg, path, {})
-    b = _work(cfg, path, {})
+    a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
+    producer = KafkaTransport(cfg)
+    feed = Publisher(producer)
+    a = _work(cfg, path, a_log)
+    b = None
     try:
-        time.sleep(6)  # both join the group and split the partitions
-        producer = KafkaTransport(cfg)
-        merged = heapq.merge(*(s.messages() for s in sims), key=lambda m: m.t)
-        feeder = threading.Thread(target=publish, args=(merged, producer, 60.0))
-        feeder.start()  # 300 s of simulated time at 60x: 5 s
-        time.sleep(3.5)
+        publish(thirds[0], producer, publisher=feed)
+        # A owns every run and checkpoints each (a state, not a stopped marker)
+        _wait(
+            lambda: all(_state_checkpoints(bootstrap).get(r, 0) > 10_000 for r in run_ids),
+            90,
+            "A checkpointed every run",
+        )
+        b = _work(cfg, path, b_log)  # rebalance: B takes half of the runs from A's checkpoints
+        _wait(lambda: "assigned" in b_log.read_text(), 60, "B got partitions")
+        publish(thirds[1], producer, publisher=feed)
+        time.sleep(3)  # A goes on with its half and checkpoints it
         a.send_signal(signal.SIGKILL)
         a.wait(10)
-        feeder.join(60)
+        publish(
+            thirds[2], producer, publisher=feed
+        )  # B takes A's runs over after the session timeout
         producer.close()
         _wait(
             lambda: all(run_status(path, r) == "success" for r in run_ids),
@@ -143,21 +170,20 @@ def test_sigkilled_worker_is_taken_over_point_for_point(kafka_bootstrap, tmp_pat
             "every run stopped in the store",
         )
         b.send_signal(signal.SIGTERM)
-        out, _ = b.communicate(timeout=60)
+        b.wait(60)
     finally:
         for proc in (a, b):
-            if proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
-    assert b.returncode == 0, out
+    out = b_log.read_text()
+    assert b.returncode == 0, out[-3000:]
     summary = [line for line in out.splitlines() if line.startswith("worker left the group")]
-    assert summary, out
+    assert summary, out[-3000:]
     restored = int(summary[0].split(" runs restored")[0].rsplit(", ", 1)[1])
-    assert restored >= 1, summary[0]  # the survivor took runs over from their checkpoints
+    # two runs at the rebalance, A's two (or as many as had not stopped) after the kill
+    assert restored >= 3, summary[0]
     got = stored_estimates(path, run_ids)
-    want = {}
-    for sim in sims:
-        want.update(embedded_estimates(sim.messages(), tmp_path, [sim.run_id], registry))
     for r in run_ids:
         assert len(got[r]) == len(want[r]) and got[r] == want[r], r
 
