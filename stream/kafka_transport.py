@@ -56,6 +56,7 @@ def client_settings(cfg: KafkaConfig) -> dict[str, Any]:
         bootstrap_servers=list(cfg.bootstrap_servers),
         client_id=cfg.client_id,
         request_timeout_ms=cfg.request_timeout_ms,
+        bootstrap_timeout_ms=cfg.request_timeout_ms,
         security_protocol=cfg.security_protocol,
     )
     if cfg.security_protocol in ("SSL", "SASL_SSL"):

@@ -211,6 +211,7 @@ def test_broker_restart_mid_run_loses_and_doubles_nothing(private_kafka, tmp_pat
         feeder = threading.Thread(target=publish, args=(sim.messages(), producer, 50.0))
         feeder.start()  # 400 s simulated at 50x: 8 s
         time.sleep(3)
+        seen_before_outage = node.worker.totals.received
         private_kafka.stop()
         time.sleep(1)
         private_kafka.start()
@@ -223,6 +224,7 @@ def test_broker_restart_mid_run_loses_and_doubles_nothing(private_kafka, tmp_pat
             worker.join(60)
             node.close()
     assert not errors, errors
+    assert 0 < seen_before_outage < 203  # the broker went away mid-run
     got = stored_estimates(path, ["restart-1"])
     want = embedded_estimates(sim.messages(), tmp_path, ["restart-1"], registry)
     assert got == want
