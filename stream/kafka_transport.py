@@ -142,6 +142,7 @@ def make_producer(cfg: KafkaConfig) -> KafkaProducer:
             enable_idempotence=True,
             max_request_size=cfg.max_message_bytes,
             linger_ms=5,
+            batch_size=256 * 1024,  # a spectrum is ~5-10 kB of JSON; the 16 kB default sends one
         )
     except KafkaError as err:
         raise KafkaTransportError(f"kafka at {describe(cfg)}: cannot connect ({err})") from None
