@@ -15,7 +15,7 @@ from synthwatch.stream.checkpoint import (
     decode_checkpoint,
     encode_checkpoint,
 )
-from synthwatch.stream.cli import main
+from synthwatch.stream.cli import build_parser, main
 from synthwatch.stream.config import ConfigError, KafkaConfig, load_config
 from synthwatch.stream.kafka_errors import KafkaTransportError
 from synthwatch.stream.kafka_transport import client_settings, describe
@@ -154,3 +154,25 @@ def test_cli_collect_usage_errors(capsys):
     assert main(["collect", "simulator", "--speed", "0"]) == 2
     assert "--speed" in capsys.readouterr().err
     assert main(["collect"]) == 2
+
+
+def test_the_compose_stack_settings_load():
+    """docker/compose.yaml's environment and synthwatch.env.example are valid settings."""
+    import yaml
+
+    from conftest import ROOT
+
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+    env = dict(compose["x-synthwatch"]["environment"])
+    for line in (ROOT / "docker" / "synthwatch.env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value
+    assert all(k.startswith("SYNTHWATCH_") and "__" in k for k in env)
+    cfg = load_config(env=env, path=None)
+    assert cfg.transport.kind == "kafka" and cfg.kafka.bootstrap_servers == ["kafka:9092"]
+    assert cfg.influxdb.enabled and cfg.influxdb.api == "v2" and cfg.influxdb.token is not None
+    for name in ("collector", "worker-1"):
+        command = compose["services"][name]["command"]
+        args = build_parser().parse_args(command)  # the CLI accepts the stack's commands
+        assert args.command == command[0]
