@@ -153,8 +153,9 @@ class KafkaTransport:
 
     A collector uses the producer side only. A worker passes ``group=True``: its consumer joins
     ``kafka.group_id``, subscribes at the first :meth:`poll`, commits offsets only through
-    :meth:`commit` (after the checkpoint that covers them), and tells ``on_assigned`` and
-    ``on_revoked`` which partition numbers it gains and loses.
+    :meth:`commit` (after the checkpoint that covers them), and tells ``on_assigned``,
+    ``on_revoked`` (a clean hand-over) and ``on_lost`` (this member was evicted: another one may
+    own them already) which partitions it gains and loses.
     """
 
     def __init__(
@@ -164,6 +165,7 @@ class KafkaTransport:
         group: bool = False,
         on_assigned: Callable[[set[TopicPartition]], None] | None = None,
         on_revoked: Callable[[set[TopicPartition]], None] | None = None,
+        on_lost: Callable[[set[TopicPartition]], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.producer = make_producer(cfg)
@@ -172,6 +174,7 @@ class KafkaTransport:
         self._subscribed = False
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
+        self._on_lost = on_lost
         if group:
             try:
                 self.consumer = KafkaConsumer(
@@ -192,9 +195,12 @@ class KafkaTransport:
                 ) from None
 
     # -- producing -------------------------------------------------------------------------
-    def send(self, topic: str, key: str, value: bytes | None) -> None:
-        """Publish ``value`` (None: a tombstone) on ``topic`` under ``key``."""
-        future = self.producer.send(topic, key=key.encode(), value=value)
+    def send(self, topic: str, key: str, value: bytes | None, partition: int | None = None) -> None:
+        """Publish ``value`` (None: a tombstone) on ``topic`` under ``key``.
+
+        ``partition`` overrides the key's partition (the checkpoints' array records).
+        """
+        future = self.producer.send(topic, key=key.encode(), value=value, partition=partition)
         future.add_errback(self._failed, topic, key)
 
     def send_message(self, topic: str, key: str, msg: Message) -> None:
@@ -234,6 +240,9 @@ class KafkaTransport:
     def position(self, tp: TopicPartition) -> int:
         return self.consumer.position(tp)
 
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.consumer.seek(tp, offset)
+
     def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         return self.consumer.end_offsets(list(tps))
 
@@ -257,6 +266,11 @@ class _Listener(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked) -> None:
         if self.transport._on_revoked is not None and revoked:
             self.transport._on_revoked(set(revoked))
+
+    def on_partitions_lost(self, lost) -> None:
+        callback = self.transport._on_lost or self.transport._on_revoked
+        if callback is not None and lost:
+            callback(set(lost))
 
     def on_partitions_assigned(self, assigned) -> None:
         if self.transport._on_assigned is not None and assigned:

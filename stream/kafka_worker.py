@@ -29,6 +29,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from synthwatch.stream.checkpoint import (
+    BLOB_PREFIX,
     Checkpoint,
     CheckpointError,
     decode_checkpoint,
@@ -61,7 +62,11 @@ class KafkaWorker:
         self._clock = clock
         ensure_topics(cfg)
         self.transport = KafkaTransport(
-            cfg, group=True, on_assigned=self._assigned, on_revoked=self._revoked
+            cfg,
+            group=True,
+            on_assigned=self._assigned,
+            on_revoked=self._revoked,
+            on_lost=self._lost,
         )
         self.worker = make_worker(self.transport)
         self._reader = KafkaConsumer(
@@ -78,6 +83,8 @@ class KafkaWorker:
         self.skipped = 0  # records a restored checkpoint already covered
         self.checkpoints_written = 0
         self.restored = 0  # runs whose state came from a checkpoint
+        self.blobs_written = 0
+        self._blobs_on: set[tuple[int, str]] = set()  # (partition, digest) on the broker
         self._committed: dict[TopicPartition, int] = {}
         self._pos: dict[TopicPartition, int] = {}  # next offset to handle, per input partition
         self._gained: set[int] = set()  # assigned, not yet restored
@@ -89,10 +96,15 @@ class KafkaWorker:
         """One poll: handle its records, release due stops, checkpoint when due."""
         records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
         if self._gained:
-            self._restore(records)
+            rewound = self._restore(records)
+            records = [r for r in records if TopicPartition(r.topic, r.partition) not in rewound]
         for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            if record.offset < self._pos.get(tp, 0):
+                self.skipped += 1  # delivered again (the group reset us): already in our state
+                continue
             self._handle(record)
-            self._pos[TopicPartition(record.topic, record.partition)] = record.offset + 1
+            self._pos[tp] = record.offset + 1
         if self.deferred:
             self._release_stops()
         if self._clock() - self._last_checkpoint >= self.cfg.checkpoint_interval_s:
@@ -196,7 +208,14 @@ class KafkaWorker:
                 continue
             state = None if run_id in self.over else self.worker.runs.get(run_id)
             cp = Checkpoint(run_id, p, offsets, state)
-            self.transport.send(CHECKPOINTS_TOPIC, run_id, encode_checkpoint(cp))
+            blobs: dict[str, bytes] = {}
+            raw = encode_checkpoint(cp, blobs)
+            for digest, blob in blobs.items():  # before the checkpoint, on its partition
+                if (p, digest) not in self._blobs_on:
+                    self.transport.send(CHECKPOINTS_TOPIC, BLOB_PREFIX + digest, blob, p)
+                    self._blobs_on.add((p, digest))
+                    self.blobs_written += 1
+            self.transport.send(CHECKPOINTS_TOPIC, run_id, raw)
             self.checkpoints_written += 1
             self.covered[run_id] = offsets
             for t, o in offsets.items():
@@ -216,10 +235,15 @@ class KafkaWorker:
         self.deferred.pop(run_id, None)
         self.worker.runs.pop(run_id, None)
 
-    def _revoked(self, tps: set[TopicPartition]) -> None:
+    def _lost(self, tps: set[TopicPartition]) -> None:
+        # evicted from the group: another member may own these runs already, so nothing of
+        # ours is written; it restores from the last checkpoint
+        self._revoked(tps, write=False)
+
+    def _revoked(self, tps: set[TopicPartition], write: bool = True) -> None:
         # kafka-python's network thread, the main thread blocked in poll(): the worker is idle
         lost = {tp.partition for tp in tps} & self.partitions
-        if not self._closing:
+        if write and not self._closing:
             try:
                 self.checkpoint(lost, commit_offsets=False)
             except Exception as err:  # noqa: BLE001 - raising here would break the rebalance
@@ -236,11 +260,16 @@ class KafkaWorker:
 
     def _assigned(self, tps: set[TopicPartition]) -> None:
         # network thread: only note them; step() restores them before handling any record
-        self._gained |= {tp.partition for tp in tps} - self.partitions
+        self._gained |= {tp.partition for tp in tps}
 
-    def _restore(self, records: list[Record]) -> None:
-        """Install the checkpoints of newly assigned partitions; learn where their input starts."""
-        gained, self._gained = self._gained, set()
+    def _restore(self, records: list[Record]) -> set[TopicPartition]:
+        """Install the checkpoints of newly assigned partitions; learn where their input starts.
+
+        Returns the partitions sought back to an older checkpoint's offsets (their records in
+        ``records`` come again). A partition kept through the rebalance keeps its state: what
+        the group delivers again below our position is skipped.
+        """
+        gained, self._gained = self._gained - self.partitions, set()
         first: dict[TopicPartition, int] = {}
         for r in records:
             first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
@@ -248,6 +277,7 @@ class KafkaWorker:
             for t in INPUT_TOPICS:
                 tp = TopicPartition(t, p)
                 self._pos[tp] = first[tp] if tp in first else self.transport.position(tp)
+        rewound: set[TopicPartition] = set()
         for cp in self._read_checkpoints(gained):
             self.partition_of[cp.run_id] = cp.partition
             self.covered[cp.run_id] = dict(cp.offsets)
@@ -256,9 +286,19 @@ class KafkaWorker:
             else:
                 self.worker.runs[cp.run_id] = cp.state
                 self.restored += 1
+            for t, o in cp.offsets.items():
+                tp = TopicPartition(t, cp.partition)
+                if tp in self._pos and o < self._pos[tp]:
+                    # committed past this checkpoint (by a member that then lost its own
+                    # checkpoint to a late writer): read from the checkpoint's offsets
+                    self._pos[tp] = o
+                    rewound.add(tp)
+        for tp in rewound:
+            self.transport.seek(tp, self._pos[tp])
         self.partitions |= gained
         self._last_checkpoint = self._clock()
         log.info("partitions %s assigned", sorted(gained))
+        return rewound
 
     def _read_checkpoints(self, partitions: set[int]) -> list[Checkpoint]:
         """The latest checkpoint of every run on ``partitions`` (tombstones forget a run)."""
@@ -268,19 +308,27 @@ class KafkaWorker:
         self._reader.assign(tps)
         self._reader.seek_to_beginning(*tps)
         ends = self._reader.end_offsets(tps)
-        latest: dict[str, Checkpoint | None] = {}
+        latest: dict[str, tuple[bytes, str] | None] = {}
+        blobs: dict[str, bytes] = {}
         while any(self._reader.position(tp) < ends[tp] for tp in tps):
             for tp, records in self._reader.poll(timeout_ms=500).items():
                 for r in records:
                     key = r.key.decode("utf-8", errors="replace") if r.key else ""
-                    if r.value is None:
+                    if key.startswith(BLOB_PREFIX):
+                        blobs[key[len(BLOB_PREFIX) :]] = r.value
+                        self._blobs_on.add((tp.partition, key[len(BLOB_PREFIX) :]))
+                    elif r.value is None:
                         latest[key] = None
-                        continue
-                    where = f"{tp.topic}[{tp.partition}]@{r.offset}"
-                    try:
-                        latest[key] = decode_checkpoint(r.value, where)
-                    except CheckpointError as err:
-                        # without it the run restarts from the committed offsets: say so loudly
-                        log.error("%s; run %r restarts without its state", err, key)
-                        latest[key] = None
-        return [cp for cp in latest.values() if cp is not None]
+                    else:
+                        latest[key] = (r.value, f"{tp.topic}[{tp.partition}]@{r.offset}")
+        out: list[Checkpoint] = []
+        shared: dict = {}
+        for key, found in latest.items():
+            if found is None:
+                continue
+            try:
+                out.append(decode_checkpoint(found[0], found[1], blobs, shared))
+            except CheckpointError as err:
+                # without it the run restarts from the committed offsets: say so loudly
+                log.error("%s; run %r restarts without its state", err, key)
+        return out

@@ -117,9 +117,16 @@ def test_checkpoint_restores_a_run_that_continues_identically():
     original.on_output(outputs.append)
     run(msgs[:half], original)
     state = original.runs[msgs[0].run_id]
-    raw = encode_checkpoint(Checkpoint(state.run_id, 3, {"synthwatch.runs": 7}, state))
-    cp = decode_checkpoint(raw, "test")
+    blobs: dict[str, bytes] = {}
+    raw = encode_checkpoint(Checkpoint(state.run_id, 3, {"synthwatch.runs": 7}, state), blobs)
+    assert len(raw) < 200_000 < sum(map(len, blobs.values()))  # the kernels are blobs
+    with pytest.raises(CheckpointError, match=r"^test: array blob:\w+ not found"):
+        decode_checkpoint(raw, "test", {})
+    cp = decode_checkpoint(raw, "test", blobs)
     assert (cp.partition, cp.offsets) == (3, {"synthwatch.runs": 7})
+    again: dict[str, bytes] = {}
+    encode_checkpoint(Checkpoint(state.run_id, 3, {}, cp.state), again)
+    assert again.keys() == blobs.keys()  # restored arrays have the same content
 
     restored = Worker(MemoryTransport(), [], publish=False, reorder_window_s=0)
     restored.runs[cp.run_id] = cp.state
