@@ -5,11 +5,14 @@ What it adds to the worker (stream/worker.py), which does the per-run work uncha
 - **Ownership.** The group's range assignor gives partition ``p`` of every input topic to one
   member, and a run's records are all on partition ``p`` (key ``run_id``): this process owns the
   runs of the partitions it is assigned.
-- **Checkpoints** (stream/checkpoint.py) every ``checkpoint_interval_s`` and when partitions are
-  revoked: the sinks are flushed first, then each run's state goes to the compacted checkpoints
-  topic, then the group's offsets are committed. A record below the committed offsets is therefore
-  in a checkpoint (or in a finished run); a crash between two checkpoints replays records the
-  sinks may already hold, and the sinks' idempotent writes make that harmless.
+- **Checkpoints** (stream/checkpoint.py) every ``checkpoint_interval_s`` and when the worker
+  leaves the group: the sinks are flushed first, then each run's state goes to the compacted
+  checkpoints topic, then the group's offsets are committed. Not at a revocation: kafka-python
+  reports it on its network thread, possibly after another member took the partitions over;
+  the revoked runs are dropped and their next owner replays from the last checkpoint. A record
+  below the committed offsets is therefore in a checkpoint (or in a finished run); a crash
+  between two checkpoints replays records the sinks may already hold, and the sinks'
+  idempotent writes make that harmless.
 - **Restore.** A newly assigned partition's checkpoints are read and their states installed; the
   consumer resumes at the committed offsets and each run skips the records its checkpoint covers.
 - **RunStop after the readings.** The RunStop travels on ``synthwatch.runs``, the readings on
@@ -21,6 +24,7 @@ What it adds to the worker (stream/worker.py), which does the per-run work uncha
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import replace
 from typing import Callable
@@ -88,16 +92,19 @@ class KafkaWorker:
         self._committed: dict[TopicPartition, int] = {}
         self._pos: dict[TopicPartition, int] = {}  # next offset to handle, per input partition
         self._gained: set[int] = set()  # assigned, not yet restored
-        self._closing = False
+        self._lock = threading.Lock()
+        self._events: list[tuple[str, set[int]]] = []
         self._last_checkpoint = clock()
 
     # -- main loop -------------------------------------------------------------------------
     def step(self, timeout_ms: int = 200) -> int:
         """One poll: handle its records, release due stops, checkpoint when due."""
         records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
+        self._apply_rebalance()
         if self._gained:
             rewound = self._restore(records)
             records = [r for r in records if TopicPartition(r.topic, r.partition) not in rewound]
+        records = [r for r in records if r.partition in self.partitions]
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             if record.offset < self._pos.get(tp, 0):
@@ -126,12 +133,12 @@ class KafkaWorker:
 
     def close(self) -> None:
         try:
+            self._apply_rebalance()
             if self.partitions:
                 self.checkpoint(set(self.partitions))
         except KafkaError as err:
             log.error("final checkpoint failed (the next owner replays more): %s", err)
         finally:
-            self._closing = True
             self._reader.close()
             self.transport.close()
 
@@ -176,12 +183,7 @@ class KafkaWorker:
 
     # -- checkpoints -----------------------------------------------------------------------
     def checkpoint(self, partitions: set[int], commit_offsets: bool = True) -> None:
-        """Flush the sinks, write the runs' checkpoints of ``partitions``, commit offsets.
-
-        ``commit_offsets=False`` in the rebalance callback, which runs on kafka-python's network
-        thread and may not block on the consumer: the next owner then starts at the previous
-        commit and skips what these checkpoints cover.
-        """
+        """Flush the sinks, write the runs' checkpoints of ``partitions``, commit offsets."""
         self._last_checkpoint = self._clock()
         if not partitions:
             return
@@ -235,32 +237,42 @@ class KafkaWorker:
         self.deferred.pop(run_id, None)
         self.worker.runs.pop(run_id, None)
 
+    # kafka-python calls these on its network thread, which runs beside the main thread: they
+    # only queue what changed; step() applies it between two batches, when the worker is idle.
     def _lost(self, tps: set[TopicPartition]) -> None:
-        # evicted from the group: another member may own these runs already, so nothing of
-        # ours is written; it restores from the last checkpoint
-        self._revoked(tps, write=False)
+        with self._lock:
+            self._events.append(("lost", {tp.partition for tp in tps}))
 
-    def _revoked(self, tps: set[TopicPartition], write: bool = True) -> None:
-        # kafka-python's network thread, the main thread blocked in poll(): the worker is idle
-        lost = {tp.partition for tp in tps} & self.partitions
-        if write and not self._closing:
-            try:
-                self.checkpoint(lost, commit_offsets=False)
-            except Exception as err:  # noqa: BLE001 - raising here would break the rebalance
-                log.error("checkpoint at rebalance failed (the next owner replays more): %s", err)
-        for run_id, p in list(self.partition_of.items()):
-            if p in lost:
-                self._forget(run_id)
-        for d in (self._committed, self._pos):
-            for tp in [tp for tp in d if tp.partition in lost]:
-                del d[tp]
-        self._gained -= lost
-        self.partitions -= lost
-        log.info("partitions %s revoked", sorted(lost))
+    def _revoked(self, tps: set[TopicPartition]) -> None:
+        with self._lock:
+            self._events.append(("revoked", {tp.partition for tp in tps}))
 
     def _assigned(self, tps: set[TopicPartition]) -> None:
-        # network thread: only note them; step() restores them before handling any record
-        self._gained |= {tp.partition for tp in tps}
+        with self._lock:
+            self._events.append(("assigned", {tp.partition for tp in tps}))
+
+    def _apply_rebalance(self) -> None:
+        """Forget revoked partitions' runs, note assigned ones (restored by :meth:`_restore`).
+
+        Nothing is checkpointed at a revocation: it may come after another member took the
+        partitions over. The next owner restores the last periodic checkpoint and replays.
+        """
+        with self._lock:
+            events, self._events = self._events, []
+        for kind, parts in events:
+            if kind == "assigned":
+                self._gained |= parts
+                continue
+            lost = parts & (self.partitions | self._gained)
+            for run_id, p in list(self.partition_of.items()):
+                if p in lost:
+                    self._forget(run_id)
+            for d in (self._committed, self._pos):
+                for tp in [tp for tp in d if tp.partition in lost]:
+                    del d[tp]
+            self._gained -= lost
+            self.partitions -= lost
+            log.info("partitions %s %s", sorted(lost), kind)
 
     def _restore(self, records: list[Record]) -> set[TopicPartition]:
         """Install the checkpoints of newly assigned partitions; learn where their input starts.

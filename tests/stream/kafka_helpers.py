@@ -99,3 +99,16 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list:
         return out
     finally:
         consumer.close()
+
+
+def first_difference(got: list, want: list) -> str:
+    """Where two runs' estimate lists part (for assertion messages)."""
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            return (
+                f"estimate {i}: got {g.model} t={g.t} seq={g.seq} "
+                f"{[(q.name, q.value) for q in g.quantities][:8]} flags={g.flags}; want "
+                f"{w.model} t={w.t} seq={w.seq} {[(q.name, q.value) for q in w.quantities][:8]} "
+                f"flags={w.flags}"
+            )
+    return f"lengths {len(got)} != {len(want)}; last got {got[-1] if got else None}"
