@@ -102,12 +102,12 @@ class KafkaWorker:
         records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
         self._apply_rebalance()
         if self._gained:
-            rewound = self._restore(records)
-            records = [r for r in records if TopicPartition(r.topic, r.partition) not in rewound]
+            self._restore(records)
         records = [r for r in records if r.partition in self.partitions]
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             if record.offset < self._pos.get(tp, 0):
+                log.info("re-delivered %s[%s]@%s", record.topic, record.partition, record.offset)
                 self.skipped += 1  # delivered again (the group reset us): already in our state
                 continue
             self._handle(record)
@@ -169,6 +169,12 @@ class KafkaWorker:
                 self._release_stops()
                 return
         self.worker.handle(record)
+        self._covers(run_id, record)
+
+    def _covers(self, run_id: str, record: Record) -> None:
+        """The run's state has now seen ``record``: its checkpoint covers it."""
+        if run_id:
+            self.covered.setdefault(run_id, {})[record.topic] = record.offset + 1
 
     def _stop_targets(self, partition: int) -> dict[TopicPartition, int]:
         tps = [TopicPartition(t, partition) for t in INPUT_TOPICS if t != RUNS_TOPIC]
@@ -179,6 +185,7 @@ class KafkaWorker:
             if all(self._pos.get(tp, 0) >= end for tp, end in targets.items()):
                 del self.deferred[run_id]
                 self.worker.handle(record)
+                self._covers(run_id, record)
                 self.over.add(run_id)
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -197,12 +204,12 @@ class KafkaWorker:
         for run_id, p in list(self.partition_of.items()):
             if p not in partitions:
                 continue
-            offsets = {t: positions[TopicPartition(t, p)] for t in INPUT_TOPICS}
-            if run_id in self.deferred:  # its stop is read but not applied: read it again
-                offsets[RUNS_TOPIC] = self.deferred[run_id][0].offset
-            old = self.covered.get(run_id)
-            if run_id in self.over and run_id not in self.worker.runs and old is not None:
-                if all(self._committed.get(TopicPartition(t, p), -1) >= o for t, o in old.items()):
+            # what the run's state has seen (a deferred stop is not in it: it is read again)
+            offsets = {t: self.covered.get(run_id, {}).get(t, 0) for t in INPUT_TOPICS}
+            if run_id in self.over and run_id not in self.worker.runs:
+                if all(
+                    self._committed.get(TopicPartition(t, p), -1) >= o for t, o in offsets.items()
+                ):
                     # a finished run, checkpointed as such, and every record of it below the
                     # committed offsets: nothing will read them again
                     self.transport.send(CHECKPOINTS_TOPIC, run_id, None)
@@ -219,10 +226,9 @@ class KafkaWorker:
                     self.blobs_written += 1
             self.transport.send(CHECKPOINTS_TOPIC, run_id, raw)
             self.checkpoints_written += 1
-            self.covered[run_id] = offsets
-            for t, o in offsets.items():
-                tp = TopicPartition(t, p)
-                commit[tp] = min(commit[tp], o)
+            if run_id in self.deferred:  # the group must deliver its stop again
+                tp = TopicPartition(RUNS_TOPIC, p)
+                commit[tp] = min(commit[tp], self.deferred[run_id][0].offset)
             if run_id in self.over:
                 self.worker.runs.pop(run_id, None)  # its records are skipped from now on
         self.transport.flush()
@@ -274,12 +280,12 @@ class KafkaWorker:
             self.partitions -= lost
             log.info("partitions %s %s", sorted(lost), kind)
 
-    def _restore(self, records: list[Record]) -> set[TopicPartition]:
+    def _restore(self, records: list[Record]) -> None:
         """Install the checkpoints of newly assigned partitions; learn where their input starts.
 
-        Returns the partitions sought back to an older checkpoint's offsets (their records in
-        ``records`` come again). A partition kept through the rebalance keeps its state: what
-        the group delivers again below our position is skipped.
+        The group resumes at the committed offsets, which a checkpoint never lags (it is written
+        before the commit); each run skips what its checkpoint covers. (A checkpoint written
+        late by an evicted member could lag a newer owner's commit: a known race, not handled.)
         """
         gained, self._gained = self._gained - self.partitions, set()
         first: dict[TopicPartition, int] = {}
@@ -289,7 +295,6 @@ class KafkaWorker:
             for t in INPUT_TOPICS:
                 tp = TopicPartition(t, p)
                 self._pos[tp] = first[tp] if tp in first else self.transport.position(tp)
-        rewound: set[TopicPartition] = set()
         for cp in self._read_checkpoints(gained):
             self.partition_of[cp.run_id] = cp.partition
             self.covered[cp.run_id] = dict(cp.offsets)
@@ -298,19 +303,14 @@ class KafkaWorker:
             else:
                 self.worker.runs[cp.run_id] = cp.state
                 self.restored += 1
-            for t, o in cp.offsets.items():
-                tp = TopicPartition(t, cp.partition)
-                if tp in self._pos and o < self._pos[tp]:
-                    # committed past this checkpoint (by a member that then lost its own
-                    # checkpoint to a late writer): read from the checkpoint's offsets
-                    self._pos[tp] = o
-                    rewound.add(tp)
-        for tp in rewound:
-            self.transport.seek(tp, self._pos[tp])
+        log.info(
+            "restored %s; input starts at %s",
+            {r: self.covered[r] for r in self.covered if self.partition_of.get(r) in gained},
+            {f"{t.topic}[{t.partition}]": o for t, o in self._pos.items() if t.partition in gained},
+        )
         self.partitions |= gained
         self._last_checkpoint = self._clock()
         log.info("partitions %s assigned", sorted(gained))
-        return rewound
 
     def _read_checkpoints(self, partitions: set[int]) -> list[Checkpoint]:
         """The latest checkpoint of every run on ``partitions`` (tombstones forget a run)."""
