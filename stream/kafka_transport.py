@@ -243,6 +243,13 @@ class KafkaTransport:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.consumer.seek(tp, offset)
 
+    def start_offset(self, tp: TopicPartition) -> int:
+        """Where the group resumes ``tp``: its committed offset, else the log's beginning."""
+        committed = self.consumer.committed(tp)
+        if committed is None:
+            committed = self.consumer.beginning_offsets([tp])[tp]
+        return committed
+
     def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         return self.consumer.end_offsets(list(tps))
 

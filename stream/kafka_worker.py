@@ -92,6 +92,7 @@ class KafkaWorker:
         self._committed: dict[TopicPartition, int] = {}
         self._pos: dict[TopicPartition, int] = {}  # next offset to handle, per input partition
         self._gained: set[int] = set()  # assigned, not yet restored
+        self._fresh: set[TopicPartition] = set()  # just sought to the commit
         self._lock = threading.Lock()
         self._events: list[tuple[str, set[int]]] = []
         self._last_checkpoint = clock()
@@ -102,7 +103,13 @@ class KafkaWorker:
         records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
         self._apply_rebalance()
         if self._gained:
-            self._restore(records)
+            self._restore()
+            # a batch fetched across the rebalance may start past the committed offsets: the
+            # gained partitions are read again from those (see _restore)
+            records = [
+                r for r in records if TopicPartition(r.topic, r.partition) not in self._fresh
+            ]
+            self._fresh = set()
         records = [r for r in records if r.partition in self.partitions]
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
@@ -280,21 +287,20 @@ class KafkaWorker:
             self.partitions -= lost
             log.info("partitions %s %s", sorted(lost), kind)
 
-    def _restore(self, records: list[Record]) -> None:
-        """Install the checkpoints of newly assigned partitions; learn where their input starts.
+    def _restore(self) -> None:
+        """Install the checkpoints of newly assigned partitions; read them from the commit.
 
         The group resumes at the committed offsets, which a checkpoint never lags (it is written
         before the commit); each run skips what its checkpoint covers. (A checkpoint written
         late by an evicted member could lag a newer owner's commit: a known race, not handled.)
         """
         gained, self._gained = self._gained - self.partitions, set()
-        first: dict[TopicPartition, int] = {}
-        for r in records:
-            first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
         for p in gained:
             for t in INPUT_TOPICS:
                 tp = TopicPartition(t, p)
-                self._pos[tp] = first[tp] if tp in first else self.transport.position(tp)
+                self._pos[tp] = self.transport.start_offset(tp)
+                self.transport.seek(tp, self._pos[tp])
+                self._fresh.add(tp)
         for cp in self._read_checkpoints(gained):
             self.partition_of[cp.run_id] = cp.partition
             self.covered[cp.run_id] = dict(cp.offsets)
