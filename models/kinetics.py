@@ -229,8 +229,10 @@ class Kinetics(Model):
             except (ValueError, OverflowError, ZeroDivisionError):
                 t_c, sd_ln = math.nan, math.nan
             q.append((f"{tag}_s", t_c, "s", t_c * sd_ln if math.isfinite(sd_ln) else None))
-            q.append((f"{tag}_lo_s", t_c * math.exp(-_Z95 * sd_ln), "s", None))
-            q.append((f"{tag}_hi_s", t_c * math.exp(_Z95 * sd_ln), "s", None))
+            # an early fit can be so loose that exp() overflows: no interval then (None)
+            spread = math.exp(min(_Z95 * sd_ln, 700.0)) if math.isfinite(sd_ln) else math.nan
+            q.append((f"{tag}_lo_s", t_c / spread, "s", None))
+            q.append((f"{tag}_hi_s", t_c * spread if spread < 1e300 else math.nan, "s", None))
             q.append((f"time_to_{tag}_s", max(t_c - t_s, 0.0), "s", None))
             amin = min(f.aicc for f in fits.values())
             weights = {m: math.exp(-0.5 * (f.aicc - amin)) for m, f in fits.items()}

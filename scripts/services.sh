@@ -3,7 +3,8 @@
 #
 #   scripts/services.sh install|start|stop|status [SERVICE|all]     (default: all)
 #
-# Services: influxdb (Debian's InfluxDB 1.x). Add one by writing install_X, start_X, stop_X and
+# Services: influxdb (Debian's InfluxDB 1.x), kafka (Apache Kafka 4.1.1, single-node KRaft, from
+# Apache's jars on Maven Central, cached in ${SYNTHWATCH_KAFKA_CACHE:-~/.cache/synthwatch-kafka}). Add one by writing install_X, start_X, stop_X and
 # status_X below and listing X in SERVICES.
 #
 # State (configs, data, logs, pid files) lives in ${SYNTHWATCH_SERVICES_DIR:-<repo>/.services}.
@@ -16,7 +17,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${SYNTHWATCH_SERVICES_DIR:-$ROOT/.services}
-SERVICES=(influxdb)
+SERVICES=(influxdb kafka)
 START_TIMEOUT_S=${SYNTHWATCH_SERVICES_START_TIMEOUT_S:-60}
 STOP_TIMEOUT_S=20
 
@@ -206,6 +207,159 @@ status_influxdb() {
         return 1
     fi
     echo "influxdb: stopped"
+    return 1
+}
+
+# --- kafka (Apache Kafka 4.x, single node in KRaft mode, from Maven Central) ----------------------
+
+KAFKA_VERSION=4.1.1
+LOG4J_VERSION=2.24.3 # the log4j-core that kafka_2.13 $KAFKA_VERSION pulls in
+# outside the repo: CI runs on a fresh clone, the jars (43 MB) are fetched once per machine
+KAFKA_CACHE=${SYNTHWATCH_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/synthwatch-kafka}/$KAFKA_VERSION
+
+install_kafka() {
+    local java_major
+    command -v java >/dev/null || apt_install default-jre-headless
+    java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+    [[ ${java_major%%.*} -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17 or newer, found '$java_major': install openjdk-17-jre-headless"
+    [[ -f $KAFKA_CACHE/libs/.complete ]] && return 0
+    command -v mvn >/dev/null || apt_install --no-install-recommends maven
+    mkdir -p "$KAFKA_CACHE"
+    # kafka_2.13 holds kafka.Kafka and kafka.tools.StorageTool; log4j's slf4j binding is not
+    # pulled in by it, and without it the broker logs nothing (and start waits for its log)
+    cat >"$KAFKA_CACHE/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>synthwatch</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$LOG4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+    rm -rf "$KAFKA_CACHE/libs"
+    mvn -B -q -f "$KAFKA_CACHE/pom.xml" -Dmaven.repo.local="$KAFKA_CACHE/m2" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_CACHE/libs" \
+        >"$KAFKA_CACHE/mvn.log" 2>&1 \
+        || die "fetching Kafka $KAFKA_VERSION from Maven Central failed; see $KAFKA_CACHE/mvn.log"
+    [[ -f $KAFKA_CACHE/libs/kafka_2.13-$KAFKA_VERSION.jar ]] \
+        || die "no kafka_2.13-$KAFKA_VERSION.jar in $KAFKA_CACHE/libs; see $KAFKA_CACHE/mvn.log"
+    touch "$KAFKA_CACHE/libs/.complete"
+}
+
+start_kafka() {
+    local dir=$STATE/kafka port ctl i cluster started=""
+    if alive "$dir/pid" kafka.Kafka && [[ -f $dir/env ]]; then
+        write_env
+        return 0
+    fi
+    [[ -f $KAFKA_CACHE/libs/.complete ]] || die "Kafka $KAFKA_VERSION jars not in $KAFKA_CACHE: run 'scripts/services.sh install kafka' first"
+    mkdir -p "$dir/data" "$dir/logs"
+    port=$(port_or_free "$dir/broker.port")
+    ctl=$(port_or_free "$dir/controller.port")
+    while [[ $ctl == "$port" ]]; do
+        rm -f "$dir/controller.port"
+        ctl=$(port_or_free "$dir/controller.port")
+    done
+    # single node, static quorum; the internal topics have one replica and one partition (fast
+    # group joins); the log dir keeps data and committed offsets across restarts
+    cat >"$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$ctl
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctl
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+PROPS
+    cat >"$dir/log4j2.properties" <<'LOG4J'
+appender.file.type=File
+appender.file.name=FILE
+appender.file.fileName=${sys:kafka.logs.dir}/server.log
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.file.ref=FILE
+LOG4J
+    if [[ ! -f $dir/data/meta.properties ]]; then
+        cluster=$(java -cp "$KAFKA_CACHE/libs/*" kafka.tools.StorageTool random-uuid 2>>"$dir/logs/format.log") \
+            || die "kafka StorageTool random-uuid failed; see $dir/logs/format.log"
+        java -cp "$KAFKA_CACHE/libs/*" kafka.tools.StorageTool format -t "$cluster" \
+            -c "$dir/server.properties" >>"$dir/logs/format.log" 2>&1 \
+            || die "kafka StorageTool format failed; see $dir/logs/format.log"
+    fi
+    # a restart must wait for its own "started" line, not the previous run's
+    if [[ -f $dir/logs/server.log ]]; then mv "$dir/logs/server.log" "$dir/logs/server.log.1"; fi
+    (
+        cd "$dir"
+        exec java -Xmx512m -Xms128m -XX:+UseSerialGC \
+            -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
+            -cp "$KAFKA_CACHE/libs/*" kafka.Kafka "$dir/server.properties" >>"$dir/logs/stdout.log" 2>&1
+    ) &
+    echo $! >"$dir/pid"
+    for ((i = 0; i < START_TIMEOUT_S * 5; i++)); do
+        if grep -q "Kafka Server started" "$dir/logs/server.log" 2>/dev/null; then
+            started=1
+            break
+        fi
+        if [[ ! -d /proc/$(<"$dir/pid") ]]; then # (alive would race the subshell's exec)
+            tail -n 20 "$dir/logs/server.log" "$dir/logs/stdout.log" >&2 2>/dev/null || true
+            rm -f "$dir/pid"
+            die "kafka exited at start; its logs are in $dir/logs (last lines above)"
+        fi
+        sleep 0.2
+    done
+    if [[ -z $started ]]; then
+        stop_pid "$dir/pid" kafka.Kafka
+        die "kafka did not log 'Kafka Server started' within ${START_TIMEOUT_S} s; see $dir/logs/server.log"
+    fi
+    echo "SYNTHWATCH_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$port" >"$dir/env"
+    write_env
+}
+
+stop_kafka() {
+    local dir=$STATE/kafka
+    stop_pid "$dir/pid" kafka.Kafka
+    rm -f "$dir/env"
+    write_env
+}
+
+status_kafka() {
+    local dir=$STATE/kafka addr
+    if alive "$dir/pid" kafka.Kafka && [[ -f $dir/env ]]; then
+        addr=$(sed -n 's/^SYNTHWATCH_TEST_KAFKA_BOOTSTRAP=//p' "$dir/env")
+        if python3 -c 'import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+socket.create_connection((host, int(port)), timeout=2).close()' "$addr" 2>/dev/null; then
+            echo "kafka: running (pid $(<"$dir/pid")) at $addr"
+            return 0
+        fi
+        echo "kafka: pid $(<"$dir/pid") does not accept connections at $addr"
+        return 1
+    fi
+    echo "kafka: stopped"
     return 1
 }
 

@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.table import Table
 
 from synthwatch import __version__
-from synthwatch.stream import cli_dashboards, cli_golden, cli_replay
+from synthwatch.stream import cli_collect, cli_dashboards, cli_golden, cli_replay, cli_work
 from synthwatch.stream.alerting import registry_from_config, webhook_sinks
 from synthwatch.stream.config import Config, ConfigError, load_config
 from synthwatch.stream.contract import Estimate, Message
@@ -41,6 +41,7 @@ from synthwatch.stream.demo_silica import (
 )
 from synthwatch.stream.influx import influx_sinks
 from synthwatch.stream.influx_spool import SpoolError
+from synthwatch.stream.kafka_errors import KafkaTransportError
 from synthwatch.stream.live import (
     FEATURE_COLUMNS,
     PSD_COLUMNS,
@@ -132,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_dashboards.add_parser(sub)
     cli_golden.add_parser(sub)
     cli_replay.add_parsers(sub)
+    cli_collect.add_parser(sub, parse_duration, parse_speed)
+    cli_work.add_parser(sub)
     return parser
 
 
@@ -452,11 +455,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_golden.run(cfg, args, console)
         if args.command in cli_replay.COMMANDS:
             return cli_replay.run(cfg, args, console, err)
+        if args.command in ("collect", "work"):
+            return (cli_collect if args.command == "collect" else cli_work).run(cfg, args, console)
         return cmd_show(cfg, args, console)
     except UsageError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         return 2
-    except (ConfigError, UnknownRunError, StoreError, SpoolError) as e:
+    except (ConfigError, UnknownRunError, StoreError, SpoolError, KafkaTransportError) as e:
         text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         err.print(f"error: {text}", markup=False, highlight=False)
         return 2

@@ -85,7 +85,9 @@ class WorkerConfig(_Section):
 
 
 class TransportConfig(_Section):
-    kind: Literal["memory"] = Field(default="memory", description="'memory' (embedded, no server).")
+    kind: Literal["memory", "kafka"] = Field(
+        default="memory", description="'memory' (embedded, no server) or 'kafka' (see [kafka])."
+    )
 
 
 class ModelsConfig(_Section):
@@ -257,6 +259,108 @@ class InfluxConfig(_Section):
         return self
 
 
+class KafkaConfig(_Section):
+    """The Kafka transport (stream/kafka_transport.py) of ``synthwatch collect`` and ``work``.
+
+    TLS and SASL settings go to kafka-python as they are. Secrets come from the environment
+    (``SYNTHWATCH_KAFKA__SASL_PASSWORD``, ``SYNTHWATCH_KAFKA__SSL_PASSWORD``) or from files
+    (``sasl_password_file``, ``ssl_password_file``), and are never shown in repr, logs or errors.
+    """
+
+    bootstrap_servers: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1:9092"],
+        description="Brokers, host:port (comma-separated in the environment).",
+    )
+    client_id: str = Field(default="synthwatch", min_length=1, description="Client id prefix.")
+    group_id: str = Field(
+        default="synthwatch-workers", min_length=1, description="Consumer group of the workers."
+    )
+    partitions: int = Field(
+        default=6, ge=1, le=10_000, description="Partitions of every topic (co-partitioned)."
+    )
+    replication_factor: int = Field(default=1, ge=1, le=32, description="Replicas per topic.")
+    create_topics: bool = Field(
+        default=True, description="Create missing topics at start (needs the right ACLs)."
+    )
+    checkpoint_interval_s: float = Field(
+        default=10.0, gt=0, le=3600, description="Time between checkpoints of the runs' state."
+    )
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, le=600_000, description="A silent worker is dropped after this."
+    )
+    heartbeat_interval_ms: int = Field(
+        default=1000, ge=100, le=60_000, description="Group heartbeats (< session timeout / 3)."
+    )
+    request_timeout_ms: int = Field(default=30_000, ge=1000, le=600_000, description="Per request.")
+    max_message_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=256 * 1024 * 1024,
+        description="Largest record (a checkpoint holds a run's model state).",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="As kafka-python's security_protocol."
+    )
+    ssl_cafile: Path | None = Field(default=None, description="CA bundle (PEM).")
+    ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM).")
+    ssl_keyfile: Path | None = Field(default=None, description="Client key (PEM).")
+    ssl_password: SecretStr | None = Field(default=None, description="Password of the key.")
+    ssl_password_file: Path | None = Field(default=None, description="File holding it.")
+    ssl_check_hostname: bool = Field(default=True, description="Check the broker's hostname.")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL)."
+    )
+    sasl_username: str = Field(default="", description="SASL user.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    sasl_password_file: Path | None = Field(default=None, description="File holding it.")
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            return [s.strip() for s in value.split(",") if s.strip()]
+        return value
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_port(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("expected at least one host:port")
+        for server in value:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536 or "@" in host:
+                raise ValueError(f"expected host:port (no credentials), got {server!r}")
+        return value
+
+    @field_validator(
+        "ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password_file", "sasl_password_file"
+    )
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaConfig:
+        if self.sasl_password is not None and self.sasl_password_file is not None:
+            raise ValueError("sasl_password, sasl_password_file: give one of them, not both")
+        if self.ssl_password is not None and self.ssl_password_file is not None:
+            raise ValueError("ssl_password, ssl_password_file: give one of them, not both")
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and self.sasl_mechanism is None:
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism")
+        if not sasl and self.sasl_mechanism is not None:
+            raise ValueError(
+                f"sasl_mechanism {self.sasl_mechanism} needs security_protocol SASL_PLAINTEXT "
+                f"or SASL_SSL, not {self.security_protocol}"
+            )
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError(
+                f"heartbeat_interval_ms {self.heartbeat_interval_ms}: expected at most a third "
+                f"of session_timeout_ms {self.session_timeout_ms}"
+            )
+        return self
+
+
 class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
@@ -266,6 +370,7 @@ class Config(_Section):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     influxdb: InfluxConfig = Field(default_factory=InfluxConfig)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
 
 
 def _describe(err: ValidationError) -> str:

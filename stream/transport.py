@@ -82,12 +82,14 @@ class Record:
     """One message on a topic: its key (run_id), its value and its offset.
 
     ``value`` is the encoded bytes, or, on an in-process transport, the message itself.
+    ``partition`` is the topic's partition (always 0 in memory).
     """
 
     topic: str
     key: str
     value: bytes | Message
     offset: int
+    partition: int = 0
 
 
 class Transport(Protocol):

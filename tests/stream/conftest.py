@@ -159,3 +159,80 @@ def influx_config(tmp_path):
         return InfluxConfig(**base)
 
     return make
+
+
+# -- Kafka (scripts/services.sh start kafka) ---------------------------------------------------
+
+KAFKA_ENV_KEY = "SYNTHWATCH_TEST_KAFKA_BOOTSTRAP"
+
+
+def kafka_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """True when a Kafka broker at ``bootstrap`` answers a metadata request."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=[bootstrap], request_timeout_ms=5000)
+    except KafkaError:
+        return False
+    try:
+        return consumer.topics() is not None
+    except KafkaError:
+        return False
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """host:port of the broker that ``scripts/services.sh start kafka`` runs."""
+    bootstrap = os.environ.get(KAFKA_ENV_KEY) or _env_file_value(KAFKA_ENV_KEY)
+    if not bootstrap:
+        _unavailable(f"no Kafka address (${KAFKA_ENV_KEY} or {_services_dir()}/env)")
+    if not kafka_answers(bootstrap):
+        _unavailable(f"Kafka at {bootstrap} does not answer")
+    return bootstrap
+
+
+class PrivateKafka:
+    """A Kafka broker of one test, run by scripts/services.sh in its own state directory."""
+
+    def __init__(self, state_dir: Path):
+        self.env = {**os.environ, "SYNTHWATCH_SERVICES_DIR": str(state_dir)}
+        self.state_dir = state_dir
+        self.bootstrap = ""
+
+    def _run(self, action: str) -> None:
+        proc = subprocess.run(
+            ["bash", str(SERVICES), action, "kafka"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"services.sh {action} kafka: {proc.stderr.strip()}")
+
+    def start(self) -> str:
+        self._run("start")
+        env = (self.state_dir / "env").read_text()
+        bootstrap = env.split(f"{KAFKA_ENV_KEY}=", 1)[1].split()[0]
+        assert not self.bootstrap or bootstrap == self.bootstrap, "a restart keeps its address"
+        self.bootstrap = bootstrap
+        return bootstrap
+
+    def stop(self) -> None:
+        self._run("stop")
+
+
+@pytest.fixture
+def private_kafka(tmp_path):
+    """A broker the test may stop and restart (same address, same data)."""
+    server = PrivateKafka(tmp_path / "services")
+    try:
+        server._run("install")
+        server.start()
+    except RuntimeError as err:
+        _unavailable(str(err))
+    yield server
+    server.stop()

@@ -24,14 +24,14 @@ def test_start_stop_status_are_idempotent(private_influxd):
     again = _sh(state, "start", "influxdb")
     assert again.returncode == 0 and again.stdout == again.stderr == ""  # quiet
     assert (state / "influxdb" / "pid").read_text() == pid  # the same server
-    status = _sh(state, "status")
+    status = _sh(state, "status", "influxdb")  # (kafka is not started in this state dir)
     assert status.returncode == 0
     assert status.stdout == f"influxdb: running (pid {pid.strip()}) at {private_influxd.url}\n"
     assert _sh(state, "stop").returncode == 0 and not ping(private_influxd.url)
     assert (state / "env").read_text() == ""  # nothing running, nothing to read
     assert _sh(state, "stop", "all").returncode == 0  # stopping a stopped service is fine
     status = _sh(state, "status", "all")
-    assert (status.returncode, status.stdout) == (3, "influxdb: stopped\n")
+    assert (status.returncode, status.stdout) == (3, "influxdb: stopped\nkafka: stopped\n")
     private_influxd.start()  # the same address again
     assert ping(private_influxd.url)
 

@@ -1,0 +1,294 @@
+"""Kafka: worker throughput beside a bare kafka-python loop, and end-to-end latency.
+
+Needs a broker: ``scripts/services.sh start kafka`` (address from
+``$SYNTHWATCH_TEST_KAFKA_BOOTSTRAP`` or ``.services/env``). Every part deletes and recreates the
+synthwatch topics first.
+
+Throughput (records/s, from the first record received to the last one handled and flushed):
+
+* ``bare loop``: kafka-python's KafkaConsumer in a group, every record produced again
+  (acks=all, idempotent) to another topic, nothing decoded: the ceiling of any kafka-python
+  application on these records.
+* ``worker, models on``: ``synthwatch work``'s KafkaWorker with the default models, the
+  embedded store and estimates published, on the same records.
+* ``worker, models off``: the same with every model switched off (decode, route, store).
+
+Latency: ``--reactors`` simulated reactors, one spectrum per second each, paced in real time
+(event time = wall time), two workers (subprocesses), reorder window ``--reorder-window``. Per
+reading, from its event time to the moment its ``uvvis_features`` estimate was handed to the
+store (committed within ``store.commit_interval_s`` = 0.5 s more).
+
+    python benchmarks/bench_kafka.py --part throughput --runs 8 --spectra 150
+    python benchmarks/bench_kafka.py --part latency --reactors 100 --duration 60 --warmup 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "stream"))
+
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+from kafka_helpers import fresh_topics  # noqa: E402
+
+from synthwatch.collectors.scenarios import simulate  # noqa: E402
+from synthwatch.stream.alerting import registry_from_config  # noqa: E402
+from synthwatch.stream.cli_collect import publish  # noqa: E402
+from synthwatch.stream.config import KafkaConfig, load_config  # noqa: E402
+from synthwatch.stream.contract import Estimate  # noqa: E402
+from synthwatch.stream.kafka_transport import KafkaTransport  # noqa: E402
+from synthwatch.stream.kafka_worker import KafkaWorker  # noqa: E402
+from synthwatch.stream.store import Store  # noqa: E402
+from synthwatch.stream.transport import ESTIMATES_TOPIC, INPUT_TOPICS  # noqa: E402
+from synthwatch.stream.worker import Worker  # noqa: E402
+
+
+def bootstrap_address() -> str:
+    if b := os.environ.get("SYNTHWATCH_TEST_KAFKA_BOOTSTRAP"):
+        return b
+    env = Path(os.environ.get("SYNTHWATCH_SERVICES_DIR") or ROOT / ".services") / "env"
+    for line in env.read_text().splitlines():
+        if line.startswith("SYNTHWATCH_TEST_KAFKA_BOOTSTRAP="):
+            return line.split("=", 1)[1]
+    raise SystemExit("no Kafka: run scripts/services.sh install kafka && start kafka")
+
+
+def registry(models: bool):
+    env = {}
+    if not models:
+        env = {
+            f"SYNTHWATCH_MODELS__{k.upper()}": "false"
+            for k in ("psd_lognormal", "shape", "impedance_fit", "calibration", "kinetics")
+        }
+        env["SYNTHWATCH_MODELS__PSD_NNLS_EVERY"] = "0"
+        env["SYNTHWATCH_ALERTS__ENABLED"] = "false"
+    return registry_from_config(load_config(env=env, path=None))
+
+
+def load(bootstrap: str, runs: int, spectra: int, partitions: int) -> tuple[KafkaConfig, int]:
+    cfg = fresh_topics(bootstrap, partitions=partitions, checkpoint_interval_s=10.0)
+    sims = [
+        simulate("gold", seed=i, duration_s=2.0 * spectra, run_id=f"bench-{i}") for i in range(runs)
+    ]
+    producer = KafkaTransport(cfg)
+    n = publish(heapq.merge(*(s.messages() for s in sims), key=lambda m: m.t), producer)
+    producer.close()
+    return cfg, n
+
+
+def bare_loop(cfg: KafkaConfig, n: int) -> float:
+    consumer = KafkaConsumer(
+        *INPUT_TOPICS,
+        bootstrap_servers=cfg.bootstrap_servers,
+        group_id=f"bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = KafkaProducer(
+        bootstrap_servers=cfg.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        batch_size=256 * 1024,  # as the transport's producer
+    )
+    seen, t0 = 0, None
+    while seen < n:
+        for records in consumer.poll(timeout_ms=200, max_records=500).values():
+            if t0 is None:
+                t0 = time.perf_counter()
+            for r in records:
+                producer.send(ESTIMATES_TOPIC, key=r.key, value=r.value)
+            seen += len(records)
+
+    producer.flush()
+    dt = time.perf_counter() - t0
+    consumer.close()
+    producer.close()
+    return n / dt
+
+
+def worker_loop(cfg: KafkaConfig, n: int, models: bool, tmp: Path) -> float:
+    reg = registry(models)
+    with Store(tmp / f"store-{uuid.uuid4().hex[:6]}.sqlite") as store:
+        node = KafkaWorker(cfg, lambda tr: Worker(tr, [store], model_factory=reg))
+        t0 = None
+        while node.worker.totals.received + node.skipped < n:
+            got = node.step()
+            if got and t0 is None:
+                t0 = time.perf_counter()
+        node.worker.flush()
+        dt = time.perf_counter() - t0
+        node.close()
+    return n / dt
+
+
+def throughput(args) -> dict:
+    bootstrap = bootstrap_address()
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, fn in (
+            ("bare loop", lambda cfg, n: bare_loop(cfg, n)),
+            ("worker, models off", lambda cfg, n: worker_loop(cfg, n, False, Path(tmp))),
+            ("worker, models on", lambda cfg, n: worker_loop(cfg, n, True, Path(tmp))),
+        ):
+            cfg, n = load(bootstrap, args.runs, args.spectra, args.partitions)
+            rate = fn(cfg, n)
+            out[name] = rate
+            print(f"{name}: {n} records, {rate:,.0f} records/s", flush=True)
+    for name in ("worker, models off", "worker, models on"):
+        print(f"{name} / bare loop = {out[name] / out['bare loop']:.3f}")
+    return out
+
+
+# -- latency ----------------------------------------------------------------------------------
+
+
+def latency_worker(args) -> None:
+    """One of the two workers: records (wall − event time) of each uvvis_features estimate."""
+    cfg = KafkaConfig.model_validate_json(args.cfg_json)
+    reg = registry(True)
+    lat: list[tuple[float, float]] = []  # (event time, latency)
+
+    def on_output(msg) -> None:
+        if isinstance(msg, Estimate) and msg.model == "uvvis_features":
+            t = msg.t.timestamp()
+            lat.append((t, time.time() - t))
+
+    with Store(Path(args.store)) as store:
+        node = KafkaWorker(
+            cfg,
+            lambda tr: Worker(tr, [store], model_factory=reg, reorder_window_s=args.reorder_window),
+        )
+        node.worker.on_output(on_output)
+        deadline = time.monotonic() + args.duration + 30
+        node.run(lambda: time.monotonic() > deadline or Path(args.done).exists())
+    Path(args.out).write_text(json.dumps(lat))
+
+
+def latency(args) -> dict:
+    bootstrap = bootstrap_address()
+    cfg = fresh_topics(
+        bootstrap, partitions=args.partitions, checkpoint_interval_s=args.checkpoint_interval
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        done = tmp / "done"
+        procs, outs = [], []
+        for i in range(2):
+            out = tmp / f"lat-{i}.json"
+            outs.append(out)
+            cmd = [
+                sys.executable,
+                __file__,
+                "--part",
+                "latency-worker",
+                "--cfg-json",
+                cfg.model_dump_json(),
+                "--store",
+                str(tmp / "store.sqlite"),
+                "--out",
+                str(out),
+                "--done",
+                str(done),
+                "--duration",
+                str(args.duration),
+                "--reorder-window",
+                str(args.reorder_window),
+            ]
+            procs.append(subprocess.Popen(cmd, env={**os.environ, "PYTHONWARNINGS": "ignore"}))
+        time.sleep(10)  # both join the group, warm their optics cache
+        start = datetime.now(timezone.utc) + timedelta(seconds=2)
+        sims = [
+            simulate(
+                "gold",
+                seed=i,
+                duration_s=args.duration,
+                interval_s=1.0,
+                run_id=f"lat-{i}",
+                reactor=f"R{i}",
+                start=start,
+            )
+            for i in range(args.reactors)
+        ]
+        producer = KafkaTransport(cfg)
+        behind: list[float] = []
+        msgs = heapq.merge(*(s.messages() for s in sims), key=lambda m: m.t)
+
+        def paced():
+            for m in msgs:
+                wait = m.t.timestamp() - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+                else:
+                    behind.append(-wait)
+                yield m
+
+        publish(paced(), producer)
+        producer.close()
+        time.sleep(5)
+        done.touch()
+        for p in procs:
+            p.wait(120)
+        pairs = [tuple(x) for out in outs for x in json.loads(out.read_text())]
+    t0 = start.timestamp()
+    lat = sorted(x for _, x in pairs)
+    # after the first --warmup s: every run has built its models (the first spectrum of a run
+    # builds them, about a second each on this machine)
+    steady = sorted(x for t, x in pairs if t - t0 >= args.warmup)
+    q, qs = statistics.quantiles(lat, n=100), statistics.quantiles(steady, n=100)
+    res = {
+        "reactors": args.reactors,
+        "spectra_expected": args.reactors * int(args.duration),
+        "spectra": len(lat),
+        "p50_ms": round(q[49] * 1000),
+        "p99_ms": round(q[98] * 1000),
+        "max_ms": round(lat[-1] * 1000),
+        "warmup_s": args.warmup,
+        "steady_spectra": len(steady),
+        "steady_p50_ms": round(qs[49] * 1000),
+        "steady_p99_ms": round(qs[98] * 1000),
+        "collector_max_behind_ms": round(max(behind, default=0.0) * 1000),
+        "checkpoint_interval_s": args.checkpoint_interval,
+    }
+    print(json.dumps(res))
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=("throughput", "latency", "latency-worker"), required=True)
+    ap.add_argument("--runs", type=int, default=8)
+    ap.add_argument("--spectra", type=int, default=150)
+    ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--reactors", type=int, default=100)
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--reorder-window", type=float, default=0.0)
+    ap.add_argument("--warmup", type=float, default=30.0)
+    ap.add_argument("--checkpoint-interval", type=float, default=10.0)
+    ap.add_argument("--cfg-json")
+    ap.add_argument("--store")
+    ap.add_argument("--out")
+    ap.add_argument("--done")
+    args = ap.parse_args()
+    if args.part == "throughput":
+        throughput(args)
+    elif args.part == "latency":
+        latency(args)
+    else:
+        latency_worker(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""A worker in the Kafka consumer group: the :class:`Worker` plus offsets and checkpoints.
+
+What it adds to the worker (stream/worker.py), which does the per-run work unchanged:
+
+- **Ownership.** The group's range assignor gives partition ``p`` of every input topic to one
+  member, and a run's records are all on partition ``p`` (key ``run_id``): this process owns the
+  runs of the partitions it is assigned.
+- **Checkpoints** (stream/checkpoint.py) every ``checkpoint_interval_s`` and when the worker
+  leaves the group: the sinks are flushed first, then each run's state goes to the compacted
+  checkpoints topic, then the group's offsets are committed. Not at a revocation: kafka-python
+  reports it on its network thread, possibly after another member took the partitions over;
+  the revoked runs are dropped and their next owner replays from the last checkpoint. A record
+  below the committed offsets is therefore in a checkpoint (or in a finished run); a crash
+  between two checkpoints replays records the sinks may already hold, and the sinks'
+  idempotent writes make that harmless.
+- **Restore.** A newly assigned partition's checkpoints are read and their states installed; the
+  consumer resumes at the committed offsets and each run skips the records its checkpoint covers.
+- **RunStop after the readings.** The RunStop travels on ``synthwatch.runs``, the readings on
+  their own topics, so a consumer may fetch the stop first. The collector flushes its readings
+  before it sends the stop; the worker holds a stop until it has read, on the run's partition,
+  every reading and label topic up to the end offsets it saw when the stop arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from typing import Callable
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from synthwatch.stream.checkpoint import (
+    BLOB_PREFIX,
+    Checkpoint,
+    CheckpointError,
+    decode_checkpoint,
+    encode_checkpoint,
+)
+from synthwatch.stream.config import KafkaConfig
+from synthwatch.stream.contract import ContractError, RunStop, decode
+from synthwatch.stream.kafka_transport import KafkaTransport, client_settings, ensure_topics
+from synthwatch.stream.transport import CHECKPOINTS_TOPIC, INPUT_TOPICS, RUNS_TOPIC, Record
+from synthwatch.stream.worker import Worker
+
+log = logging.getLogger(__name__)
+
+WorkerFactory = Callable[[KafkaTransport], Worker]
+
+
+class KafkaWorker:
+    """Runs a :class:`Worker` as a member of the consumer group (see the module docstring)."""
+
+    def __init__(
+        self,
+        cfg: KafkaConfig,
+        make_worker: WorkerFactory,
+        *,
+        max_batch: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self.max_batch = max_batch
+        self._clock = clock
+        ensure_topics(cfg)
+        self.transport = KafkaTransport(
+            cfg,
+            group=True,
+            on_assigned=self._assigned,
+            on_revoked=self._revoked,
+            on_lost=self._lost,
+        )
+        self.worker = make_worker(self.transport)
+        self._reader = KafkaConsumer(
+            **client_settings(cfg),
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=cfg.max_message_bytes,
+            fetch_max_bytes=max(cfg.max_message_bytes, 52_428_800),
+        )
+        self.partitions: set[int] = set()
+        self.partition_of: dict[str, int] = {}
+        self.covered: dict[str, dict[str, int]] = {}  # run → topic → first offset not in state
+        self.over: set[str] = set()  # runs whose RunStop has gone through
+        self.deferred: dict[str, tuple[Record, dict[TopicPartition, int]]] = {}
+        self.skipped = 0  # records a restored checkpoint already covered
+        self.checkpoints_written = 0
+        self.restored = 0  # runs whose state came from a checkpoint
+        self.blobs_written = 0
+        self._blobs_on: set[tuple[int, str]] = set()  # (partition, digest) on the broker
+        self._committed: dict[TopicPartition, int] = {}
+        self._pos: dict[TopicPartition, int] = {}  # next offset to handle, per input partition
+        self._gained: set[int] = set()  # assigned, not yet restored
+        self._fresh: set[TopicPartition] = set()  # just sought to the commit
+        self._lock = threading.Lock()
+        self._events: list[tuple[str, set[int]]] = []
+        self._last_checkpoint = clock()
+
+    # -- main loop -------------------------------------------------------------------------
+    def step(self, timeout_ms: int = 200) -> int:
+        """One poll: handle its records, release due stops, checkpoint when due."""
+        records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
+        self._apply_rebalance()
+        if self._gained:
+            self._restore()
+            # a batch fetched across the rebalance may start past the committed offsets: the
+            # gained partitions are read again from those (see _restore)
+            records = [
+                r for r in records if TopicPartition(r.topic, r.partition) not in self._fresh
+            ]
+            self._fresh = set()
+        records = [r for r in records if r.partition in self.partitions]
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            if record.offset < self._pos.get(tp, 0):
+                log.info("re-delivered %s[%s]@%s", record.topic, record.partition, record.offset)
+                self.skipped += 1  # delivered again (the group reset us): already in our state
+                continue
+            self._handle(record)
+            self._pos[tp] = record.offset + 1
+        if self.deferred:
+            self._release_stops()
+        if self._clock() - self._last_checkpoint >= self.cfg.checkpoint_interval_s:
+            try:
+                self.checkpoint(set(self.partitions))
+            except KafkaError as err:  # the broker is away: the next interval tries again
+                log.warning(
+                    "checkpoint failed, retrying in %s s: %s", self.cfg.checkpoint_interval_s, err
+                )
+        return len(records)
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        """Step until ``should_stop()``; then checkpoint and leave the group."""
+        try:
+            while not should_stop():
+                self.step()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self._apply_rebalance()
+            if self.partitions:
+                self.checkpoint(set(self.partitions))
+        except KafkaError as err:
+            log.error("final checkpoint failed (the next owner replays more): %s", err)
+        finally:
+            self._reader.close()
+            self.transport.close()
+
+    # -- records ---------------------------------------------------------------------------
+    def _handle(self, record: Record) -> None:
+        run_id = record.key
+        covered = self.covered.get(run_id)
+        if covered is not None and record.offset < covered.get(record.topic, 0):
+            self.skipped += 1
+            return
+        if run_id in self.over and run_id not in self.worker.runs:
+            raw = record.value if isinstance(record.value, bytes) else repr(record.value).encode()
+            self.worker._deadletter(
+                raw, f"{record.topic}@{record.offset}: run {run_id!r} has already stopped", run_id
+            )
+            return
+        if run_id:
+            self.partition_of[run_id] = record.partition
+        if record.topic == RUNS_TOPIC and isinstance(record.value, (bytes, bytearray)):
+            try:
+                msg = decode(record.value)
+            except ContractError:
+                self.worker.handle(record)  # dead-lettered there, with the reason
+                return
+            record = replace(record, value=msg)
+            if isinstance(msg, RunStop) and msg.run_id == run_id:
+                self.deferred[run_id] = (record, self._stop_targets(record.partition))
+                self._release_stops()
+                return
+        self.worker.handle(record)
+        self._covers(run_id, record)
+
+    def _covers(self, run_id: str, record: Record) -> None:
+        """The run's state has now seen ``record``: its checkpoint covers it."""
+        if run_id:
+            self.covered.setdefault(run_id, {})[record.topic] = record.offset + 1
+
+    def _stop_targets(self, partition: int) -> dict[TopicPartition, int]:
+        tps = [TopicPartition(t, partition) for t in INPUT_TOPICS if t != RUNS_TOPIC]
+        return dict(self.transport.end_offsets(tps))
+
+    def _release_stops(self) -> None:
+        for run_id, (record, targets) in list(self.deferred.items()):
+            if all(self._pos.get(tp, 0) >= end for tp, end in targets.items()):
+                del self.deferred[run_id]
+                self.worker.handle(record)
+                self._covers(run_id, record)
+                self.over.add(run_id)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def checkpoint(self, partitions: set[int], commit_offsets: bool = True) -> None:
+        """Flush the sinks, write the runs' checkpoints of ``partitions``, commit offsets."""
+        self._last_checkpoint = self._clock()
+        if not partitions:
+            return
+        self.worker.flush()
+        positions = {
+            TopicPartition(t, p): self._pos[TopicPartition(t, p)]
+            for t in INPUT_TOPICS
+            for p in partitions
+        }
+        commit = dict(positions)
+        for run_id, p in list(self.partition_of.items()):
+            if p not in partitions:
+                continue
+            # what the run's state has seen (a deferred stop is not in it: it is read again)
+            offsets = {t: self.covered.get(run_id, {}).get(t, 0) for t in INPUT_TOPICS}
+            if run_id in self.over and run_id not in self.worker.runs:
+                if all(
+                    self._committed.get(TopicPartition(t, p), -1) >= o for t, o in offsets.items()
+                ):
+                    # a finished run, checkpointed as such, and every record of it below the
+                    # committed offsets: nothing will read them again
+                    self.transport.send(CHECKPOINTS_TOPIC, run_id, None)
+                    self._forget(run_id)
+                continue
+            state = None if run_id in self.over else self.worker.runs.get(run_id)
+            cp = Checkpoint(run_id, p, offsets, state)
+            blobs: dict[str, bytes] = {}
+            raw = encode_checkpoint(cp, blobs)
+            for digest, blob in blobs.items():  # before the checkpoint, on its partition
+                if (p, digest) not in self._blobs_on:
+                    self.transport.send(CHECKPOINTS_TOPIC, BLOB_PREFIX + digest, blob, p)
+                    self._blobs_on.add((p, digest))
+                    self.blobs_written += 1
+            self.transport.send(CHECKPOINTS_TOPIC, run_id, raw)
+            self.checkpoints_written += 1
+            if run_id in self.deferred:  # the group must deliver its stop again
+                tp = TopicPartition(RUNS_TOPIC, p)
+                commit[tp] = min(commit[tp], self.deferred[run_id][0].offset)
+            if run_id in self.over:
+                self.worker.runs.pop(run_id, None)  # its records are skipped from now on
+        self.transport.flush()
+        if commit_offsets:
+            self.transport.commit(commit)
+            self._committed.update(commit)
+
+    def _forget(self, run_id: str) -> None:
+        self.partition_of.pop(run_id, None)
+        self.covered.pop(run_id, None)
+        self.over.discard(run_id)
+        self.deferred.pop(run_id, None)
+        self.worker.runs.pop(run_id, None)
+
+    # kafka-python calls these on its network thread, which runs beside the main thread: they
+    # only queue what changed; step() applies it between two batches, when the worker is idle.
+    def _lost(self, tps: set[TopicPartition]) -> None:
+        with self._lock:
+            self._events.append(("lost", {tp.partition for tp in tps}))
+
+    def _revoked(self, tps: set[TopicPartition]) -> None:
+        with self._lock:
+            self._events.append(("revoked", {tp.partition for tp in tps}))
+
+    def _assigned(self, tps: set[TopicPartition]) -> None:
+        with self._lock:
+            self._events.append(("assigned", {tp.partition for tp in tps}))
+
+    def _apply_rebalance(self) -> None:
+        """Forget revoked partitions' runs, note assigned ones (restored by :meth:`_restore`).
+
+        Nothing is checkpointed at a revocation: it may come after another member took the
+        partitions over. The next owner restores the last periodic checkpoint and replays.
+        """
+        with self._lock:
+            events, self._events = self._events, []
+        for kind, parts in events:
+            if kind == "assigned":
+                self._gained |= parts
+                continue
+            lost = parts & (self.partitions | self._gained)
+            for run_id, p in list(self.partition_of.items()):
+                if p in lost:
+                    self._forget(run_id)
+            for d in (self._committed, self._pos):
+                for tp in [tp for tp in d if tp.partition in lost]:
+                    del d[tp]
+            self._gained -= lost
+            self.partitions -= lost
+            log.info("partitions %s %s", sorted(lost), kind)
+
+    def _restore(self) -> None:
+        """Install the checkpoints of newly assigned partitions; read them from the commit.
+
+        The group resumes at the committed offsets, which a checkpoint never lags (it is written
+        before the commit); each run skips what its checkpoint covers. (A checkpoint written
+        late by an evicted member could lag a newer owner's commit: a known race, not handled.)
+        """
+        gained, self._gained = self._gained - self.partitions, set()
+        for p in gained:
+            for t in INPUT_TOPICS:
+                tp = TopicPartition(t, p)
+                self._pos[tp] = self.transport.start_offset(tp)
+                self.transport.seek(tp, self._pos[tp])
+                self._fresh.add(tp)
+        for cp in self._read_checkpoints(gained):
+            self.partition_of[cp.run_id] = cp.partition
+            self.covered[cp.run_id] = dict(cp.offsets)
+            if cp.state is None:
+                self.over.add(cp.run_id)
+            else:
+                self.worker.runs[cp.run_id] = cp.state
+                self.restored += 1
+        log.info(
+            "restored %s; input starts at %s",
+            {r: self.covered[r] for r in self.covered if self.partition_of.get(r) in gained},
+            {f"{t.topic}[{t.partition}]": o for t, o in self._pos.items() if t.partition in gained},
+        )
+        self.partitions |= gained
+        self._last_checkpoint = self._clock()
+        log.info("partitions %s assigned", sorted(gained))
+
+    def _read_checkpoints(self, partitions: set[int]) -> list[Checkpoint]:
+        """The latest checkpoint of every run on ``partitions`` (tombstones forget a run)."""
+        if not partitions:
+            return []
+        tps = [TopicPartition(CHECKPOINTS_TOPIC, p) for p in sorted(partitions)]
+        self._reader.assign(tps)
+        self._reader.seek_to_beginning(*tps)
+        ends = self._reader.end_offsets(tps)
+        latest: dict[str, tuple[bytes, str] | None] = {}
+        blobs: dict[str, bytes] = {}
+        while any(self._reader.position(tp) < ends[tp] for tp in tps):
+            for tp, records in self._reader.poll(timeout_ms=500).items():
+                for r in records:
+                    key = r.key.decode("utf-8", errors="replace") if r.key else ""
+                    if key.startswith(BLOB_PREFIX):
+                        blobs[key[len(BLOB_PREFIX) :]] = r.value
+                        self._blobs_on.add((tp.partition, key[len(BLOB_PREFIX) :]))
+                    elif r.value is None:
+                        latest[key] = None
+                    else:
+                        latest[key] = (r.value, f"{tp.topic}[{tp.partition}]@{r.offset}")
+        out: list[Checkpoint] = []
+        shared: dict = {}
+        for key, found in latest.items():
+            if found is None:
+                continue
+            try:
+                out.append(decode_checkpoint(found[0], found[1], blobs, shared))
+            except CheckpointError as err:
+                # without it the run restarts from the committed offsets: say so loudly
+                log.error("%s; run %r restarts without its state", err, key)
+        return out
