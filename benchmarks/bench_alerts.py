@@ -96,7 +96,7 @@ def gold_run(seed, fault=None):
         msgs = list(stall(msgs, "uv1", from_s=start_s))
     offset = 3.0 if fault == "temperature_plus_3C" else 0.0
     msgs = list(with_temperature(msgs, 100.0, 30.0, offset_degC=offset, seed=seed))
-    return msgs, start_s, 100.0
+    return msgs, start_s
 
 
 def silica_run(seed, fault=None):
@@ -115,10 +115,10 @@ def silica_run(seed, fault=None):
         msgs = list(stall(msgs, sensor, from_s=start_s))
     offset = 3.0 if fault == "temperature_plus_3C" else 0.0
     msgs = list(with_temperature(msgs, 25.0, 30.0, offset_degC=offset, seed=seed))
-    return msgs, start_s, 25.0
+    return msgs, start_s
 
 
-def run(messages, setpoint, store_path, golden_dir, rule_set):
+def run(messages, store_path, golden_dir, rule_set):
     from synthwatch.stream.models_registry import ModelRegistry
     from synthwatch.stream.pipeline import run_embedded
     from synthwatch.stream.store import Store
@@ -157,15 +157,15 @@ def main(argv=None) -> int:
         db = tmp / f"golden-{system}.sqlite"
         ids = []
         for k in range(args.golden):
-            msgs, _, sp = make(1000 + k)
-            ids.append(run(msgs, sp, db, None, rule_set)[0])
+            msgs, _ = make(1000 + k)
+            ids.append(run(msgs, db, None, rule_set)[0])
         with Store(db, readonly=True) as store:
             save_envelope(envelope_from_store(store, recipe, ids), golden_dir)
     clean = {"runs": 0, "false_alerts": 0, "by_rule": {}, "run_days": 0.0}
     for k in range(args.clean):
         system = "gold" if k % 2 == 0 else "silica"
-        msgs, _, sp = makers[system][0](k)
-        _, alerts = run(msgs, sp, tmp / f"clean-{k}.sqlite", golden_dir, rule_set)
+        msgs, _ = makers[system][0](k)
+        _, alerts = run(msgs, tmp / f"clean-{k}.sqlite", golden_dir, rule_set)
         clean["runs"] += 1
         clean["run_days"] += 1.0
         clean["false_alerts"] += len(alerts)
@@ -185,10 +185,8 @@ def main(argv=None) -> int:
         delays, rules_fired, missed = [], {}, 0
         for system in systems:
             for k in range(args.faulty):
-                msgs, start_s, sp = makers[system][0](500 + k, fault)
-                _, alerts = run(
-                    msgs, sp, tmp / f"{fault}-{system}-{k}.sqlite", golden_dir, rule_set
-                )
+                msgs, start_s = makers[system][0](500 + k, fault)
+                _, alerts = run(msgs, tmp / f"{fault}-{system}-{k}.sqlite", golden_dir, rule_set)
                 t0 = msgs[0].t
                 after = [a for a in alerts if (a.t - t0).total_seconds() >= start_s]
                 if not after:

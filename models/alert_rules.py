@@ -56,7 +56,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 __all__ = ["Rule", "KINDS", "parse_rules", "rule_from_dict"]
 
@@ -93,7 +93,6 @@ class Rule:
     advice: str = ""
     relative_to: str = ""
     enabled: bool = True
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def measurement(self) -> str:
@@ -117,7 +116,7 @@ def rule_from_dict(
     def err(key: str, what: str) -> ValueError:
         return ValueError(f"{key}: {what}")
 
-    allowed = {f.name for f in fields(Rule)} - {"extra"}
+    allowed = {f.name for f in fields(Rule)}
     for key in d:
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)

@@ -111,6 +111,8 @@ class AlertEngine(Model):
         self.rules = rules
         self._states: dict[tuple[str, str], _State] = {}
         self._latest: dict[str, tuple[float, str]] = {}  # "measurement.name" -> (value, units)
+        # the measurements whose values a rule's message quotes: the rest need no bookkeeping
+        self._quoted = {r.measurement for r in rules if r.quantity_name and r.quantity_name != "*"}
         self._z: dict[str, float] = {}  # golden-batch z by "measurement.name"
         self._t_start: datetime | None = None
         self._now: datetime | None = None
@@ -140,9 +142,10 @@ class AlertEngine(Model):
         if self._t_start is None:
             self._t_start = message.t
         self._advance(message.t)
-        for q in message.quantities:
-            if q.value is not None:
-                self._latest[f"{message.measurement}.{q.name}"] = (q.value, q.units)
+        if message.measurement in self._quoted:
+            for q in message.quantities:
+                if q.value is not None:
+                    self._latest[f"{message.measurement}.{q.name}"] = (q.value, q.units)
         if message.measurement == "golden_batch":
             for q in message.quantities:
                 if q.name.startswith("z_") and q.value is not None:

@@ -243,8 +243,7 @@ class GoldenBatch(Model):
         self._z: dict[str, float] = {}
         self._contrib: dict[str, float] = {}
         self._output: Estimate | None = None
-        idx = {q: i for i, q in enumerate(envelope.quantities)}
-        self._index = idx
+        self._index = {q: i for i, q in enumerate(envelope.quantities)}
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
