@@ -25,11 +25,12 @@ time (UTC), as the folder replay does.
 >>> stream = SpectraStream(run_id="r1", sensor_id="uv1")
 >>> for event in watcher.poll():
 ...     for msg in stream.messages_for(event):
-...         print(type(msg).__name__, getattr(msg, "seq", ""), getattr(msg, "reason", "")[-40:])
+...         reason = getattr(msg, "reason", "").rsplit("/", 1)[-1]
+...         print(type(msg).__name__, getattr(msg, "seq", ""), reason)
 ...     watcher.ack(event)
 Descriptor
 Reading 0
-Rejected  line 3: column 'A': expected a number, got 'x'
+Rejected  b.csv, line 3: column 'A': expected a number, got 'x'
 """
 
 from __future__ import annotations
