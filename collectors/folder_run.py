@@ -9,7 +9,7 @@ run's own fsync'd journal beside the watcher's, so that after a restart the coll
 sends a file again under new sequence numbers nor skips one, and ``seq`` goes on where it was.
 
 The caller (``synthwatch collect folder``, stream/cli_collect.py) publishes each
-:class:`Batch` of :meth:`FolderRun.poll`, waits until the broker has it, then calls
+:class:`Batch` of :meth:`FolderRun.poll`, one at a time, waits until the broker has it, then calls
 :meth:`FolderRun.done`. What is written when:
 
 1. **before publishing** a file's readings, the journal records the seqs they get (file name,
@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -279,9 +279,11 @@ class FolderRun:
         """Files seen that have not settled yet."""
         return self.watcher.pending
 
-    def poll(self) -> list[Batch]:
-        """A batch per file settled since the last poll; its seqs are in the journal already."""
-        return [self._batch(event) for event in self.watcher.poll()]
+    def poll(self) -> Iterator[Batch]:
+        """A batch per file settled since the last poll, made (and its seqs journaled) only
+        when the caller asks for it, so that the caller publishes each before the next."""
+        for event in self.watcher.poll():
+            yield self._batch(event)
 
     def _batch(self, event: Event) -> Batch:
         again = self.journal.seqs_of(event.key)

@@ -174,8 +174,9 @@ def collect_folder(
     """
     readings = rejected = 0
     while not should_stop():
-        batches = run.poll()
-        for batch in batches:
+        files = 0
+        for batch in run.poll():
+            files += 1
             for item in batch.messages:
                 if isinstance(item, Rejected):
                     transport.send(DEADLETTER_TOPIC, run.run_id, deadletter_record(item))
@@ -192,9 +193,9 @@ def collect_folder(
             readings += batch.readings
             if should_stop():
                 break
-        if once and not batches and run.pending == 0:
+        if once and not files and run.pending == 0:
             break
-        if not batches:
+        if not files:
             time.sleep(poll_s)
     if end_run:
         stop = run.end()
@@ -216,7 +217,7 @@ def run_folder(cfg: Config, args, console: Console) -> int:
     except (RunJournalError, StateError, NotADirectoryError, ValueError) as err:
         raise UsageError(f"synthwatch collect folder: {err}") from None
     stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(now=True))
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(now=True))
     ensure_topics(cfg.kafka)
     transport = KafkaTransport(cfg.kafka)
     started = time.monotonic()
@@ -233,6 +234,7 @@ def run_folder(cfg: Config, args, console: Console) -> int:
         )
     finally:
         transport.close()
+        signal.signal(signal.SIGTERM, previous)
     console.print(
         f"published {readings} readings of run {run.run_id} (seq {first}..{run.next_seq - 1}) "
         f"to kafka at {describe(cfg.kafka)} in {time.monotonic() - started:.1f} s; "

@@ -64,7 +64,7 @@ def test_first_files_then_restart_continues_the_seq(tmp_path):
     [rejected] = [m for m in got if isinstance(m, Rejected)]
     assert "s1b.csv, line 3: column 'A': expected a number, got 'x'" in rejected.reason
     again = folder_run(tmp_path)
-    assert again.poll() == []  # every file acknowledged
+    assert list(again.poll()) == []  # every file acknowledged
     assert again.next_seq == 3 and again.stream.descriptor == got[1]
     put_spectrum(tmp_path, "s3.csv", 3)
     [reading] = publish_all(again)  # no second RunStart or Descriptor
