@@ -15,12 +15,14 @@ What is read, for run ``R`` and the window ``[t_from, t_to]`` (event times, UTC)
   at start: ``R``'s RunStart and Descriptors are needed even when the window starts mid-run
   (they come first in the replay; a window that ends before the run's RunStop gets a RunStop
   ``success`` at the last replayed reading, saying so).
-* the readings and labels topics: each partition from ``offsets_for_times(t_from)`` (the first
-  record whose broker timestamp is at or after ``t_from``) up to the first record of ``R`` whose
-  event time is past ``t_to``, or the end offset taken at start, whichever comes first.
-  Records of ``R`` with an event time before ``t_from`` are skipped. A producer stamps a record
-  with its send time, which is never before the reading's event time, so no record of the
-  window lies before that offset; with records stamped with their event time it is exact.
+* the readings and labels topics: each partition from ``offsets_for_times(t_from -
+  lookback_s)`` (the first record whose broker timestamp is at or after that time) up to the
+  first record of ``R`` whose event time is past ``t_to``, or the end offset taken at start,
+  whichever comes first. Records of ``R`` with an event time before ``t_from`` are skipped.
+  A producer stamps a record with its send time, which is not before the reading's event time
+  unless the instrument's clock runs ahead of the collector host's by more than ``lookback_s``
+  (60 s by default), so no record of the window lies before that offset; records stamped with
+  their event time (``timestamp_ms``) make it exact.
 * the partitions are merged by event time (readings before labels of the same instant, ties by
   sensor), the order a store replay uses.
 
@@ -207,7 +209,8 @@ class KafkaSource:
     """Run ``run_id`` between ``t_from`` and ``t_to`` (event times) from the topics (module doc).
 
     ``speed`` paces the readings (1 = real time, 0 = as fast as possible); ``timeout_s`` is how
-    long a partition may stay silent before its end offset is reached.
+    long a partition may stay silent before its end offset is reached; ``lookback_s`` how far
+    before ``t_from`` the broker timestamps are searched (clock skew of the instruments).
     """
 
     def __init__(
@@ -219,6 +222,7 @@ class KafkaSource:
         *,
         speed: float = 0.0,
         timeout_s: float = 30.0,
+        lookback_s: float = 60.0,
     ):
         if t_from.tzinfo is None or t_to.tzinfo is None:
             raise ReplayError("kafka replay: --from and --to need a time zone")
@@ -232,6 +236,7 @@ class KafkaSource:
         self.t_to = t_to.astimezone(timezone.utc)
         self.speed = speed
         self.timeout_s = timeout_s
+        self.lookback_s = lookback_s
         self.description = (
             f"kafka {','.join(cfg.bootstrap_servers)} run {run_id} "
             f"{self.t_from.isoformat()}..{self.t_to.isoformat()}"
@@ -272,7 +277,8 @@ class KafkaSource:
             if consumer.partitions_for_topic(topic) is None:
                 return
             end = consumer.end_offsets([tp])[tp]
-            found = consumer.offsets_for_times({tp: _ms(self.t_from)})[tp]
+            since = _ms(self.t_from) - int(self.lookback_s * 1000)
+            found = consumer.offsets_for_times({tp: max(since, 0)})[tp]
             start = end if found is None else found.offset
             self.offsets[tp] = (start, end)
             key = self.run_id.encode()

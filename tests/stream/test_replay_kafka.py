@@ -134,7 +134,7 @@ def test_event_time_stamps_bad_records_and_cli(kafka_bootstrap, tmp_path, monkey
     in_window = sum(isinstance(m, Reading) and t_from <= m.t <= t_to for m in sim)
 
     with Store(tmp_path / "s.sqlite") as store:
-        source = KafkaSource(cfg, run_id, t_from, t_to)
+        source = KafkaSource(cfg, run_id, t_from, t_to, lookback_s=0.0)
         result = replay(source, store, tag="k", model_factory=_registry())
         tp = TopicPartition(uvvis, source.partition)
         assert source.offsets[tp][0] == before  # started at the window, not at the beginning
