@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -205,3 +208,66 @@ def test_cli_impedance_folder_restarted(kafka_bootstrap, tmp_path, monkeypatch, 
         assert store.run("eis-run").reactor == "R1"
     assert [r.seq for r in stored] == [0, 1, 2, 3, 4]
     assert [r.values[0] for r in stored] == [120.0, 121.0, 122.0, 123.0, 124.0]
+
+
+def _spectrum_file(folder: Path, k: int) -> None:
+    """Spectrum k (one CSV, 16 wavelengths, k s after T0), saved under a temporary name and
+    renamed, as a careful instrument does."""
+    t = f"2026-11-25T09:{k // 60:02d}:{k % 60:02d}Z"
+    rows = "".join(f"{400 + 20 * i},{0.1 + 0.001 * k + 0.01 * i}\n" for i in range(16))
+    tmp = folder / f"s_{k:03d}.csv.tmp"
+    tmp.write_text(f"wavelength_nm,{t}\n{rows}")
+    _touch(tmp, k)
+    tmp.rename(folder / f"s_{k:03d}.csv")
+
+
+def _journal_files(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum('"file"' in line for line in path.read_text().splitlines())
+
+
+def test_collector_killed_while_following_a_folder(kafka_bootstrap, tmp_path):
+    """A real collector process following the folder is SIGKILLed while files arrive; the
+    restarted one finishes: every file once, seq 0..N-1."""
+    cfg = fresh_topics(kafka_bootstrap)
+    folder = tmp_path / "live"
+    folder.mkdir()
+    env = {
+        **os.environ,
+        "SYNTHWATCH_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SYNTHWATCH_KAFKA__PARTITIONS": str(cfg.partitions),
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
+    argv = [sys.executable, "-m", "synthwatch.stream.cli", "collect", "folder", str(folder)]
+    argv += ["--kind", "uvvis", "--system", "Au-citrate", "--run-id", "live-1", "--settle", "0"]
+    journal = folder / ".synthwatch-live-1.run.jsonl"
+    n, k = 60, 0
+    log = (tmp_path / "collector.log").open("w")
+    proc = subprocess.Popen([*argv, "--poll", "0.02"], env=env, stdout=log, stderr=log)
+    try:
+        while _journal_files(journal) < 25:  # files keep arriving while it publishes
+            assert proc.poll() is None, (tmp_path / "collector.log").read_text()
+            if k < 40:
+                _spectrum_file(folder, k)
+                k += 1
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        log.close()
+    assert 25 <= _journal_files(journal) <= k  # killed while following the folder
+    for later in range(k, n):  # more files arrive while no collector runs
+        _spectrum_file(folder, later)
+    done = subprocess.run(
+        [*argv, "--once", "--end-run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "0 files dead-lettered; run ended" in done.stdout
+
+    path = tmp_path / "store.sqlite"
+    _work_until_stopped(cfg, path, "live-1", _registry())
+    with Store(path, readonly=True) as store:
+        stored = list(store.readings("live-1", "uv1"))
+    assert [r.seq for r in stored] == list(range(n))
+    assert [r.values[0] for r in stored] == [pytest.approx(0.1 + 0.001 * i) for i in range(n)]
