@@ -133,8 +133,7 @@ class Kinetics(Model):
         self._last_fit_t = -math.inf  # the last estimate
         self._last_refit_t = -math.inf  # the last fit
         self._best: CurveFit | None = None
-        self._fits: dict[str, CurveFit] = {}  # those of the last refit that fitted
-        self._warm: dict[str, CurveFit] = {}  # each mechanism's last successful fit
+        self._fits: dict[str, CurveFit] = {}
         self._output: Estimate | None = None
         self._last_estimate: Estimate | None = None
 
@@ -189,11 +188,11 @@ class Kinetics(Model):
         noise = self._noise_sd()
         signal = float(np.max(np.abs(y))) if y.size else 0.0
         if not (y.size >= 8 and (not noise > 0 or signal > self.min_signal_sd * noise)):
-            self._best, self._fits = None, {}
+            self._best = None
             return self._build(source, t_s, None, {})
         fits: dict[str, CurveFit] = {}
         for name in self.mechanisms:
-            prev = self._warm.get(name)
+            prev = self._fits.get(name)
             fit = fit_curve(
                 MECHANISMS[name],
                 t,
@@ -206,13 +205,9 @@ class Kinetics(Model):
             )
             if fit is not None and math.isfinite(fit.aicc):
                 fits[name] = fit
-                self._warm[name] = fit  # the next refit of this mechanism starts here
-        if fits:
-            self._fits = fits
-            self._best = min(fits.values(), key=lambda f: f.aicc)
-        # else every fit failed this time (they wander early in a run, when the plateau and
-        # the rates trade off): the last refit's fits stand, evaluated now
-        return self._build(source, t_s, self._best, self._fits)
+        self._fits = fits
+        self._best = min(fits.values(), key=lambda f: f.aicc) if fits else None
+        return self._build(source, t_s, self._best, fits)
 
     def _build(
         self, source: Estimate, t_s: float, best: CurveFit | None, fits: dict[str, CurveFit]

@@ -2,9 +2,7 @@
 
 Each mechanism maps the time since onset ``tau_s`` (s, >= 0) and its log-parameters ``theta``
 to the conversion ``f`` (0 at onset, 1 at the end), and back: :meth:`Mechanism.time_to` gives
-the time at which a conversion is reached (closed forms). :meth:`Mechanism.gradient` gives the
-analytic derivatives of ``f`` with respect to ``theta`` and ``tau_s``, so fits need no finite
-differences. Parameters are fitted as logarithms,
+the time at which a conversion is reached (closed forms). Parameters are fitted as logarithms,
 so they stay positive and their uncertainties are relative.
 
 * ``finke_watzky`` — slow continuous nucleation A -> B (k1) and autocatalytic surface growth
@@ -48,8 +46,6 @@ class Mechanism:
     theta0: tuple[float, ...]  # a start (log-parameters) for a curve of ~1 h
     conversion_fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
     time_fn: Callable[[float, np.ndarray], float]
-    #: (tau_s >= 0, theta) -> (df/dtheta (n_params, n), df/dtau_s (n))
-    gradient_fn: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
     def conversion(self, tau_s: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Conversion at ``tau_s`` (s since onset; negative times give 0)."""
@@ -60,16 +56,6 @@ class Mechanism:
         if not 0.0 < conversion < 1.0:
             raise ValueError(f"conversion: expected 0 < c < 1, got {conversion}")
         return float(self.time_fn(conversion, theta))
-
-    def gradient(self, tau_s: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(df/dtheta, df/dtau_s)`` at ``tau_s``: shapes (n_params, n) and (n).
-
-        Before the onset (``tau_s <= 0``, where ``f`` is held at 0) the derivatives are 0.
-        """
-        tau = np.asarray(tau_s, dtype=float)
-        after = tau > 0
-        d_theta, d_tau = self.gradient_fn(np.where(after, tau, 0.0), theta)
-        return np.where(after, d_theta, 0.0), np.where(after, d_tau, 0.0)
 
     @property
     def n_params(self) -> int:
@@ -83,7 +69,7 @@ def mechanism(name: str, param_names: tuple[str, ...], theta0: tuple[float, ...]
     """Register the decorated conversion function (with ``time_fn`` attached) under ``name``."""
 
     def register(fn):
-        MECHANISMS[name] = Mechanism(name, param_names, theta0, fn, fn.time_fn, fn.gradient_fn)
+        MECHANISMS[name] = Mechanism(name, param_names, theta0, fn, fn.time_fn)
         return fn
 
     return register
@@ -102,19 +88,7 @@ def _fw(tau_s: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return 1.0 - (r + 1.0) * expit(-((k1 + k2) * tau_s + math.log(r)))
 
 
-def _fw_gradient(tau_s: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # f = 1 - (r + 1) sig(u), u = -((k1 + k2) tau + ln r), r = k1 / k2; d ln k1: dr = r,
-    # du = -(k1 tau + 1); d ln k2: dr = -r, du = -(k2 tau - 1); d tau: du = -(k1 + k2)
-    k1, k2 = math.exp(theta[0]), math.exp(theta[1])
-    r = k1 / k2
-    sig = expit(-((k1 + k2) * tau_s + math.log(r)))
-    b = (r + 1.0) * sig * (1.0 - sig)
-    d_theta = np.stack([b * (k1 * tau_s + 1.0) - r * sig, b * (k2 * tau_s - 1.0) + r * sig])
-    return d_theta, b * (k1 + k2)
-
-
 _fw.time_fn = _fw_time
-_fw.gradient_fn = _fw_gradient
 mechanism("finke_watzky", ("k1_per_s", "k2_per_s"), (math.log(2e-4), math.log(5e-3)))(_fw)
 
 
@@ -128,22 +102,7 @@ def _jmak(tau_s: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return -np.expm1(-((k * tau_s) ** n))
 
 
-def _jmak_gradient(tau_s: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # f = 1 - exp(-x), x = (k tau)^n: dx/d ln k = n x, dx/d ln n = n ln(k tau) x,
-    # dx/dtau = n x / tau (0 at tau = 0, where x ln(k tau) -> 0 too)
-    k, n = math.exp(theta[0]), math.exp(theta[1])
-    kt = k * tau_s
-    pos = kt > 0
-    x = kt**n
-    e = np.exp(-x)
-    ln_kt = np.log(np.where(pos, kt, 1.0))
-    d_theta = np.stack([n * x * e, n * ln_kt * x * e])
-    d_tau = np.where(pos, n * x * e / np.where(pos, tau_s, 1.0), 0.0)
-    return d_theta, d_tau
-
-
 _jmak.time_fn = _jmak_time
-_jmak.gradient_fn = _jmak_gradient
 mechanism("jmak", ("k_per_s", "avrami_n"), (math.log(1e-3), math.log(2.0)))(_jmak)
 
 
@@ -155,12 +114,5 @@ def _first_order(tau_s: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return -np.expm1(-math.exp(theta[0]) * tau_s)
 
 
-def _first_order_gradient(tau_s: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k = math.exp(theta[0])
-    e = np.exp(-k * tau_s)
-    return (k * tau_s * e)[None, :], k * e
-
-
 _first_order.time_fn = _first_order_time
-_first_order.gradient_fn = _first_order_gradient
 mechanism("first_order", ("k_per_s",), (math.log(1e-3),))(_first_order)

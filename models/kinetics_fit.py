@@ -7,9 +7,8 @@
 * :func:`fit_curve` fits ``y = amplitude * f(t - onset)`` of one mechanism of
   :mod:`~synthwatch.models.kinetics_curves` by weighted least squares (bin counts as weights;
   scipy's trust-region reflective solver, Branch, Coleman & Li, SIAM J. Sci. Comput. 21 (1999)
-  1) with the curves' analytic Jacobian, with the covariance ``(J^T W J)^-1 s^2`` and the
-  corrected Akaike criterion (AICc, Hurvich & Tsai, Biometrika 76 (1989) 297) for choosing
-  between mechanisms.
+  1), with the covariance ``(J^T W J)^-1 s^2`` and the corrected Akaike criterion (AICc,
+  Hurvich & Tsai, Biometrika 76 (1989) 297) for choosing between mechanisms.
 
 >>> h = BinnedHistory(max_bins=8, bin_s=1.0)
 >>> for t in range(20):
@@ -138,15 +137,8 @@ def fit_curve(
     amplitude0: float | None = None,
     onset0: float = 0.0,
     fit_onset: bool = False,
-    max_nfev: int = 60,
 ) -> CurveFit | None:
-    """Weighted least squares of ``amplitude * f(t - onset; theta)``; None if it fails.
-
-    The Jacobian is analytic (:meth:`Mechanism.gradient`). A fit that has not converged within
-    ``max_nfev`` evaluations fails: warm-started refits converge in a few (median 3, at most 34
-    on a seeded 2-h Finke-Watzky run), while one that wanders along a flat valley (early in a
-    run, the plateau and the rates trade off) would otherwise cost hundreds every refit.
-    """
+    """Weighted least squares of ``amplitude * f(t - onset; theta)``; None if it fails."""
     k = mech.n_params
     theta0 = np.asarray(mech.theta0 if theta0 is None else theta0, dtype=float)
     if amplitude0 is None or not math.isfinite(amplitude0) or amplitude0 == 0:
@@ -160,15 +152,6 @@ def fit_curve(
     def resid(x):
         theta, amp, onset = unpack(x)
         return sw * (y - amp * mech.conversion(t_s - onset, theta))
-
-    def jac(x):
-        theta, amp, onset = unpack(x)
-        tau = t_s - onset
-        d_theta, d_tau = mech.gradient(tau, theta)
-        cols = [-amp * d_theta, -mech.conversion(tau, theta)[None, :]]
-        if fit_onset:
-            cols.append(amp * d_tau[None, :])
-        return (np.concatenate(cols) * sw).T
 
     lo = [(_LN_BOUNDS.get(n) or _LN_RATE_BOUNDS)[0] for n in mech.param_names]
     hi = [(_LN_BOUNDS.get(n) or _LN_RATE_BOUNDS)[1] for n in mech.param_names]
@@ -184,15 +167,7 @@ def fit_curve(
     if n < p + 3:
         return None
     try:
-        res = least_squares(
-            resid,
-            np.asarray(x0),
-            jac=jac,
-            bounds=(lo, hi),
-            method="trf",
-            x_scale="jac",
-            max_nfev=max_nfev,
-        )
+        res = least_squares(resid, np.asarray(x0), bounds=(lo, hi), method="trf", x_scale="jac")
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):
         return None
     if not res.success and res.status <= 0:

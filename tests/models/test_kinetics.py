@@ -137,28 +137,3 @@ def test_flat_noise_gives_no_constants():
     est = model.last_estimate
     assert est.get("phase_code").value == 0 and est.get("conversion").value is None
     assert not math.isnan(est.get("phase_code").value)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    name=st.sampled_from(sorted(MECHANISMS)),
-    shift=st.lists(st.floats(-1.5, 1.5), min_size=2, max_size=2),
-)
-def test_property_analytic_gradient_matches_central_differences(name, shift):
-    mech = MECHANISMS[name]
-    theta = np.asarray(mech.theta0) + np.asarray(shift[: mech.n_params])
-    tau = np.concatenate([[-10.0, 0.0], np.geomspace(1.0, 2e4, 40)])
-    d_theta, d_tau = mech.gradient(tau, theta)
-    assert d_theta.shape == (mech.n_params, tau.size) and d_tau.shape == tau.shape
-    for j in range(mech.n_params):
-        h = 1e-6
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        num = (mech.conversion(tau, up) - mech.conversion(tau, down)) / (2 * h)
-        np.testing.assert_allclose(d_theta[j], num, atol=1e-7)
-    h = 1e-3
-    num = (mech.conversion(tau + h, theta) - mech.conversion(tau - h, theta)) / (2 * h)
-    after = tau > 1.0  # away from the kink at the onset
-    np.testing.assert_allclose(d_tau[after], num[after], rtol=1e-4, atol=1e-9)
-    assert np.all(d_theta[:, tau <= 0] == 0) and np.all(d_tau[tau <= 0] == 0)
