@@ -308,11 +308,20 @@ def _budget(rule: Any, n: int, dt: float, measured: bool) -> ChartBudget:
     return ChartBudget(**{**{f.name: getattr(b, f.name) for f in fields(b)}, "explanation": text})
 
 
-def _limit(rule: Any, budget: ChartBudget) -> tuple[float, str]:
-    """The chart's limit (h, L or alpha) for its share of the budget, and the explanation."""
+def _limit(
+    rule: Any, budget: ChartBudget, n_phase1: int | None = None, phi: float | None = None
+) -> tuple[float, str]:
+    """The chart's limit (h, L or alpha) for its share of the budget, and the explanation.
+
+    ``n_phase1`` (and ``phi`` for AR(1) residuals): widen a CUSUM, EWMA or Shewhart limit for
+    the estimation error of phase I (:func:`~synthwatch.models.charts_budget.limit_for_budget`).
+    """
     spec, kind = rule.chart, rule.kind
     if kind in ("cusum", "ewma", "shewhart", "t2"):
-        lim = limit_for_budget(budget, kind, k=spec.k, sides=spec.sides, lam=spec.lam or 0.2)  # type: ignore[arg-type]
+        lim = limit_for_budget(
+            budget, kind, k=spec.k, sides=spec.sides, lam=spec.lam or 0.2,  # type: ignore[arg-type]
+            n_phase1=n_phase1 if kind != "t2" else None, phi=phi,
+        )  # fmt: skip
         return lim.limit, lim.explanation
     if kind == "spe":
         lim = limit_for_budget(budget, "pca")
@@ -424,6 +433,7 @@ class ChartRunner:
         if not dt > 0:
             dt = 1.0
         notes = []
+        phi = None
         if spec.residuals == "ar1":
             cols = xs[:, None] if xs.ndim == 1 else xs
             res = []
@@ -440,6 +450,7 @@ class ChartRunner:
                     r.append(w.residual)
                 self._white.append(w)
                 res.append(r)
+                phi = fit.phi
                 notes.append(f"phi {fit.phi:.3f}, sigma_e {fit.sigma_e:.4g}")
             ref = np.array(res).T[1:]  # the first has no predecessor
             mu0, sigma = 0.0, 1.0
@@ -462,9 +473,11 @@ class ChartRunner:
             if spec.residuals != "ar1":
                 notes.append(f"mu0 {mu0:.4g}, sigma {sigma:.4g}")
         if spec.budgeted:
-            limit, how = _limit(
-                rule, _budget(rule, self.n_budgeted, dt, not spec.sample_interval_s)
-            )
+            # estimated in phase I (not both given): widen the limit for the estimation error
+            estimated = spec.residuals == "ar1" or spec.mu0 is None or spec.sigma is None
+            n1 = len(ref) if estimated and rule.kind not in MULTIVARIATE else None
+            budget = _budget(rule, self.n_budgeted, dt, not spec.sample_interval_s)
+            limit, how = _limit(rule, budget, n1, phi if n1 else None)
         else:
             key = LIMIT_KEY[rule.kind]
             limit, how = getattr(spec, key), f"{key} = {getattr(spec, key):g} as given"
