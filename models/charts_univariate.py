@@ -105,8 +105,21 @@ _FOUR_OF_FIVE = _k_of_n(4, 5)
 #: -> (next state, rule); step is the sign of z minus the previous z (the trend and
 #: alternation rules N3, N4; 0 when they are off). A state packs every run and mask (_pack).
 _WE_TABLES: dict[tuple[str, ...], dict[int, tuple[int, str]]] = {}
+#: Packed states are interned per set of rules as small ids (table keys stay below 2**30,
+#: CPython's one-digit integers, whose arithmetic and hashing are fastest): id -> packed
+#: state, and packed state -> id. Pickles hold packed states (ids are per process).
+_STATES: dict[tuple[str, ...], tuple[list[int], dict[int, int]]] = {}
 _SCRATCH: dict[tuple[str, ...], Shewhart] = {}
 _TABLE_CAP = 400_000  # entries per set of rules; beyond, the general code steps the chart
+
+
+def _intern(rules: tuple[str, ...], packed: int) -> int:
+    ids, index = _STATES.setdefault(rules, ([], {}))
+    i = index.get(packed)
+    if i is None:
+        i = index[packed] = len(ids)
+        ids.append(packed)
+    return i
 
 
 def _pack(c: Shewhart) -> int:
@@ -195,7 +208,8 @@ class Shewhart(Chart, Model):
         # the charts of the same rules, filled on demand by the general code (_transition),
         # so both paths give the same rules.
         self._fast = self._L > 2.0
-        self._steps = self._trend or self._alt  # the table needs the direction of each step
+        # the table needs the direction of each step (N3, N4), and N7 exactly 1 sigma
+        self._extra = self._trend or self._alt or self._within
         self._table = _WE_TABLES.setdefault(self._active, {})
         self._n = 0
         self._n_invalid = 0
@@ -203,7 +217,7 @@ class Shewhart(Chart, Model):
         self._z = math.nan
         self._rule = ""
         self._restart()
-        self._start = self._st = _pack(self)
+        self._start = self._st = _intern(self._active, _pack(self))
         self._zprev = math.nan
 
     def _restart(self) -> None:
@@ -229,27 +243,28 @@ class Shewhart(Chart, Model):
         self._n += 1
         self._z = z
         if self._fast:  # one table lookup per point
-            if self._drift:
-                st = self._start
-                prev = math.nan
-            else:
-                st = self._st
-                prev = self._zprev
+            st = self._start if self._drift else self._st
             if z > 0.0:
                 key = st * 27 + 16 + 3 * ((z > 1.0) + (z > 2.0) + (z > self._L))
             elif z < 0.0:
                 key = st * 27 + 10 - 3 * ((z < -1.0) + (z < -2.0) + (z < -self._L))
             else:
                 key = st * 27 + 13
-            if self._steps:
-                key += (z > prev) - (z < prev)  # 0 when prev is NaN, as in the general code
+            if self._extra:  # Nelson's trend, alternation and within-1-sigma rules
+                prev = math.nan if self._drift else self._zprev
                 self._zprev = z
-            if self._within and (z == 1.0 or z == -1.0):
-                # exactly 1 sigma is neither within (N7) nor beyond: no zone holds it
-                _unpack(self, st)
-                self._prev = prev
-                rule = self._rules(z)
-                self._st = _pack(self)
+                key += (z > prev) - (z < prev)  # 0 when prev is NaN, as in the general code
+                if self._within and (z == 1.0 or z == -1.0):
+                    # exactly 1 sigma is neither within (N7) nor beyond: no zone holds it
+                    _unpack(self, _STATES[self._active][0][st])
+                    self._prev = prev
+                    rule = self._rules(z)
+                    self._st = _intern(self._active, _pack(self))
+                else:
+                    step = self._table.get(key)
+                    if step is None:
+                        step = self._transition(key)
+                    self._st, rule = step
             else:
                 step = self._table.get(key)
                 if step is None:
@@ -277,7 +292,7 @@ class Shewhart(Chart, Model):
             scratch._fast = False
         st, rest = divmod(key, 27)
         zone, step = divmod(rest, 3)
-        _unpack(scratch, st)
+        _unpack(scratch, _STATES[self._active][0][st])
         lim = self._L
         z = (
             -lim - 1.0,
@@ -294,7 +309,7 @@ class Shewhart(Chart, Model):
         # a previous z giving the step's direction (none, or no previous point: equal)
         scratch._prev = z[zone] - (step - 1)
         rule = scratch._rules(z[zone])
-        new = _pack(scratch)
+        new = _intern(self._active, _pack(scratch))
         if len(self._table) < _TABLE_CAP:
             self._table[key] = (new, rule)
         return new, rule
@@ -302,11 +317,15 @@ class Shewhart(Chart, Model):
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_table", None)  # shared, rebuilt on demand
+        ids = _STATES[self._active][0]
+        state["_st"], state["_start"] = ids[self._st], ids[self._start]  # packed: ids are local
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._table = _WE_TABLES.setdefault(self._active, {})
+        self._st = _intern(self._active, state["_st"])
+        self._start = _intern(self._active, state["_start"])
 
     def _rules(self, z: float) -> str:
         """The general code of every rule: update the runs with ``z``, return the rule fired."""
