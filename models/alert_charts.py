@@ -32,7 +32,10 @@ Keys, besides ``name``, ``kind``, ``severity``, ``advice``, ``clear_s`` and ``en
   limits (T² and SPE), ``n_components`` (else the fewest explaining ``explained`` = 0.9).
 * the budget: ``false_alarms_per_day`` instead of the limit (``h``, ``L`` or ``alpha``), with
   ``sample_interval_s`` (else the median spacing of the quantity's estimates over the warm-up:
-  the sensor's cadence as observed). ``warmup_s`` (default 3600) for phase I.
+  the sensor's cadence as observed). ``warmup_s`` (default 3600) for phase I, which also
+  takes at least 30 values. With a budget, the CUSUM, EWMA and Shewhart limits estimated in
+  phase I are widened for the estimation error (``limit_for_budget(n_phase1=, phi=)``); the
+  SPRT, T², MEWMA and SPE limits are not.
 
 Naming: ``t2`` was already the golden-batch rule (``limit`` on the golden batch's combined
 statistic). A ``t2`` rule **with** ``quantities`` is the Hotelling T² chart; without, it is the
