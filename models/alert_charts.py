@@ -78,6 +78,7 @@ split: each chart may alarm with probability 0.0003472 per sample, i.e. ARL0 = 2
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
@@ -311,6 +312,7 @@ def _budget(rule: Any, n: int, dt: float, measured: bool) -> ChartBudget:
     return ChartBudget(**{**{f.name: getattr(b, f.name) for f in fields(b)}, "explanation": text})
 
 
+@functools.lru_cache(maxsize=512)  # an engine is built per run: the chains are solved once
 def _limit(
     rule: Any, budget: ChartBudget, n_phase1: int | None = None, phi: float | None = None
 ) -> tuple[float, str]:
