@@ -87,6 +87,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from synthwatch.models.charts_arl import calibrate
 from synthwatch.models.charts_budget import ChartBudget, limit_for_budget, split_budget
@@ -333,7 +334,8 @@ def _limit(
         return lim.limit, lim.explanation
     if kind == "mewma":
         p, lam = len(spec.quantities), spec.lam or 0.1
-        h = calibrate("mewma", budget.arl0, p=p, lam=lam)
+        with threadpool_limits(limits=1, user_api="blas"):  # many small solves
+            h = calibrate("mewma", budget.arl0, p=p, lam=lam)
         return h, (
             f"{budget.explanation} -> mewma (p = {p}, lam = {lam:g}, asymptotic covariance):"
             f" h = {h:.3f} (ARL0 by Runger & Prabhu's Markov chain)"

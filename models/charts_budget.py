@@ -53,6 +53,7 @@ from typing import Literal
 
 import numpy as np
 from scipy import optimize
+from threadpoolctl import threadpool_limits
 
 from synthwatch.models.charts_arl import calibrate, cusum_arl, ewma_arl, shewhart_arl
 
@@ -273,6 +274,13 @@ def expected_alarm_rate(
 
 @functools.lru_cache(maxsize=256)
 def _adjusted_cached(chart, arl0, n, phi, k, sides, lam, h0) -> float:
+    # hundreds of small Markov-chain solves: one BLAS thread (on shared cores OpenBLAS's
+    # threads made them 25 times slower)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _adjusted_search(chart, arl0, n, phi, k, sides, lam, h0)
+
+
+def _adjusted_search(chart, arl0, n, phi, k, sides, lam, h0) -> float:
     target = math.log(1.0 / arl0)
 
     def f(h: float) -> float:
