@@ -156,6 +156,12 @@ quantities = {json.dumps(HEALTH)}
 n_components = 1
 {COMMON}
 """
+#: third design (``--silica health-log``): the same, the residual statistics (rms and maxima,
+#: skewed to the right) charted as their logarithms
+SILICA_RULES_LOG = "\n".join(
+    line + ('\ntransform = "log"' if line.startswith("quantit") and "residual" in line else "")
+    for line in SILICA_RULES.splitlines()
+)
 GOLDEN_QUANTITIES = ("kinetics.conversion", "impedance_fit.r_s_ohm", "impedance_fit.r_ct_ohm",
                      "impedance_fit.conductivity_s_per_m", "impedance_fit.cpe_q_s_alpha",
                      "impedance_fit.cpe_alpha")  # fmt: skip
@@ -300,9 +306,10 @@ def poisson_interval(mean: float, level: float = 0.95) -> tuple[int, int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clean", type=int, default=50)
+    ap.add_argument("--first-seed", type=int, default=0, help="seed of the first clean run")
     ap.add_argument("--faulty", type=int, default=3)
     ap.add_argument("--golden", type=int, default=5)
-    ap.add_argument("--silica", choices=("health", "golden-z"), default="health")
+    ap.add_argument("--silica", choices=("health", "health-log", "golden-z"), default="health")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "bench-chart-rules")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
@@ -317,7 +324,11 @@ def main(argv=None) -> int:
         "gold": tuple(parse_rules(GOLD_RULES, "gold-rules.toml", is_known, known_names())),
         "silica": tuple(
             parse_rules(
-                SILICA_RULES if args.silica == "health" else SILICA_RULES_GOLDEN_Z,
+                {
+                    "health": SILICA_RULES,
+                    "health-log": SILICA_RULES_LOG,
+                    "golden-z": SILICA_RULES_GOLDEN_Z,
+                }[args.silica],  # fmt: skip
                 "silica-rules.toml",
                 is_known,
                 known_names(),
@@ -334,7 +345,7 @@ def main(argv=None) -> int:
     explanations: dict[str, list[str]] = {}
     per_run = []
     days: dict[str, float] = {}
-    for k in range(args.clean):
+    for k in range(args.first_seed, args.first_seed + args.clean):
         system = "gold" if k % 2 == 0 else "silica"
         t = time.perf_counter()
         rows, _, t0 = estimates(system, k, None, args.cache, golden_dir)

@@ -30,6 +30,9 @@ Keys, besides ``name``, ``kind``, ``severity``, ``advice``, ``clear_s`` and ``en
   (phase I), ``residuals`` as above per quantity. ``t2``: ``alpha`` (per observation, phase II
   F limit); ``mewma``: ``h``, ``lam`` (0.1); ``spe``: ``alpha`` for both of the PCA monitor's
   limits (T² and SPE), ``n_components`` (else the fewest explaining ``explained`` = 0.9).
+* ``transform = "log"``: chart the logarithm (for positive, skewed statistics such as rms or
+  maximum residuals, whose right tail would break limits that assume normal tails; ``mu0``
+  and ``sigma`` are then in log units; values <= 0 are not charted).
 * the budget: ``false_alarms_per_day`` instead of the limit (``h``, ``L`` or ``alpha``), with
   ``sample_interval_s`` (else the median spacing of the quantity's estimates over the warm-up:
   the sensor's cadence as observed). ``warmup_s`` (default 3600) for phase I, which also
@@ -124,7 +127,7 @@ _OWN = {
     "mewma": ("quantities", "h", "lam"),
     "spe": ("quantities", "alpha", "n_components", "explained"),
 }
-_BUDGET_KEYS = ("false_alarms_per_day", "sample_interval_s", "warmup_s", "residuals")
+_BUDGET_KEYS = ("false_alarms_per_day", "sample_interval_s", "warmup_s", "residuals", "transform")
 _MIN_WARMUP_N = 30  # phase I needs at least this many observations, whatever warmup_s says
 
 
@@ -137,6 +140,7 @@ class ChartSpec:
     sample_interval_s: float | None = None
     warmup_s: float = 3600.0
     residuals: str = "none"
+    transform: str = "none"
     mu0: float | None = None
     sigma: float | None = None
     L: float | None = None
@@ -252,6 +256,8 @@ def split_chart_keys(d: dict, known: Any = None, known_names: tuple[str, ...] = 
                 f"n_components: expected fewer than the {len(chart['quantities'])} quantities"
                 f" (SPE needs what the model leaves out), got {n}"
             )
+    if chart.get("transform", "none") not in ("none", "log"):
+        raise ValueError(f"transform: expected 'none' or 'log', got {chart['transform']!r}")
     if chart.get("residuals", "none") not in ("none", "ar1"):
         raise ValueError(f"residuals: expected 'none' or 'ar1', got {chart['residuals']!r}")
     if chart.get("sides", "two") not in ("two", "upper", "lower"):
@@ -303,6 +309,8 @@ def _what(rule: Any) -> str:
     spec = rule.chart
     on = ", ".join(spec.quantities) if spec.quantities else rule.quantity
     res = ", AR(1) residuals" if spec.residuals == "ar1" else ""
+    if spec.transform == "log":
+        on = f"log {on}"
     return f"{rule.name} ({rule.kind} on {on}{res}, phase I {spec.warmup_s:g} s)"
 
 
@@ -408,6 +416,15 @@ class ChartRunner:
 
     def update(self, t: datetime, x: Any) -> None:
         self._drift = False
+        if self.rule.chart.transform == "log":  # skewed positive statistics (rms, maxima)
+            if self.rule.kind in MULTIVARIATE:
+                if not (x > 0.0).all():
+                    return  # not charted: a log needs positive values
+                x = np.log(x)
+            elif x > 0.0:
+                x = math.log(x)
+            else:
+                return
         if self._chart is None:
             self._t.append(t)
             self._x.append(x)
@@ -534,6 +551,8 @@ class ChartRunner:
         reason = self._chart.reason if self._chart is not None else ""
         on = "AR(1) residuals of " if self.rule.chart.residuals == "ar1" else ""
         what = ", ".join(self.rule.chart.quantities) or self.rule.quantity
+        if self.rule.chart.transform == "log":
+            what = f"log {what}"
         return f"{self.rule.kind} chart on {on}{what}: {reason}"
 
     def values(self) -> dict[str, float]:

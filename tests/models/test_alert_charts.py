@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 from datetime import datetime, timedelta, timezone
@@ -137,6 +138,8 @@ def chart_rule(kind: str, **extra) -> str:
         ("spe", {"quantities": ["psd.d_mean_nm", "psd.gsd"], "alpha": 0.01, "n_components": 2},
          6, "n_components: expected fewer than the 2 quantities"),
         ("spe", {"quantities": ["psd.d_mean_nm", "psd.gsd"]}, 1, "alpha: a spe rule needs"),
+        ("cusum", {"quantity": "psd.d_mean_nm", "h": 5.0, "transform": "sqrt"}, 6,
+         "transform: expected 'none' or 'log'"),
     ],
 )  # fmt: skip
 def test_parse_errors_name_the_line_and_the_field(kind, keys, line, pattern):
@@ -361,3 +364,24 @@ def test_rule_file_errors_and_start_explanations_from_the_configuration(tmp_path
     assert any(r.chart for r in registry.alert_rules)
     assert "alert chart rule cusum_rule (cusum on psd.d_mean_nm, AR(1) residuals" in caplog.text
     assert "h = 6.81" in caplog.text
+
+
+def test_log_transform_charts_the_logarithm_and_skips_non_positive_values():
+    (rule,) = parse(chart_rule("cusum", transform="log", h=8.0))
+    rng = np.random.default_rng(9)
+    x = np.exp(rng.normal(np.log(15.0), 0.05, 600))
+    x[450:] *= 1.2  # +18 % : 3.6 sd of the log
+    msgs = [estimate(30.0 * k, {"d_mean_nm": v}) for k, v in enumerate(x)]
+    engine = AlertEngine(rules=(rule,))
+    fired = run(engine, msgs[:400])
+    runner = engine._states[("cusum_rule", "uv1")].detector
+    assert runner.chart.mu0 == pytest.approx(math.log(15.0), abs=0.02)
+    assert "cusum on log psd.d_mean_nm" in engine.explanations[1]
+    n = runner.chart.n_seen
+    engine.update(estimate(30.0 * 400, {"d_mean_nm": -1.0}))
+    assert runner.chart.n_seen == n and engine.alerts == []
+    for m in msgs[401:]:
+        engine.update(m)
+        fired += [a for a in engine.alerts if a.state == "firing"]
+    assert fired and fired[0].t >= msgs[450].t
+    assert fired[0].message.startswith("cusum chart on log psd.d_mean_nm: cusum: upper CUSUM")
