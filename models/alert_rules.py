@@ -4,7 +4,8 @@ A rule file holds ``[[rule]]`` tables::
 
     [[rule]]
     name = "size_out_of_spec"        # unique; the alert's rule name
-    kind = "threshold"               # threshold | envelope | t2 | drift | stale | flag
+    kind = "threshold"               # threshold | envelope | t2 | drift | stale | flag, or a
+                                     # control chart (models/alert_charts.py)
     quantity = "psd.d_mean_nm"       # "<measurement>.<quantity>"
     above = 20.0                     # fire above this ...
     below = 10.0                     # ... or below this
@@ -28,6 +29,9 @@ Kinds and their own keys:
   within that time.
 * ``flag``: ``flags`` (list): ``count`` estimates of ``quantity``'s measurement carrying one of
   them within ``window_s`` (bubbles, saturation, an invalid sweep).
+* control charts ``shewhart``, ``cusum``, ``ewma``, ``sprt``, ``t2`` (with ``quantities``),
+  ``mewma`` and ``spe``, with their limits or a false-alarm budget: the keys are in
+  :mod:`synthwatch.models.alert_charts`, which validates them; the rule's ``chart`` holds them.
 
 :func:`parse_rules` refuses a bad file with the file, the line and what was expected, e.g.
 ``rules.toml:7: rule 'size': quantity 'psd.d_men_nm' is not one synthwatch estimates (did you
@@ -58,9 +62,12 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from synthwatch.models.alert_charts import CHART_KINDS, ChartSpec, is_chart_rule, split_chart_keys
+
 __all__ = ["Rule", "KINDS", "parse_rules", "rule_from_dict"]
 
 KINDS = ("threshold", "envelope", "t2", "drift", "stale", "flag")
+KINDS += tuple(k for k in CHART_KINDS if k not in KINDS)
 SEVERITIES = ("info", "warning", "critical")
 DETECTORS = ("page_hinkley", "adwin")
 _HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]\s*(#.*)?$")
@@ -93,6 +100,7 @@ class Rule:
     advice: str = ""
     relative_to: str = ""
     enabled: bool = True
+    chart: ChartSpec | None = None  # control-chart rules (models/alert_charts.py)
 
     @property
     def measurement(self) -> str:
@@ -116,7 +124,10 @@ def rule_from_dict(
     def err(key: str, what: str) -> ValueError:
         return ValueError(f"{key}: {what}")
 
-    allowed = {f.name for f in fields(Rule)}
+    chart = None
+    if is_chart_rule(d):
+        d, chart = split_chart_keys(d, known, known_names)
+    allowed = {f.name for f in fields(Rule)} - {"chart"}
     for key in d:
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
@@ -155,7 +166,7 @@ def rule_from_dict(
         if key in out and not isinstance(out[key], str):
             raise err(key, f"expected a string, got {out[key]!r}")
     quantity = out.get("quantity", "")
-    if kind != "t2":
+    if kind != "t2" and not (chart and chart.quantities):
         if not re.fullmatch(r"[a-z0-9_]+\.([A-Za-z0-9_]+|\*)", quantity or ""):
             raise err("quantity", f"expected '<measurement>.<quantity>', got {quantity!r}")
         if known is not None and not known(quantity):
@@ -167,7 +178,7 @@ def rule_from_dict(
     if kind == "threshold" and None not in (out.get("above"), out.get("below")):
         if out["below"] >= out["above"]:
             raise err("below", f"expected below < above, got {out['below']} >= {out['above']}")
-    if kind == "t2" and out.get("limit") is None:
+    if kind == "t2" and chart is None and out.get("limit") is None:
         raise err("limit", "a t2 rule needs 'limit' (e.g. the chi-squared 99.9 % point)")
     if kind == "stale" and out.get("max_gap_s") is None:
         raise err("max_gap_s", "a stale rule needs 'max_gap_s'")
@@ -175,7 +186,7 @@ def rule_from_dict(
         raise err("flags", "a flag rule needs 'flags', e.g. ['saturated']")
     if kind == "envelope" and not out.get("z", 3.0) > 0:
         raise err("z", "expected > 0")
-    return Rule(**out)
+    return Rule(**out, chart=chart)
 
 
 def parse_rules(

@@ -15,6 +15,11 @@ sensor through three states: ok, pending and firing.
 Drift rules run a river detector (Page-Hinkley or ADWIN) on the quantity and fire on a
 detection. They resolve after ``clear_s`` (default 600 s) without a new one.
 
+Control-chart rules (``shewhart``, ``cusum``, ``ewma``, ``sprt``, ``t2`` with ``quantities``,
+``mewma``, ``spe``) run a chart per sensor after a phase I warm-up
+(:mod:`~synthwatch.models.alert_charts`), fire like drift rules on a signal, and their
+budgets and limits are explained in :attr:`AlertEngine.explanations`.
+
 Each alert carries a message a chemist can act on: what, how far, when, and what else deviates.
 For example, ``mean size 18.2 nm, 3.1 sd above the golden batch at 42 min (also k2_per_s
 +2.4 sd)``, followed by the rule's advice.
@@ -47,8 +52,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from river import drift as river_drift
 
+from synthwatch.models.alert_charts import MULTIVARIATE, ChartRunner, explain_chart_rules
 from synthwatch.models.alert_rules import Rule
 from synthwatch.models.base import Model
 from synthwatch.stream.contract import Alert, Estimate, RunStart
@@ -97,7 +104,7 @@ class _State:
     clear_since: datetime | None = None
     times: deque = field(default_factory=deque)  # flag rules: times of flagged estimates
     last_seen: datetime | None = None  # stale rules
-    detector: Any = None  # drift rules
+    detector: Any = None  # drift rules; control-chart rules: their ChartRunner
     last_detection: datetime | None = None
 
 
@@ -119,6 +126,8 @@ class AlertEngine(Model):
         self._run_id: str | None = None
         self._recipe: dict[str, Any] = {}
         self._alerts: list[Alert] = []
+        self._explanations = explain_chart_rules(rules)
+        self._n_budgeted = sum(1 for r in rules if r.enabled and r.chart and r.chart.budgeted)
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
@@ -165,7 +174,9 @@ class AlertEngine(Model):
 
     def _evaluate(self, rule: Rule, est: Estimate) -> None:
         kind, t = rule.kind, est.t
-        if kind == "threshold" and est.measurement == rule.measurement:
+        if rule.chart is not None:
+            self._chart(rule, est)
+        elif kind == "threshold" and est.measurement == rule.measurement:
             q = next((q for q in est.quantities if q.name == rule.quantity_name), None)
             if q is None or q.value is None:
                 return
@@ -245,6 +256,28 @@ class AlertEngine(Model):
             quiet = (est.t - st.last_detection).total_seconds() >= clear_s
             self._step(rule, est.sensor_id, est.t, False, quiet, {rule.quantity_name: v}, 0, 0)
 
+    def _chart(self, rule: Rule, est: Estimate) -> None:
+        spec = rule.chart
+        names = spec.quantities or (rule.quantity,)
+        if est.measurement != names[0].split(".", 1)[0] or est.flags:
+            return  # a flagged estimate (a saturated frame, a bad sweep) is not charted
+        found = {q.name: q.value for q in est.quantities}
+        x = [found.get(n.split(".", 1)[1]) for n in names]
+        if any(v is None or not math.isfinite(v) for v in x):
+            return
+        st = self._state(rule, est.sensor_id)
+        if st.detector is None:
+            st.detector = ChartRunner(rule, self._n_budgeted)
+        runner = st.detector
+        runner.update(est.t, np.array(x) if rule.kind in MULTIVARIATE else x[0])
+        clear_s = rule.clear_s or _DRIFT_CLEAR_S
+        if runner.drift_detected:
+            st.last_detection = est.t
+            self._step(rule, est.sensor_id, est.t, True, False, runner.values(), hold=0)
+        elif st.last_detection is not None:
+            quiet = (est.t - st.last_detection).total_seconds() >= clear_s
+            self._step(rule, est.sensor_id, est.t, False, quiet, {}, 0, 0)
+
     def _check_stale(self, est: Estimate | None) -> None:
         now = self._now
         if now is None:
@@ -302,17 +335,28 @@ class AlertEngine(Model):
                 state=state,
                 sensor_id=sensor,
                 values={k: float(v) for k, v in values.items() if v is not None},
-                message=self._message(rule, state, values, t, held_s),
+                message=self._message(rule, state, values, t, held_s, sensor),
             )
         )
 
-    def _message(self, rule: Rule, state: str, values: dict, t: datetime, held_s: float) -> str:
+    def _message(
+        self, rule: Rule, state: str, values: dict, t: datetime, held_s: float, sensor: str = ""
+    ) -> str:
         at = f"at {_elapsed((t - self._t_start).total_seconds())}" if self._t_start else ""
         label = LABELS.get(rule.quantity_name, rule.quantity_name or rule.measurement)
         latest = self._latest.get(rule.quantity)
         now = f"{label} {_fmt(latest[0])} {latest[1]}" if latest else label
         firing = state == "firing"
-        if rule.kind == "threshold":
+        if rule.chart is not None:
+            st = self._states.get((rule.name, sensor))
+            runner = st.detector if st else None
+            text = (
+                f"{runner.message()} {at}"
+                if firing and runner is not None
+                else f"{rule.kind} chart on {rule.quantity or ', '.join(rule.chart.quantities)}:"
+                f" no further signal for {_elapsed(rule.clear_s or _DRIFT_CLEAR_S)} {at}"
+            )
+        elif rule.kind == "threshold":
             above, below = self._limits(rule) or (rule.above, rule.below)
             high = above is not None and latest is not None and latest[0] > above
             lim = above if high or below is None else below
@@ -388,6 +432,16 @@ class AlertEngine(Model):
     def estimate(self) -> None:
         """The engine makes alerts, not estimates."""
         return None
+
+    @property
+    def explanations(self) -> list[str]:
+        """How each control-chart rule's limit comes about: at start, then phase I per sensor."""
+        ready = [
+            f"[{sensor}] {st.detector.explanation}"
+            for (name, sensor), st in sorted(self._states.items())
+            if isinstance(st.detector, ChartRunner) and st.detector.explanation
+        ]
+        return list(self._explanations) + ready
 
     @property
     def firing(self) -> list[tuple[str, str]]:

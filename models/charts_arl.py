@@ -49,7 +49,7 @@ import numpy as np
 from scipy import linalg, optimize
 from scipy.special import ndtr, ndtri
 
-__all__ = ["cusum_arl", "ewma_arl", "shewhart_arl", "calibrate"]
+__all__ = ["cusum_arl", "ewma_arl", "shewhart_arl", "mewma_arl", "sprt_arl0", "calibrate"]
 
 Sides = Literal["two", "upper", "lower"]
 
@@ -174,17 +174,69 @@ def shewhart_arl(L: float, shift: float = 0.0) -> float:
     return math.inf if p == 0.0 else 1.0 / float(p)
 
 
+def mewma_arl(p: int, lam: float, h: float, n_states: int = 300) -> float:
+    """In-control zero-state ARL of the MEWMA with asymptotic covariance, by a Markov chain.
+
+    Runger & Prabhu, J. Amer. Statist. Assoc. 91 (1996) 1701: in control (``Sigma = I`` without
+    loss of generality) the chart depends on ``Z`` only through ``r = |Z|^2``, and given ``r``
+    the next ``|Z|^2 / lam^2`` is noncentral chi-squared with ``p`` degrees of freedom and
+    noncentrality ``(1 - lam)^2 r / lam^2``. ``r`` in ``[0, h lam / (2 - lam))`` is cut into
+    ``n_states`` intervals represented by their midpoints; the chart starts at ``r = 0``.
+    """
+    if not isinstance(p, int) or isinstance(p, bool) or p < 1:
+        raise ValueError(f"p: expected an integer >= 1, got {p!r}")
+    lam = _check("lam", lam, 0.0, 1.0 + 1e-12)
+    h = _check("h", h, 0.0, 1e4)
+    from scipy.stats import chi2, ncx2
+
+    r_max = h * lam / (2.0 - lam)
+    w = r_max / n_states
+    edges = np.arange(n_states + 1) * w / (lam * lam)
+    mid = (np.arange(n_states) + 0.5) * w
+    mid[0] = 0.0  # the start (Z = 0) and its neighbourhood
+    nc = (1.0 - lam) ** 2 * mid / (lam * lam)
+    cdf = np.empty((n_states, n_states + 1))
+    cdf[0] = chi2.cdf(edges, p)
+    cdf[1:] = ncx2.cdf(edges[None, :], p, nc[1:, None])
+    q = np.diff(cdf, axis=1)
+    return float(_arls(q)[0])
+
+
+def sprt_arl0(alpha: float, beta: float, shift: float) -> float:
+    """In-control ARL of Wald's SPRT restarted after each acceptance of ``mu0`` (Wald 1945).
+
+    Each test ends in a false alarm with probability ``alpha`` and lasts on average
+    ``E0[N] = ((1 - alpha) B + alpha A) / (-shift^2 / 2)`` observations (Wald's approximation,
+    which neglects the overshoot of the limits; the true ``alpha`` is a little smaller, so the
+    ARL0 a little longer), so ``ARL0 = E0[N] / alpha``.
+    """
+    if not (0.0 < alpha < 0.5 and 0.0 < beta < 0.5):
+        raise ValueError(f"alpha, beta: expected probabilities in (0, 0.5), got {alpha}, {beta}")
+    if not (math.isfinite(shift) and shift != 0.0):
+        raise ValueError(f"shift: expected a finite non-zero number, got {shift}")
+    a = math.log((1.0 - beta) / alpha)
+    b = math.log(beta / (1.0 - alpha))
+    n0 = ((1.0 - alpha) * b + alpha * a) / (-0.5 * shift * shift)
+    return max(n0, 1.0) / alpha
+
+
 def calibrate(
-    chart: Literal["cusum", "ewma", "shewhart"],
+    chart: Literal["cusum", "ewma", "shewhart", "mewma", "sprt"],
     arl0: float,
     *,
     k: float = 0.5,
     sides: Sides = "two",
     head_start: float = 0.0,
     lam: float = 0.2,
+    p: int = 2,
+    shift: float = 1.0,
+    beta: float = 0.01,
     rtol: float = 1e-6,
 ) -> float:
     """The limit giving the in-control ARL ``arl0``: CUSUM ``h``, EWMA or Shewhart ``L``.
+
+    Also MEWMA ``h`` (``p`` quantities, ``lam``; :func:`mewma_arl`) and SPRT ``alpha`` (for
+    ``shift`` in sigma and ``beta``; :func:`sprt_arl0`).
 
     ``k``, ``sides`` and ``head_start`` (CUSUM; a head start given as a fraction of h is not
     supported, it is fixed in sigma units) and ``lam`` (EWMA) are the other parameters of the
@@ -206,8 +258,22 @@ def calibrate(
             return math.log(ewma_arl(lam, h)) - target
 
         lo, hi, cap = 0.05, 1.0, 8.0
+    elif chart == "mewma":
+
+        def f(h: float) -> float:
+            return math.log(mewma_arl(p, lam, h)) - target
+
+        lo, hi, cap = 0.5, float(p) + 2.0, 400.0
+    elif chart == "sprt":
+
+        def f_alpha(log_alpha: float) -> float:
+            return target - math.log(sprt_arl0(math.exp(log_alpha), beta, shift))
+
+        return float(math.exp(optimize.brentq(f_alpha, math.log(1e-15), math.log(0.49))))
     else:
-        raise ValueError(f"chart: expected 'cusum', 'ewma' or 'shewhart', got {chart!r}")
+        raise ValueError(
+            f"chart: expected 'cusum', 'ewma', 'shewhart', 'mewma' or 'sprt', got {chart!r}"
+        )
     f_lo = f(lo)
     f_hi = f(hi)
     while f_hi < 0 and hi < cap:  # widen the bracket until it holds the answer

@@ -19,6 +19,19 @@ which an alert engine can show at start.
 The ARL assumes independent observations: on an autocorrelated stream run the chart on
 residuals (:mod:`synthwatch.models.charts_residuals`), or the budget will not hold.
 
+It also assumes the in-control mean and sd are known. When they come from ``n`` phase I
+values, each run's chart is off by a random error, and since the false-alarm rate is convex
+in that error, the *expected* rate over runs exceeds the nominal one (Jones, Champ & Rigdon,
+Technometrics 43 (2001) 156). On AR(1) residuals the dominant error is ``phi``'s, not the
+sd's: with ``phi_hat != phi`` the residuals ``e_t + (phi - phi_hat)(x_{t-1} - mu)`` are
+autocorrelated, and the variance of their sums (what a CUSUM or EWMA accumulates) is scaled
+by about ``(1 + (phi - phi_hat) / (1 - phi))^2``; with ``sd(phi_hat) = sqrt((1 - phi^2) / n)``
+that is a scale error of ``sqrt((1 + phi) / ((1 - phi) n))``: 5 % for ``phi = 0.8`` and
+``n = 3600``, four times the error of ``sigma_e``. ``n_phase1`` (and ``phi``) in
+:func:`limit_for_budget` widen the limit until the expected rate over these errors
+(:func:`expected_alarm_rate`: Gauss-Hermite quadrature over the mean error ``N(0, 1/n)`` and a
+lognormal scale error) meets the budget.
+
 >>> b = split_budget(false_alarms_per_day=1.0, sample_interval_s=1.0, n_charts=4)
 >>> round(b.arl0)
 345598
@@ -33,13 +46,25 @@ samples (96 h) -> cusum (k = 0.5, two-sided): h = 11.60 (ARL0 by Brook & Evans' 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from synthwatch.models.charts_arl import calibrate
+import numpy as np
+from scipy import optimize
+from threadpoolctl import threadpool_limits
 
-__all__ = ["ChartBudget", "ChartLimit", "split_budget", "limit_for_budget"]
+from synthwatch.models.charts_arl import calibrate, cusum_arl, ewma_arl, shewhart_arl
+
+__all__ = [
+    "ChartBudget",
+    "ChartLimit",
+    "split_budget",
+    "limit_for_budget",
+    "expected_alarm_rate",
+    "phase1_scale_sd",
+]
 
 SECONDS_PER_DAY = 86400.0
 
@@ -123,6 +148,8 @@ def limit_for_budget(
     k: float = 0.5,
     sides: Literal["two", "upper", "lower"] = "two",
     lam: float = 0.2,
+    n_phase1: int | None = None,
+    phi: float | None = None,
 ) -> ChartLimit:
     """The limit giving ``budget.arl0``, explained.
 
@@ -131,6 +158,10 @@ def limit_for_budget(
     ``alpha`` for each of its two limits (T² and SPE, Šidák split). MEWMA has no entry: its
     limit comes from simulation (:func:`~synthwatch.models.charts_multivariate.mewma_h`),
     which is too costly for the ARL0 of a daily budget.
+
+    With ``n_phase1`` (CUSUM, EWMA, Shewhart) the limit is widened for the estimation error of
+    a phase I of that many values (``phi``: of an AR(1) fit whose residuals are charted), so
+    that the expected false-alarm rate over runs meets the budget (module docstring).
     """
     if chart == "cusum":
         h = calibrate("cusum", budget.arl0, k=k, sides=sides)
@@ -166,4 +197,107 @@ def limit_for_budget(
         raise ValueError(
             f"chart: expected 'cusum', 'ewma', 'shewhart', 't2' or 'pca', got {chart!r}"
         )
+    if n_phase1 is not None and chart in ("cusum", "ewma", "shewhart"):
+        h0 = h
+        h = _adjusted(chart, budget.arl0, n_phase1, phi, k, sides, lam, h0)
+        sd = phase1_scale_sd(n_phase1, phi if chart != "shewhart" else None)
+        what += (
+            f"; widened to {name} = {h:.3f} for phase I estimation from {n_phase1} values"
+            f" (scale error {100 * sd:.1f} %{'' if phi is None else f', AR(1) phi {phi:.2f}'}):"
+            " expected false-alarm rate over runs as budgeted"
+        )
+        params["n_phase1"] = n_phase1
     return ChartLimit(chart, name, h, budget, params, f"{budget.explanation} -> {what}")
+
+
+def phase1_scale_sd(n: int, phi: float | None = None) -> float:
+    """sd of the log of a chart's scale error after a phase I of ``n`` values.
+
+    The sd's own error, ``1 / sqrt(2 (n - 2))``, and for AR(1) residuals (``phi``) the error
+    of ``phi`` in the long-run variance, ``sqrt((1 + phi) / ((1 - phi) n))`` (module docstring).
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 10:
+        raise ValueError(f"n_phase1: expected an integer >= 10, got {n!r}")
+    v = 1.0 / (2.0 * (n - 2))
+    if phi is not None:
+        if not -1.0 < phi < 1.0:
+            raise ValueError(f"phi: expected -1 < phi < 1, got {phi}")
+        v += (1.0 + phi) / ((1.0 - phi) * n)
+    return math.sqrt(v)
+
+
+def _arl(chart: str, limit: float, k: float, sides: str, lam: float, s: float, d: float) -> float:
+    """ARL of a chart on N(d, s^2) observations (its limits set for N(0, 1)); inf if beyond."""
+    try:
+        return _arl_or_raise(chart, limit, k, sides, lam, s, d)
+    except ValueError:  # beyond double precision: no false alarms to speak of
+        return math.inf
+
+
+def _arl_or_raise(chart, limit, k, sides, lam, s, d) -> float:
+    if chart == "cusum":
+        return cusum_arl(k / s, limit / s, shift=d / s, sides=sides, n_states=100)  # type: ignore[arg-type]
+    if chart == "ewma":
+        return ewma_arl(lam, limit / s, shift=d / s, n_states=151)
+    return shewhart_arl(limit / s, shift=d / s)
+
+
+def expected_alarm_rate(
+    chart: Literal["cusum", "ewma", "shewhart"],
+    limit: float,
+    n_phase1: int,
+    phi: float | None = None,
+    *,
+    k: float = 0.5,
+    sides: Literal["two", "upper", "lower"] = "two",
+    lam: float = 0.2,
+    nodes: int = 5,
+) -> float:
+    """Expected false alarms per sample over the phase I estimation error (module docstring).
+
+    The mean error ``N(0, 1/n)`` and the log scale error ``N(0, phase1_scale_sd^2)`` (without
+    the ``phi`` term for Shewhart, which judges single points), by Gauss-Hermite quadrature.
+    """
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    sd = phase1_scale_sd(n_phase1, phi if chart != "shewhart" else None)
+    total = 0.0
+    for ud, wd in zip(x, w):
+        for us, ws in zip(x, w):
+            total += (
+                wd
+                * ws
+                / _arl(chart, limit, k, sides, lam, math.exp(us * sd), ud / math.sqrt(n_phase1))
+            )
+    return float(total)
+
+
+@functools.lru_cache(maxsize=256)
+def _adjusted_cached(chart, arl0, n, phi, k, sides, lam, h0) -> float:
+    # hundreds of small Markov-chain solves: one BLAS thread (on shared cores OpenBLAS's
+    # threads made them 25 times slower)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _adjusted_search(chart, arl0, n, phi, k, sides, lam, h0)
+
+
+def _adjusted_search(chart, arl0, n, phi, k, sides, lam, h0) -> float:
+    target = math.log(1.0 / arl0)
+
+    def f(h: float) -> float:
+        rate = expected_alarm_rate(chart, h, n, phi, k=k, sides=sides, lam=lam)
+        return math.log(rate) - target
+
+    hi = h0 * 1.1
+    while f(hi) > 0 and hi < 4 * h0:
+        hi *= 1.2
+    if f(h0) <= 0:
+        return h0
+    return float(optimize.brentq(f, h0, hi, xtol=1e-3 * h0))
+
+
+def _adjusted(chart, arl0, n, phi, k, sides, lam, h0) -> float:
+    """The limit whose expected rate is ``1 / arl0`` (arguments rounded for the cache)."""
+    return _adjusted_cached(
+        chart, float(f"{arl0:.4g}"), int(n), None if phi is None else round(float(phi), 2),
+        float(k), sides, float(lam), round(float(h0), 4),
+    )  # fmt: skip

@@ -101,11 +101,49 @@ def _k_of_n(k: int, n: int) -> tuple[bool, ...]:
 _TWO_OF_THREE = _k_of_n(2, 3)
 _FOUR_OF_FIVE = _k_of_n(4, 5)
 
-#: Transition tables of the Western Electric fast path, per set of rules: (state * 9 + zone)
-#: -> (next state, rule). A state packs (side run + 16, 2-sigma mask, 1-sigma mask).
+#: Transition tables of the fast path, per set of rules: (state * 27 + zone * 3 + step + 1)
+#: -> (next state, rule); step is the sign of z minus the previous z (the trend and
+#: alternation rules N3, N4; 0 when they are off). A state packs every run and mask (_pack).
 _WE_TABLES: dict[tuple[str, ...], dict[int, tuple[int, str]]] = {}
-_WE_START = 16 << 16
+#: Packed states are interned per set of rules as small ids (table keys stay below 2**30,
+#: CPython's one-digit integers, whose arithmetic and hashing are fastest): id -> packed
+#: state, and packed state -> id. Pickles hold packed states (ids are per process).
+_STATES: dict[tuple[str, ...], tuple[list[int], dict[int, int]]] = {}
 _SCRATCH: dict[tuple[str, ...], Shewhart] = {}
+_TABLE_CAP = 400_000  # entries per set of rules; beyond, the general code steps the chart
+
+
+def _intern(rules: tuple[str, ...], packed: int) -> int:
+    ids, index = _STATES.setdefault(rules, ([], {}))
+    i = index.get(packed)
+    if i is None:
+        i = index[packed] = len(ids)
+        ids.append(packed)
+    return i
+
+
+def _pack(c: Shewhart) -> int:
+    """The runs and masks of the general code as one integer (39 bits)."""
+    st = ((c._r_side + 16) << 6) | c._m2
+    st = (st << 10) | c._m1
+    st = (st << 4) | (c._r_trend + 8)
+    st = (st << 4) | c._r_alt
+    st = (st << 2) | (c._last_dir + 1)
+    st = (st << 5) | c._r_in1
+    return (st << 4) | c._r_out1
+
+
+def _unpack(c: Shewhart, st: int) -> None:
+    st, c._r_out1 = divmod(st, 16)
+    st, c._r_in1 = divmod(st, 32)
+    st, d = divmod(st, 4)
+    c._last_dir = d - 1
+    st, c._r_alt = divmod(st, 16)
+    st, t = divmod(st, 16)
+    c._r_trend = t - 8
+    st, c._m1 = divmod(st, 1024)
+    st, c._m2 = divmod(st, 64)
+    c._r_side = st - 16
 
 
 def _check_rules(rules: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -166,18 +204,21 @@ class Shewhart(Chart, Model):
         self._name_side = "WE4" if "WE4" in active else "N2"
         self._name23 = "WE2" if "WE2" in active else "N5"
         self._name45 = "WE3" if "WE3" in active else "N6"
-        # Western Electric rules only (and L > 2): the runs and masks are one integer state,
-        # stepped through a table shared by the charts of the same rules, filled on demand
-        # by the general code (_transition), so both paths give the same rules.
-        self._fast = all(r.startswith("WE") for r in self._active) and self._L > 2.0
+        # L > 2: the runs and masks are one integer state, stepped through a table shared by
+        # the charts of the same rules, filled on demand by the general code (_transition),
+        # so both paths give the same rules.
+        self._fast = self._L > 2.0
+        # the table needs the direction of each step (N3, N4), and N7 exactly 1 sigma
+        self._extra = self._trend or self._alt or self._within
         self._table = _WE_TABLES.setdefault(self._active, {})
-        self._st = _WE_START
         self._n = 0
         self._n_invalid = 0
         self._reason = ""
         self._z = math.nan
         self._rule = ""
         self._restart()
+        self._start = self._st = _intern(self._active, _pack(self))
+        self._zprev = math.nan
 
     def _restart(self) -> None:
         self._drift = False
@@ -201,18 +242,34 @@ class Shewhart(Chart, Model):
             return
         self._n += 1
         self._z = z
-        if self._fast:  # Western Electric rules only: one table lookup per point
-            st = _WE_START if self._drift else self._st
+        if self._fast:  # one table lookup per point
+            st = self._start if self._drift else self._st
             if z > 0.0:
-                zone = 5 + (z > 1.0) + (z > 2.0) + (z > self._L)
+                key = st * 27 + 16 + 3 * ((z > 1.0) + (z > 2.0) + (z > self._L))
             elif z < 0.0:
-                zone = 3 - (z < -1.0) - (z < -2.0) - (z < -self._L)
+                key = st * 27 + 10 - 3 * ((z < -1.0) + (z < -2.0) + (z < -self._L))
             else:
-                zone = 4
-            step = self._table.get(st * 9 + zone)
-            if step is None:
-                step = self._transition(st, zone)
-            self._st, rule = step
+                key = st * 27 + 13
+            if self._extra:  # Nelson's trend, alternation and within-1-sigma rules
+                prev = math.nan if self._drift else self._zprev
+                self._zprev = z
+                key += (z > prev) - (z < prev)  # 0 when prev is NaN, as in the general code
+                if self._within and (z == 1.0 or z == -1.0):
+                    # exactly 1 sigma is neither within (N7) nor beyond: no zone holds it
+                    _unpack(self, _STATES[self._active][0][st])
+                    self._prev = prev
+                    rule = self._rules(z)
+                    self._st = _intern(self._active, _pack(self))
+                else:
+                    step = self._table.get(key)
+                    if step is None:
+                        step = self._transition(key)
+                    self._st, rule = step
+            else:
+                step = self._table.get(key)
+                if step is None:
+                    step = self._transition(key)
+                self._st, rule = step
         else:
             if self._drift:
                 self._restart()
@@ -227,15 +284,15 @@ class Shewhart(Chart, Model):
         else:
             self._drift = False
 
-    def _transition(self, st: int, zone: int) -> tuple[int, str]:
-        """Next state and rule from state ``st`` and the zone of z, by the general rules code."""
+    def _transition(self, key: int) -> tuple[int, str]:
+        """Next state and rule for a table key (state, zone of z, step), by the general code."""
         scratch = _SCRATCH.get(self._active)
         if scratch is None:
             scratch = _SCRATCH[self._active] = Shewhart(rules=self._active, L=self._L)
             scratch._fast = False
-        r_side, rest = divmod(st, 1 << 16)
-        scratch._r_side = r_side - 16
-        scratch._m2, scratch._m1 = divmod(rest, 1 << 10)
+        st, rest = divmod(key, 27)
+        zone, step = divmod(rest, 3)
+        _unpack(scratch, _STATES[self._active][0][st])
         lim = self._L
         z = (
             -lim - 1.0,
@@ -249,20 +306,26 @@ class Shewhart(Chart, Model):
             lim + 1.0,
         )
         scratch._L = lim
+        # a previous z giving the step's direction (none, or no previous point: equal)
+        scratch._prev = z[zone] - (step - 1)
         rule = scratch._rules(z[zone])
-        new = ((scratch._r_side + 16) << 16) | (scratch._m2 << 10) | scratch._m1
-        if len(self._table) < 200_000:
-            self._table[st * 9 + zone] = (new, rule)
+        new = _intern(self._active, _pack(scratch))
+        if len(self._table) < _TABLE_CAP:
+            self._table[key] = (new, rule)
         return new, rule
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_table", None)  # shared, rebuilt on demand
+        ids = _STATES[self._active][0]
+        state["_st"], state["_start"] = ids[self._st], ids[self._start]  # packed: ids are local
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._table = _WE_TABLES.setdefault(self._active, {})
+        self._st = _intern(self._active, state["_st"])
+        self._start = _intern(self._active, state["_start"])
 
     def _rules(self, z: float) -> str:
         """The general code of every rule: update the runs with ``z``, return the rule fired."""

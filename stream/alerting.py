@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from synthwatch.models.alert_charts import explain_chart_rules
 from synthwatch.models.alert_rules import Rule, parse_rules
 from synthwatch.models.alerts import DEFAULT_RULES
 from synthwatch.models.catalogue import is_known, known_names
@@ -21,6 +23,7 @@ from synthwatch.stream.models_registry import ModelRegistry
 from synthwatch.stream.webhook import WebhookSink
 
 __all__ = ["load_rules", "rules_from_config", "registry_from_config", "webhook_sinks"]
+log = logging.getLogger(__name__)
 
 
 def load_rules(path: Path) -> tuple[Rule, ...]:
@@ -50,6 +53,8 @@ def rules_from_config(cfg: Config) -> tuple[Rule, ...]:
 def registry_from_config(cfg: Config) -> ModelRegistry:
     """The worker's registry: ``[models]`` switches, alert rules, golden-batch directory."""
     rules = rules_from_config(cfg) if cfg.alerts.enabled else ()
+    for line in explain_chart_rules(rules):  # control-chart rules: how each limit comes about
+        log.info("alert chart rule %s", line)
     return ModelRegistry(
         **cfg.models.model_dump(),
         alert_rules=rules,

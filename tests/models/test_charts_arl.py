@@ -99,3 +99,25 @@ def test_arguments_are_validated():
         ewma_arl(0.1, 2.8, n_states=100)
     with pytest.raises(ValueError, match="lam"):
         ewma_arl(0.0, 2.8)
+
+
+def test_mewma_chain_agrees_with_the_simulated_limit():
+    """Runger & Prabhu's chain (asymptotic covariance) against mewma_h's seeded simulation."""
+    from synthwatch.models.charts_arl import calibrate
+    from synthwatch.models.charts_multivariate import mewma_h
+
+    for p, lam in ((2, 0.1), (4, 0.2)):
+        simulated = mewma_h(p, lam, arl0=200, n_runs=3000, exact_covariance=False)
+        assert calibrate("mewma", 200, p=p, lam=lam) == pytest.approx(simulated, rel=0.01)
+
+
+def test_sprt_arl0_is_wald_and_calibrates_back():
+    from synthwatch.models.charts_arl import calibrate, sprt_arl0
+
+    # alpha = beta = 0.01, d = 1: A = -B = ln 99, E0[N] = 0.98 ln 99 / 0.5 = 9.006
+    assert sprt_arl0(0.01, 0.01, 1.0) == pytest.approx(900.6, rel=1e-3)
+    assert sprt_arl0(calibrate("sprt", 5000.0, shift=1.5, beta=0.05), 0.05, 1.5) == pytest.approx(
+        5000.0, rel=1e-6
+    )
+    with pytest.raises(ValueError, match="alpha, beta: expected probabilities"):
+        sprt_arl0(0.7, 0.01, 1.0)

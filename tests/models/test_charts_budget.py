@@ -144,3 +144,25 @@ def test_whitener_survives_bad_and_constant_input():
         Ar1Whitener(mu=1.0)
     with pytest.raises(ValueError, match="phi"):
         Ar1Whitener(mu=0.0, phi=1.0, sigma_e=1.0)
+
+
+def test_phase1_widening_meets_the_budget_in_expectation():
+    from synthwatch.models.charts_budget import expected_alarm_rate, phase1_scale_sd
+
+    b = split_budget(1.0, 30.0, n_charts=5)
+    nominal = limit_for_budget(b, "cusum", k=0.5)
+    iid = limit_for_budget(b, "cusum", k=0.5, n_phase1=480)
+    ar1 = limit_for_budget(b, "cusum", k=0.5, n_phase1=480, phi=0.8)
+    assert nominal.limit < iid.limit < ar1.limit
+    # at the widened limit, the expected rate over the phase I errors is the budgeted one
+    rate = expected_alarm_rate("cusum", ar1.limit, 480, 0.8, k=0.5)
+    assert rate == pytest.approx(1.0 / b.arl0, rel=0.02)
+    # without widening it is well above it
+    assert expected_alarm_rate("cusum", nominal.limit, 480, 0.8, k=0.5) > 1.5 / b.arl0
+    assert "widened to h = " in ar1.explanation and "AR(1) phi 0.80" in ar1.explanation
+    # phi's error dominates: sqrt((1 + phi) / ((1 - phi) n)) against 1 / sqrt(2 (n - 2))
+    assert phase1_scale_sd(3600, 0.8) == pytest.approx(math.hypot(0.05, 1 / math.sqrt(7196)))
+    sh = limit_for_budget(b, "shewhart", n_phase1=480, phi=0.8)
+    assert sh.limit == pytest.approx(limit_for_budget(b, "shewhart", n_phase1=480).limit)
+    with pytest.raises(ValueError, match="n_phase1: expected an integer >= 10"):
+        limit_for_budget(b, "cusum", n_phase1=3)

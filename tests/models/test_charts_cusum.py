@@ -213,3 +213,18 @@ def test_self_starting_cusum_in_control_arl_is_the_fixed_charts():
         ss.update(v)
         signals += ss.drift_detected
     assert x.size / signals == pytest.approx(cusum_arl(0.5, 4.0) + 2, rel=0.06)
+
+
+def test_self_starting_u_is_exact_past_a_thousand_degrees_of_freedom():
+    from scipy import special
+
+    x = np.random.default_rng(8).normal(3.0, 0.5, 3000)
+    x[2500] += 2.5  # a far tail point too
+    ss = SelfStartingCusum(k=0.5, h=1e6)
+    for i, v in enumerate(x):
+        ss.update(float(v))
+        if i in (25, 999, 1001, 1500, 2500, 2999):
+            prev = x[:i]
+            t = (v - prev.mean()) / (prev.std(ddof=1) * math.sqrt(1.0 + 1.0 / i))
+            exact = special.ndtri(special.stdtr(i - 1, t))
+            assert ss.u == pytest.approx(exact, abs=1e-7), i

@@ -154,12 +154,16 @@ def test_resumes_identically_after_pickling_mid_run():
 
 
 @pytest.mark.parametrize(
-    "rules, L", [("western_electric", 3.0), (("WE2", "WE4"), 3.0), (("WE1", "WE3"), 2.5)]
-)
-def test_western_electric_fast_path_is_the_general_code(rules, L):
+    "rules, L",
+    [("western_electric", 3.0), (("WE2", "WE4"), 3.0), (("WE1", "WE3"), 2.5), ("nelson", 3.0),
+     ("nelson", 2.5), (("N3", "N4", "N7"), 3.0)],
+)  # fmt: skip
+def test_fast_path_is_the_general_code(rules, L):
     """The table-driven path signals exactly where the general rules code does."""
     rng = np.random.default_rng(17)
-    x = np.r_[rng.normal(0, 1, 5000), rng.normal(0.8, 1, 2000), np.zeros(20), [2.0, 1.0, -3.0]]
+    x = np.r_[rng.normal(0, 1, 5000), rng.normal(0.8, 1, 2000), np.zeros(20), [2.0, 1.0, -3.0],
+              np.cumsum(rng.normal(0, 0.3, 1000)), np.round(rng.normal(0, 1, 3000), 1),
+              np.tile([1.0, -1.0, 2.0, -2.0, 0.5], 40)]  # fmt: skip
     fast = Shewhart(L=L, rules=rules)
     slow = Shewhart(L=L, rules=rules)
     slow._fast = False
