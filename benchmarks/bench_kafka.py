@@ -159,12 +159,15 @@ def latency_worker(args) -> None:
     """One of the two workers: records (wall − event time) of each uvvis_features estimate."""
     cfg = KafkaConfig.model_validate_json(args.cfg_json)
     reg = registry(True)
-    lat: list[tuple[float, float]] = []  # (event time, latency)
+    lat: list[tuple[float, float, bool]] = []  # (event time, latency, first of its run)
+    runs: set[str] = set()
 
     def on_output(msg) -> None:
         if isinstance(msg, Estimate) and msg.model == "uvvis_features":
             t = msg.t.timestamp()
-            lat.append((t, time.time() - t))
+            first = msg.run_id not in runs
+            runs.add(msg.run_id)
+            lat.append((t, time.time() - t, first))
 
     with Store(Path(args.store)) as store:
         node = KafkaWorker(
@@ -197,7 +200,7 @@ def latency(args) -> dict:
                 "--cfg-json",
                 cfg.model_dump_json(),
                 "--store",
-                str(tmp / "store.sqlite"),
+                str(tmp / ("store.sqlite" if args.shared_store else f"store-{i}.sqlite")),
                 "--out",
                 str(out),
                 "--done",
@@ -207,6 +210,19 @@ def latency(args) -> dict:
                 "--reorder-window",
                 str(args.reorder_window),
             ]
+            if args.py_spy:
+                cmd = [
+                    "py-spy",
+                    "record",
+                    "-r",
+                    "50",
+                    "-o",
+                    f"{args.py_spy}-{i}.txt",
+                    "-f",
+                    "raw",
+                    "--",
+                    *cmd,
+                ]
             procs.append(subprocess.Popen(cmd, env={**os.environ, "PYTHONWARNINGS": "ignore"}))
         time.sleep(10)  # both join the group, warm their optics cache
         start = datetime.now(timezone.utc) + timedelta(seconds=2)
@@ -241,26 +257,36 @@ def latency(args) -> dict:
         done.touch()
         for p in procs:
             p.wait(120)
-        pairs = [tuple(x) for out in outs for x in json.loads(out.read_text())]
+        rows = [tuple(x) for out in outs for x in json.loads(out.read_text())]
     t0 = start.timestamp()
-    lat = sorted(x for _, x in pairs)
-    # after the first --warmup s: every run has built its models (the first spectrum of a run
-    # builds them, about a second each on this machine)
-    steady = sorted(x for t, x in pairs if t - t0 >= args.warmup)
-    q, qs = statistics.quantiles(lat, n=100), statistics.quantiles(steady, n=100)
+
+    def quantiles(xs: list[float]) -> dict:
+        if len(xs) < 2:
+            return {"n": len(xs)}
+        q = statistics.quantiles(xs, n=100)
+        return {
+            "n": len(xs),
+            "p50_ms": round(q[49] * 1000),
+            "p99_ms": round(q[98] * 1000),
+            "max_ms": round(max(xs) * 1000),
+        }
+
     res = {
         "reactors": args.reactors,
+        "duration_s": args.duration,
         "spectra_expected": args.reactors * int(args.duration),
-        "spectra": len(lat),
-        "p50_ms": round(q[49] * 1000),
-        "p99_ms": round(q[98] * 1000),
-        "max_ms": round(lat[-1] * 1000),
+        "all": quantiles([x for _, x, _ in rows]),
+        # a run's first spectrum builds its models (and, with many runs starting together,
+        # waits behind the other runs' first spectra): the start-up
+        "first_of_run": quantiles([x for _, x, first in rows if first]),
+        "startup": quantiles([x for t, x, _ in rows if t - t0 < args.warmup]),
+        # after the first --warmup s, by when every run has built its models
+        "steady": quantiles([x for t, x, _ in rows if t - t0 >= args.warmup]),
         "warmup_s": args.warmup,
-        "steady_spectra": len(steady),
-        "steady_p50_ms": round(qs[49] * 1000),
-        "steady_p99_ms": round(qs[98] * 1000),
         "collector_max_behind_ms": round(max(behind, default=0.0) * 1000),
         "checkpoint_interval_s": args.checkpoint_interval,
+        "shared_store": args.shared_store,
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(res))
     return res
@@ -277,6 +303,12 @@ def main() -> None:
     ap.add_argument("--reorder-window", type=float, default=0.0)
     ap.add_argument("--warmup", type=float, default=30.0)
     ap.add_argument("--checkpoint-interval", type=float, default=10.0)
+    ap.add_argument(
+        "--shared-store",
+        action="store_true",
+        help="both workers write one SQLite file (default: one each, as on two hosts)",
+    )
+    ap.add_argument("--py-spy", help="profile the workers with py-spy into PREFIX-<i>.txt")
     ap.add_argument("--cfg-json")
     ap.add_argument("--store")
     ap.add_argument("--out")
