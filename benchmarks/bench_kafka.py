@@ -271,6 +271,7 @@ def latency(args) -> dict:
             "max_ms": round(max(xs) * 1000),
         }
 
+    startup_done = max((t + x for t, x, first in rows if first), default=t0)
     res = {
         "reactors": args.reactors,
         "duration_s": args.duration,
@@ -283,6 +284,9 @@ def latency(args) -> dict:
         # after the first --warmup s, by when every run has built its models
         "steady": quantiles([x for t, x, _ in rows if t - t0 >= args.warmup]),
         "warmup_s": args.warmup,
+        # when the last run's first estimate came out: from then on every run has its models
+        "startup_done_s": round(startup_done - t0, 1),
+        "after_startup": quantiles([x for t, x, _ in rows if t > startup_done]),
         "collector_max_behind_ms": round(max(behind, default=0.0) * 1000),
         "checkpoint_interval_s": args.checkpoint_interval,
         "shared_store": args.shared_store,
