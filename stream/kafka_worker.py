@@ -5,16 +5,24 @@ What it adds to the worker (stream/worker.py), which does the per-run work uncha
 - **Ownership.** The group's range assignor gives partition ``p`` of every input topic to one
   member, and a run's records are all on partition ``p`` (key ``run_id``): this process owns the
   runs of the partitions it is assigned.
-- **Checkpoints** (stream/checkpoint.py) every ``checkpoint_interval_s`` and when the worker
+- **Checkpoints** (stream/checkpoint.py) of each partition every ``checkpoint_interval_s``, the
+  partitions spread over the interval (one partition's runs at a time, so the records of the
+  others wait for a third of the work, with three partitions), and of all when the worker
   leaves the group: the sinks are flushed first, then each run's state goes to the compacted
-  checkpoints topic, then the group's offsets are committed. Not at a revocation: kafka-python
-  reports it on its network thread, possibly after another member took the partitions over;
-  the revoked runs are dropped and their next owner replays from the last checkpoint. A record
-  below the committed offsets is therefore in a checkpoint (or in a finished run); a crash
-  between two checkpoints replays records the sinks may already hold, and the sinks'
-  idempotent writes make that harmless.
+  checkpoints topic, then the partition's offsets are committed. Not at a revocation:
+  kafka-python reports it on its network thread, possibly after another member took the
+  partitions over; the revoked runs are dropped and their next owner replays from the last
+  checkpoint. A record below the committed offsets is therefore in a checkpoint (or in a
+  finished run); a crash between two checkpoints replays records the sinks may already hold,
+  and the sinks' idempotent writes make that harmless. A run's checkpoint covers the
+  partition's positions when it was written (a record header carries them too).
 - **Restore.** A newly assigned partition's checkpoints are read and their states installed; the
   consumer resumes at the committed offsets and each run skips the records its checkpoint covers.
+  A late checkpoint of an evicted member may be older than the commit: see :meth:`_restore`.
+- **Labels in event-time order.** The worker feeds a Label to the run-level models just before
+  the run's first reading after the label's ``t``; the readings of a partition wait until its
+  labels partition is read to the end (:meth:`_accept_readings`), so a new owner reading a
+  backlog puts every label where the first owner did.
 - **RunStop after the readings.** The RunStop travels on ``synthwatch.runs``, the readings on
   their own topics, so a consumer may fetch the stop first. The collector flushes its readings
   before it sends the stop; the worker holds a stop until it has read, on the run's partition,
@@ -26,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from kafka import KafkaConsumer, TopicPartition
@@ -73,6 +81,16 @@ def covered_by(headers) -> int | None:
             except (IndexError, ValueError):
                 return None
     return None
+
+
+@dataclass
+class _Round:
+    """A partition's checkpoints in progress (see :meth:`KafkaWorker._checkpoint_round`)."""
+
+    partition: int
+    commit: dict[TopicPartition, int]  # the positions at its start, lowered for held stops
+    runs: list[str]  # still to checkpoint (popped from the end)
+    written: int = 0
 
 
 class KafkaWorker:
@@ -127,6 +145,7 @@ class KafkaWorker:
         self._lock = threading.Lock()
         self._events: list[tuple[str, set[int]]] = []
         self._next_checkpoint: dict[int, float] = {}  # partition → when it is due
+        self._round: _Round | None = None
 
     # -- main loop -------------------------------------------------------------------------
     def step(self, timeout_ms: int = 200) -> int:
@@ -177,25 +196,31 @@ class KafkaWorker:
                     self._accept(record)
 
     def _checkpoint_due(self) -> None:
-        """Checkpoint the partition most overdue, if any: one partition per step.
+        """Go on with the round of checkpoints in progress, or start one if a partition is due.
 
-        The partitions' checkpoints are spread over the interval (see :meth:`_restore`), so
-        the records of the other partitions wait for one partition's checkpoint, not for all.
+        The partitions' rounds are spread over the interval (see :meth:`_restore`) and a round
+        writes a few runs per step (:meth:`_checkpoint_round`): the records wait for a few
+        runs' checkpoints at a time, never for all of them.
         """
-        now = self._clock()
-        due = [p for p in self.partitions if self._next_checkpoint.get(p, now) <= now]
-        if not due:
-            return
-        p = min(due, key=lambda q: self._next_checkpoint.get(q, now))
         try:
-            self.checkpoint({p})
+            if self._round is None:
+                now = self._clock()
+                due = [p for p in self.partitions if self._next_checkpoint.get(p, now) <= now]
+                if not due:
+                    return
+                p = min(due, key=lambda q: self._next_checkpoint.get(q, now))
+                self._next_checkpoint[p] = now + self.cfg.checkpoint_interval_s
+                commit = {
+                    TopicPartition(t, p): self._pos[TopicPartition(t, p)] for t in INPUT_TOPICS
+                }
+                runs = sorted((r for r, q in self.partition_of.items() if q == p), reverse=True)
+                self._round = _Round(p, commit, runs)
+            self._checkpoint_round()
         except KafkaError as err:  # the broker is away: the next interval tries again
             log.warning(
-                "checkpoint of partition %s failed, retrying in %s s: %s",
-                p,
-                self.cfg.checkpoint_interval_s,
-                err,
+                "checkpoint failed, retrying in %s s: %s", self.cfg.checkpoint_interval_s, err
             )
+            self._round = None
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         """Step until ``should_stop()``; then checkpoint and leave the group."""
@@ -280,55 +305,84 @@ class KafkaWorker:
         now = self._clock()
         for p in partitions:
             self._next_checkpoint[p] = now + self.cfg.checkpoint_interval_s
+            if self._round is not None and self._round.partition == p:
+                self._round = None  # all of it now
         if not partitions:
             return
         self.worker.flush()
         generation = self.transport.generation()
-        positions = {
+        commit = {
             TopicPartition(t, p): self._pos[TopicPartition(t, p)]
             for t in INPUT_TOPICS
             for p in partitions
         }
-        commit = dict(positions)
         for run_id, p in list(self.partition_of.items()):
-            if p not in partitions:
-                continue
-            # what the run's state has seen (a deferred stop is not in it: it is read again)
-            offsets = {t: self.covered.get(run_id, {}).get(t, 0) for t in INPUT_TOPICS}
-            if run_id in self.over and run_id not in self.worker.runs:
-                if all(
-                    self._committed.get(TopicPartition(t, p), -1) >= o for t, o in offsets.items()
-                ):
-                    # a finished run, checkpointed as such, and every record of it below the
-                    # committed offsets: nothing will read them again
-                    self.transport.send(CHECKPOINTS_TOPIC, run_id, None)
-                    self._forget(run_id)
-                continue
-            state = None if run_id in self.over else self.worker.runs.get(run_id)
-            offsets = {t: max(offsets[t], positions[TopicPartition(t, p)]) for t in INPUT_TOPICS}
-            if run_id in self.deferred:  # the group must deliver its stop again
-                tp = TopicPartition(RUNS_TOPIC, p)
-                stop_at = self.deferred[run_id][0].offset
-                commit[tp] = min(commit[tp], stop_at)
-                offsets[RUNS_TOPIC] = min(offsets[RUNS_TOPIC], stop_at)
-            cp = Checkpoint(run_id, p, offsets, state, generation)
-            blobs: dict[str, bytes] = {}
-            self._blob_cache.written = self._blobs_on.setdefault(p, set())
-            raw = encode_checkpoint(cp, blobs, self._blob_cache)
-            for digest, blob in blobs.items():  # before the checkpoint, on its partition
-                self.transport.send(CHECKPOINTS_TOPIC, BLOB_PREFIX + digest, blob, p)
-                self._blobs_on[p].add(digest)
-                self.blobs_written += 1
-            self.transport.send(
-                CHECKPOINTS_TOPIC, run_id, raw, headers=[(OFFSETS_HEADER, offsets_header(offsets))]
-            )
-            self.checkpoints_written += 1
-            if run_id in self.over:
-                self.worker.runs.pop(run_id, None)  # its records are skipped from now on
+            if p in partitions:
+                self._checkpoint_run(run_id, p, commit, generation)
         self.transport.flush()
         if commit_offsets:
             self.transport.commit(commit)
             self._committed.update(commit)
+
+    def _checkpoint_round(self, budget_s: float = 0.02) -> None:
+        """Go on with the round of checkpoints in progress: runs for about ``budget_s``.
+
+        A round checkpoints a partition's runs a few at a time, between batches of records, so
+        that no record waits for a whole partition's checkpoints; when every run of the round
+        is written, the partition's positions at the round's start are committed: every run's
+        checkpoint covers them (a run that appeared since has no record below them).
+        """
+        r = self._round
+        assert r is not None
+        started = self._clock()
+        self.worker.flush()  # what the states emitted is durable before they are checkpointed
+        generation = self.transport.generation()
+        while r.runs and (self._clock() - started < budget_s or not r.written):
+            run_id = r.runs.pop()
+            if self.partition_of.get(run_id) == r.partition:
+                self._checkpoint_run(run_id, r.partition, r.commit, generation)
+            r.written += 1
+        if r.runs:
+            return
+        self._round = None
+        self.transport.flush()
+        self.transport.commit(r.commit)
+        self._committed.update(r.commit)
+
+    def _checkpoint_run(
+        self, run_id: str, p: int, commit: dict[TopicPartition, int], generation: int
+    ) -> None:
+        """Write ``run_id``'s checkpoint (or its tombstone); lower ``commit`` for a held stop."""
+        # what the run's state has seen (a deferred stop is not in it: it is read again)
+        offsets = {t: self.covered.get(run_id, {}).get(t, 0) for t in INPUT_TOPICS}
+        if run_id in self.over and run_id not in self.worker.runs:
+            if all(self._committed.get(TopicPartition(t, p), -1) >= o for t, o in offsets.items()):
+                # a finished run, checkpointed as such, and every record of it below the
+                # committed offsets: nothing will read them again
+                self.transport.send(CHECKPOINTS_TOPIC, run_id, None)
+                self._forget(run_id)
+            return
+        state = None if run_id in self.over else self.worker.runs.get(run_id)
+        offsets = {t: max(offsets[t], self._pos[TopicPartition(t, p)]) for t in INPUT_TOPICS}
+        if run_id in self.deferred:  # the group must deliver its stop again
+            tp = TopicPartition(RUNS_TOPIC, p)
+            stop_at = self.deferred[run_id][0].offset
+            commit[tp] = min(commit[tp], stop_at)
+            offsets[RUNS_TOPIC] = min(offsets[RUNS_TOPIC], stop_at)
+        cp = Checkpoint(run_id, p, offsets, state, generation)
+        blobs: dict[str, bytes] = {}
+        self._blob_cache.written = self._blobs_on.setdefault(p, set())
+        raw = encode_checkpoint(cp, blobs, self._blob_cache)
+        for digest, blob in blobs.items():  # before the checkpoint, on its partition
+            self.transport.send(CHECKPOINTS_TOPIC, BLOB_PREFIX + digest, blob, p)
+            self._blobs_on[p].add(digest)
+            self.blobs_written += 1
+        self.transport.send(
+            CHECKPOINTS_TOPIC, run_id, raw, headers=[(OFFSETS_HEADER, offsets_header(offsets))]
+        )
+        self.checkpoints_written += 1
+        if run_id in self.over:
+            self.worker.runs.pop(run_id, None)  # its records are skipped from now on
 
     def _forget(self, run_id: str) -> None:
         self.partition_of.pop(run_id, None)
@@ -370,6 +424,8 @@ class KafkaWorker:
             for d in (self._committed, self._pos, self._replay_below):
                 for tp in [tp for tp in d if tp.partition in lost]:
                     del d[tp]
+            if self._round is not None and self._round.partition in lost:
+                self._round = None
             for p in lost:
                 self._held.pop(p, None)
                 self._next_checkpoint.pop(p, None)
