@@ -126,7 +126,8 @@ class KafkaWorker:
         self.partition_of: dict[str, int] = {}
         self.covered: dict[str, dict[str, int]] = {}  # run → topic → first offset not in state
         self.over: set[str] = set()  # runs whose RunStop has gone through
-        self.deferred: dict[str, tuple[Record, dict[TopicPartition, int]]] = {}
+        # run → its RunStop and the end offsets to read first (None: not asked yet)
+        self.deferred: dict[str, tuple[Record, dict[TopicPartition, int] | None]] = {}
         self.skipped = 0  # records a restored checkpoint already covered
         self.checkpoints_written = 0
         self.restored = 0  # runs whose state came from a checkpoint
@@ -168,6 +169,7 @@ class KafkaWorker:
                 self._accept(record)
         self._accept_readings()
         if self.deferred:
+            self._ask_stop_targets()
             self._release_stops()
         self._checkpoint_due()
         return len(records)
@@ -272,8 +274,7 @@ class KafkaWorker:
                 return
             record = replace(record, value=msg)
             if isinstance(msg, RunStop) and msg.run_id == run_id:
-                self.deferred[run_id] = (record, self._stop_targets(record.partition))
-                self._release_stops()
+                self.deferred[run_id] = (record, None)  # see _ask_stop_targets
                 return
         self.worker.handle(record)
         self._covers(run_id, record)
@@ -283,13 +284,27 @@ class KafkaWorker:
         if run_id:
             self.covered.setdefault(run_id, {})[record.topic] = record.offset + 1
 
-    def _stop_targets(self, partition: int) -> dict[TopicPartition, int]:
-        tps = [TopicPartition(t, partition) for t in INPUT_TOPICS if t != RUNS_TOPIC]
-        return dict(self.transport.end_offsets(tps))
+    def _ask_stop_targets(self) -> None:
+        """The end offsets a held RunStop waits for: one request for a batch's stops.
+
+        (A request to the broker takes tens of ms: one per stop stalled every record behind it.)
+        """
+        waiting = [r for r, (_, targets) in self.deferred.items() if targets is None]
+        if not waiting:
+            return
+        parts = sorted({self.deferred[r][0].partition for r in waiting})
+        tps = [TopicPartition(t, p) for p in parts for t in INPUT_TOPICS if t != RUNS_TOPIC]
+        ends = self.transport.end_offsets(tps)
+        for r in waiting:
+            record = self.deferred[r][0]
+            targets = {tp: o for tp, o in ends.items() if tp.partition == record.partition}
+            self.deferred[r] = (record, targets)
 
     def _release_stops(self) -> None:
         for run_id, (record, targets) in list(self.deferred.items()):
-            if all(self._pos.get(tp, 0) >= end for tp, end in targets.items()):
+            if targets is not None and all(
+                self._pos.get(tp, 0) >= end for tp, end in targets.items()
+            ):
                 del self.deferred[run_id]
                 self.worker.handle(record)
                 self._covers(run_id, record)
