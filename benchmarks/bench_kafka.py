@@ -25,9 +25,11 @@ store (committed within ``store.commit_interval_s`` = 0.5 s more).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import heapq
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -134,7 +136,48 @@ def worker_loop(cfg: KafkaConfig, n: int, models: bool, tmp: Path) -> float:
     return n / dt
 
 
+def pure_python_crc() -> None:
+    """kafka-python's CRC-32C in Python, as without the crc32c package (the old ceiling)."""
+    from kafka.record import _crc32c, util
+
+    util.calc_crc32c.__defaults__ = (_crc32c.crc,)
+
+
+def model_split(stats: pstats.Stats) -> tuple[float, float]:
+    """(s in the models, s building them), from the calls stream/worker.py makes into them."""
+    in_models = building = 0.0
+    for (filename, _, name), (_, _, _, _, callers) in stats.stats.items():
+        if "/models/" not in filename and not filename.endswith("models_registry.py"):
+            continue
+        for (caller_file, _, _), (_, _, _, cumtime) in callers.items():
+            if caller_file.endswith("stream/worker.py"):
+                in_models += cumtime
+                if name in ("__call__", "run_models"):
+                    building += cumtime
+    return in_models, building
+
+
+def profiled_worker_loop(cfg: KafkaConfig, n: int, tmp: Path) -> float:
+    """The models-on worker under cProfile: how much of its time the models take."""
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    worker_loop(cfg, n, True, tmp)
+    prof.disable()
+    total = time.perf_counter() - t0
+    in_models, building = model_split(pstats.Stats(prof))
+    print(
+        f"profiled (cProfile) models-on worker: {total:.1f} s in all, {in_models:.1f} s in the "
+        f"models ({in_models / total:.0%}; building them at each run's first message "
+        f"{building:.1f} s), {total - in_models:.1f} s elsewhere (Kafka, decoding, store, "
+        "checkpoints)"
+    )
+    return n / total
+
+
 def throughput(args) -> dict:
+    if args.pure_python_crc:
+        pure_python_crc()
     bootstrap = bootstrap_address()
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,6 +185,11 @@ def throughput(args) -> dict:
             ("bare loop", lambda cfg, n: bare_loop(cfg, n)),
             ("worker, models off", lambda cfg, n: worker_loop(cfg, n, False, Path(tmp))),
             ("worker, models on", lambda cfg, n: worker_loop(cfg, n, True, Path(tmp))),
+            *(
+                [("profiled", lambda cfg, n: profiled_worker_loop(cfg, n, Path(tmp)))]
+                if args.profile
+                else []
+            ),
         ):
             cfg, n = load(bootstrap, args.runs, args.spectra, args.partitions)
             rate = fn(cfg, n)
@@ -149,6 +197,7 @@ def throughput(args) -> dict:
             print(f"{name}: {n} records, {rate:,.0f} records/s", flush=True)
     for name in ("worker, models off", "worker, models on"):
         print(f"{name} / bare loop = {out[name] / out['bare loop']:.3f}")
+    print(f"load average {os.getloadavg()[0]:.2f}")
     return out
 
 
@@ -312,6 +361,12 @@ def main() -> None:
         action="store_true",
         help="both workers write one SQLite file (default: one each, as on two hosts)",
     )
+    ap.add_argument(
+        "--pure-python-crc",
+        action="store_true",
+        help="record CRCs in kafka-python's pure Python code, as without the crc32c package",
+    )
+    ap.add_argument("--profile", action="store_true", help="split the models-on time (cProfile)")
     ap.add_argument("--py-spy", help="profile the workers with py-spy into PREFIX-<i>.txt")
     ap.add_argument("--cfg-json")
     ap.add_argument("--store")
