@@ -12,14 +12,23 @@ The simulated run (one run id, three sensors, built from the project's simulator
 * ``temp1``: a ``scalar`` temperature probe every second: the recipe's 100 °C, a daily
   ±0.3 K wave and 0.05 K of Gaussian noise (seeded; a synthetic probe, no paper behind it).
 
-The merged stream (by event time, then sensor) goes through ``run_embedded(..., speed=0)``:
+The merged stream (by event time, then sensor) goes through ``run_embedded(..., speed=0)``
+(``--source simulator``; by default it is recorded and replayed, below):
 memory transport, worker (reorder buffer, every model of the registry for each sensor, the
 run-level kinetics), embedded SQLite store in a temporary folder (removed at the end).
 
 ``--models all`` is the default registry (features, lognormal PSD every spectrum, NNLS every
-60th, shape; impedance fit; kinetics); ``--models thinned`` the same with the lognormal PSD and
-the shape check on every 5th spectrum (every 5 s at 1 Hz); ``--models features`` keeps
-everything except the three optical models (lognormal PSD, NNLS, shape), to show what they cost.
+60th, shape; impedance fit; kinetics); ``--models averaged`` the same with ``[models]
+psd_average_s = 5``: the lognormal PSD and the shape check fit the mean of every 5 spectra
+(models/coadd.py; every spectrum is still stored, and the features and every other model still
+see each one); ``--models thinned`` the lognormal PSD and the shape check on every 5th spectrum
+only (a benchmark setting, for comparison); ``--models features`` keeps everything except the
+three optical models (lognormal PSD, NNLS, shape), to show what they cost.
+
+``--source store`` (the default) first records the simulated day into a store (untimed: the
+recording), then times synthwatch's replay of it (:func:`synthwatch.stream.replay.replay` from a
+:class:`~synthwatch.stream.replay.StoreSource` into a new run of a second store);
+``--source simulator`` feeds the simulator's messages straight to ``run_embedded``.
 
 Recorded: wall time (generation of the simulated input included: it is the replay's source),
 CPU time of the process, peak RSS, RSS at the end of hour 1 and of the last hour, time per
@@ -56,6 +65,7 @@ from synthwatch.models.base import Every  # noqa: E402
 from synthwatch.stream.contract import Descriptor, Message, Reading, RunStop  # noqa: E402
 from synthwatch.stream.models_registry import ModelRegistry  # noqa: E402
 from synthwatch.stream.pipeline import run_embedded  # noqa: E402
+from synthwatch.stream.replay import StoreSource, replay  # noqa: E402
 from synthwatch.stream.store import Store  # noqa: E402
 
 RUN_ID = "soak-24h"
@@ -87,6 +97,7 @@ class Thinned:
 MODEL_SETS = {
     "all": ModelRegistry(),
     "thinned": Thinned(ModelRegistry(), every=5),
+    "averaged": ModelRegistry(psd_average_s=5.0),
     "features": ModelRegistry(psd_lognormal=False, psd_nnls_every=0, shape=False),
 }
 
@@ -219,13 +230,35 @@ def per_hour(marks: list[dict[str, float]]) -> list[dict[str, float]]:
     return out
 
 
-def run(seed: int, hours: float, models: str, show_progress: bool) -> dict[str, Any]:
+def record(path: Path, seed: int, hours: float) -> float:
+    """Write the simulated day's input (no models) into a store at ``path``: the recording a
+    replay reads. Returns the wall time it took (not part of the soak's figures)."""
+    started = time.perf_counter()
+    with Store(path) as rec:
+        for msg in soak_messages(seed, hours):
+            rec.add(msg)
+        rec.flush()
+    return time.perf_counter() - started
+
+
+def run(
+    seed: int, hours: float, models: str, show_progress: bool, source: str = "store"
+) -> dict[str, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     registry = MODEL_SETS[models]
-    load0 = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench_soak_") as tmp:
-        messages = soak_messages(seed, hours)
+        recording_s = None
+        if source == "store":  # the recorded day, replayed by synthwatch's replay path
+            rec_path = Path(tmp) / "recording.sqlite"
+            recording_s = record(rec_path, seed, hours)
+        load0 = list(os.getloadavg())
+        if source == "store":
+            rec_store = Store(rec_path, readonly=True)
+            rec_store.setup()
+            messages = replay_messages(rec_store)
+        else:
+            messages = soak_messages(seed, hours)
         first = next(messages)
         t0 = first.t
         progress = Progress(
@@ -245,23 +278,39 @@ def run(seed: int, hours: float, models: str, show_progress: bool) -> dict[str, 
         probe = HourProbe(t0, hours, progress, task)
         cpu0 = time.process_time()
         with progress, Store(Path(tmp) / "soak.sqlite") as store:
-            result = run_embedded(
-                with_first(), [store], speed=0.0, on_message=probe, model_factory=registry
-            )
+            if source == "store":
+                result = replay(
+                    _Replayed(rec_store, first, with_first()),
+                    store,
+                    tag="soak",
+                    as_run_id=RUN_ID + "-replay",
+                    model_factory=registry,
+                    on_message=lambda msg: probe(msg, None),
+                )
+                run_id, n_messages = result.run_id, result.messages
+            else:
+                result = run_embedded(
+                    with_first(), [store], speed=0.0, on_message=probe, model_factory=registry
+                )
+                run_id, n_messages = RUN_ID, result.messages
             probe.finish()  # the last hour ends with the input
             wall = time.perf_counter() - probe.wall0
             counts = {
-                what: store.count(what, RUN_ID) for what in ("readings", "estimates", "alerts")
+                what: store.count(what, run_id) for what in ("readings", "estimates", "alerts")
             }
             integrity = store.integrity_check()
         cpu = time.process_time() - cpu0
+        if source == "store":
+            rec_store.close()
     hourly = per_hour(probe.marks)
     first_h, last_h = hourly[0], hourly[-1]
     return {
         "models": models,
+        "source": source,
+        "recording_wall_s": recording_s,
         "hours": hours,
         "seed": seed,
-        "messages": result.messages,
+        "messages": n_messages,
         "wall_s": wall,
         "cpu_s": cpu,
         "realtime_factor": hours * 3600.0 / wall,
@@ -286,6 +335,27 @@ def run(seed: int, hours: float, models: str, show_progress: bool) -> dict[str, 
     }
 
 
+def replay_messages(rec: Store) -> Iterator[Message]:
+    """The recorded run's messages as the replay reads them (StoreSource)."""
+    return StoreSource(rec, RUN_ID).messages()
+
+
+class _Replayed:
+    """A StoreSource whose message iterator was already started (its first message read)."""
+
+    def __init__(self, rec: Store, first: Message, messages: Iterator[Message]):
+        self._source = StoreSource(rec, RUN_ID)
+        self.run_id = self._source.run_id
+        self.description = self._source.description
+        self._messages = messages
+
+    def count(self) -> int:
+        return self._source.count()
+
+    def messages(self) -> Iterator[Message]:
+        return self._messages
+
+
 def source_only(seed: int, hours: float) -> float:
     started = time.perf_counter()
     n = sum(1 for _ in soak_messages(seed, hours))
@@ -301,6 +371,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--no-source-timing", action="store_true", help="skip the generation pass")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument(
+        "--source",
+        choices=("store", "simulator"),
+        default="store",
+        help="store: record the simulated day first (untimed), then time synthwatch's replay "
+        "of the recording (default); simulator: feed the simulator's messages directly "
+        "(its generation timed too)",
+    )
     args = ap.parse_args(argv)
     if not (0 < args.hours <= 48):
         ap.error(f"--hours: expected 0 < hours <= 48, got {args.hours}")
@@ -308,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
         "machine": machine_info(),
     }
-    out["result"] = run(args.seed, args.hours, args.models, not args.no_progress)
+    out["result"] = run(args.seed, args.hours, args.models, not args.no_progress, args.source)
     if not args.no_source_timing:
         out["source_only_wall_s"] = source_only(args.seed, args.hours)
     r = out["result"]
@@ -323,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({r['cpu_per_message_change_pct']:+.1f} %); integrity {r['integrity_check']}; "
         f"load {r['load_average_start'][0]:.1f} -> {r['load_average_end'][0]:.1f}"
     )
+    if r["recording_wall_s"] is not None:
+        print(f"recording the simulated day (untimed): {r['recording_wall_s']:.1f} s")
     if "source_only_wall_s" in out:
         print(f"generating the input alone: {out['source_only_wall_s']:.1f} s")
     if args.json:

@@ -255,15 +255,24 @@ class FolderWatcher:
             return FailedFile(
                 path, key, f"{path}: modified after it was read; not read again (no sweep twice)"
             )
+        return self._parse(path, key)
+
+    def _parse(self, path: Path, key: FileKey) -> SweepFile | FailedFile:
+        """Read one settled file; a watcher of other exports overrides this (uvvis_folder)."""
         try:
             return SweepFile(path, key, read_sweep(path, self.fmt, self.tz))
         except ParseError as err:
             return FailedFile(path, key, str(err), err.line)
 
+    @property
+    def pending(self) -> int:
+        """How many files were seen but have not settled yet (a drain waits for them)."""
+        return len(self._pending)
+
     def ack(self, event: SweepFile | FailedFile) -> None:
         """Record ``event`` as handled in the state file: it is never offered again."""
         previous = self._done.get(event.key.name)
-        if isinstance(event, SweepFile):
+        if not isinstance(event, FailedFile):
             status = "read"
         elif previous is not None and previous["status"] in ("read", "modified"):
             status = "modified"

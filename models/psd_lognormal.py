@@ -94,6 +94,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -172,7 +173,10 @@ class _Window:
         lut = np.column_stack(
             [red.reduced @ lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p]
         )
-        return cls(red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0))
+        window = cls(red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0))
+        for a in (red.basis, red.reduced, red.reduced_t, window.lut, window.col_means):
+            a.setflags(write=False)  # shared by the models of every run on the kernel
+        return window
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,6 +189,12 @@ class _Solution:
     y: np.ndarray
     rss_out: float
     y_mean: float  # mean of the kept points before centring
+
+
+#: the fit windows built for each kernel (by identity; dropped with the kernel)
+_WINDOWS: WeakKeyDictionary[PSDKernel, dict[tuple, tuple[_Window | None, _Window | None]]] = (
+    WeakKeyDictionary()
+)
 
 
 class LognormalPSD(Model):
@@ -242,13 +252,18 @@ class LognormalPSD(Model):
         sg = np.log(np.geomspace(*_LUT_GSD))
         self._lut_p = np.array([(math.log(a), b) for a in dg for b in sg])
         # the plain window (no offset) and the centred one (a free constant offset: data and
-        # model fitted with their means removed), as the setting needs
-        self._plain = None if baseline_offset is True else _Window.build(k_win, ln_d, self._lut_p)
-        self._centred = (
-            None
-            if baseline_offset is False
-            else _Window.build(k_win - k_win.mean(axis=0), ln_d, self._lut_p, offset=True)
-        )
+        # model fitted with their means removed), as the setting needs; built once per kernel
+        # and shared, read-only, by the models of every run on that kernel
+        key = (tuple(fit_window_nm), baseline_offset)
+        per_kernel = _WINDOWS.setdefault(kernel, {})
+        if key not in per_kernel:
+            per_kernel[key] = (
+                None if baseline_offset is True else _Window.build(k_win, ln_d, self._lut_p),
+                None
+                if baseline_offset is False
+                else _Window.build(k_win - k_win.mean(axis=0), ln_d, self._lut_p, offset=True),
+            )
+        self._plain, self._centred = per_kernel[key]
         self._red = (self._plain or self._centred).red
         n_d = ln_d.size
         self._bin_edges = np.arange(0, n_d, _BIN_GROUP)

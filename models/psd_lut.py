@@ -220,6 +220,17 @@ def _project(z: np.ndarray, m: np.ndarray) -> tuple[float, np.ndarray]:
     return n, z - n * m
 
 
+def _solve2(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """x with a x = b for a 2 x 2 ``a`` (Cramer's rule); None if singular."""
+    a00, a01, a10, a11 = float(a[0, 0]), float(a[0, 1]), float(a[1, 0]), float(a[1, 1])
+    det = a00 * a11 - a01 * a10
+    if not abs(det) > 1e-300 * max(abs(a00 * a11), abs(a01 * a10), 1e-300):
+        return None
+    b0, b1 = float(b[0]), float(b[1])
+    x = np.array([(a11 * b0 - a01 * b1) / det, (a00 * b1 - a10 * b0) / det])
+    return x if np.isfinite(x).all() else None
+
+
 def fit_shape(
     z: np.ndarray,
     m_red_t: np.ndarray,
@@ -236,7 +247,9 @@ def fit_shape(
     The Jacobian is exact (analytic derivatives of the weights, and of N(p)); the damping is
     Marquardt's (scaled by the diagonal of J^T J). Stops when the cost falls by less than 1e-7
     relative or ``cost_tol`` (absolute; e.g. 1e-3 noise variances: the parameters then move by
-    a few hundredths of their sd), or the step is below 1e-6 in ln d_mean and s.
+    a few hundredths of their sd), when the Gauss-Newton decrement ``g^T (J^T J)^-1 g`` (the
+    fall the next undamped step would give on the linearised problem) is below that, or when
+    the step is below 1e-6 in ln d_mean and s.
 
     ``prior_s = (s0, wt)`` adds the penalty ``wt^2 (s - s0)^2`` to the cost (a Gaussian prior on
     s = ln gsd of sd tau when ``wt = noise sd / tau``): maximum a posteriori instead of least
@@ -261,14 +274,20 @@ def fit_shape(
                 a[j, :] = 0.0
                 a[:, j] = 0.0
                 a[j, j] = 1.0
+        # converged when even the undamped Gauss-Newton step would lower the cost by less than
+        # the tolerance (its decrement g^T A^-1 g): no trial evaluation is spent to find out
+        gn = _solve2(a, g)
+        if gn is not None and float(g @ gn) <= max(1e-7 * cost, cost_tol):
+            break
         improved = done = False
         for _ in range(12):
-            a_lm = a + lam * np.diag(np.maximum(np.diag(a), 1e-30))
-            try:
-                delta = -np.linalg.solve(a_lm, g)
-            except np.linalg.LinAlgError:
+            d0 = lam * max(a[0, 0], 1e-30)
+            d1 = lam * max(a[1, 1], 1e-30)
+            step = _solve2(a + np.array([[d0, 0.0], [0.0, d1]]), g)
+            if step is None:
                 lam *= 10.0
                 continue
+            delta = -step
             q = np.clip(p + delta, lower, upper)
             mq, dmq = model_and_grad(m_red_t, ln_d, q)
             nq, rq, jq = _project_grad(z, mq, dmq)

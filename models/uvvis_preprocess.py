@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import savgol_coeffs
@@ -80,13 +81,21 @@ def savgol_plan(wavelengths_nm: np.ndarray, window_nm: float, polyorder: int = 2
             f"smoothing window of {window_nm} nm needs {w} points but the axis has {n}; "
             "use a smaller smooth_window_nm"
         )
+    return _plan(w, polyorder)
+
+
+@lru_cache(maxsize=64)
+def _plan(w: int, polyorder: int) -> SavgolPlan:
+    """The coefficients depend on the window and the order only: computed once, shared
+    (read-only arrays) by every model of every run."""
     h = w // 2
     kernel = savgol_coeffs(w, polyorder)
     left = np.array([savgol_coeffs(w, polyorder, pos=k, use="dot") for k in range(h)])
     right = np.array([savgol_coeffs(w, polyorder, pos=h + 1 + k, use="dot") for k in range(h)])
-    return SavgolPlan(
-        w, polyorder, kernel, left.reshape(h, w), right.reshape(h, w), float(kernel[h])
-    )
+    left, right = left.reshape(h, w), right.reshape(h, w)
+    for a in (kernel, left, right):
+        a.setflags(write=False)
+    return SavgolPlan(w, polyorder, kernel, left, right, float(kernel[h]))
 
 
 def savgol_smooth(absorbance: np.ndarray, plan: SavgolPlan) -> np.ndarray:

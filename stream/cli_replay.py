@@ -2,6 +2,7 @@
 
 ``synthwatch replay RUN``                 re-estimate a stored run with today's models
 ``synthwatch replay --folder DIR ...``    a folder of UV-Vis / impedance exports as a run
+``synthwatch replay kafka --from T0 --to T1 [--run RUN]``  runs on the Kafka topics, a time window
 ``synthwatch report RUN [-o FILE]``       one self-contained HTML report of a run
 ``synthwatch compare RUN RUN... [--html]`` trajectories side by side, similarity per pair
 
@@ -115,6 +116,13 @@ def add_parsers(sub) -> None:
         help="'realtime', a factor such as 60, or 'max' (default: as fast as possible)",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    kafka = rp.add_argument_group("replay kafka --from T0 --to T1 (stream/replay_kafka.py)")
+    kafka.add_argument("--from", dest="t_from", type=parse_time, help="window start (event time)")
+    kafka.add_argument("--to", dest="t_to", type=parse_time, help="window end (event time)")
+    kafka.add_argument("--run", dest="kafka_run", metavar="RUN", help="the run (default: all)")
+    kafka.add_argument(
+        "--timeout", type=positive, default=30.0, help="s a partition may stay silent (30)"
+    )
 
     rep = sub.add_parser("report", help="one self-contained HTML report of a run")
     rep.add_argument("run_id", metavar="RUN", help="a run id, or 'latest'")
@@ -142,6 +150,12 @@ def _progress(console: Console, total: int | None, enabled: bool) -> Progress:
 def cmd_replay(cfg: Config, args: argparse.Namespace, console: Console, err: Console) -> int:
     from synthwatch.stream.replay import FolderSource, ReplayError, StoreSource, replay
 
+    if (args.run_id == "kafka" and (args.t_from or args.t_to)) or args.kafka_run:
+        from synthwatch.stream.cli_replay_kafka import cmd_replay_kafka
+
+        return cmd_replay_kafka(cfg, args, console, err)
+    if args.t_from or args.t_to:
+        raise CommandError("synthwatch replay: --from/--to apply to `synthwatch replay kafka`")
     if (args.run_id is None) == (args.folder is None):
         raise CommandError("synthwatch replay: give a stored RUN or --folder DIR (one of them)")
     if args.folder is not None and args.system is None:

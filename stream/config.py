@@ -98,6 +98,14 @@ class ModelsConfig(_Section):
         default=60, ge=0, description="Non-parametric distribution every n-th spectrum; 0 = off."
     )
     shape: bool = Field(default=True, description="Rod (Gans) and aggregation detection.")
+    psd_average_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description="Co-add the spectra of this many seconds (the sensor's expected interval "
+        "sets how many) before the lognormal PSD and the shape check fit them; 0 = every "
+        "spectrum.",
+    )
     n_medium: float = Field(
         default=1.333, ge=1.0, le=2.0, description="Refractive index of the medium (water)."
     )

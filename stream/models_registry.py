@@ -6,7 +6,8 @@ sensor in a gold or silver run:
 
 * ``uvvis_features`` — SPR peak, FWHM, A_400, Au(0) (Hendel), size by Haiss (every spectrum);
 * ``psd_lognormal`` — lognormal size distribution and number concentration by Mie inversion
-  (every spectrum);
+  (every spectrum, or the mean of the spectra of every ``psd_average_s`` seconds:
+  :mod:`synthwatch.models.coadd`; the shape check likewise);
 * ``uvvis_shape`` — longitudinal band of rods (Gans aspect ratio), aggregation tail;
 * ``psd_nnls`` — non-parametric size distribution (every ``psd_nnls_every``-th spectrum: it
   costs tens of milliseconds);
@@ -32,6 +33,7 @@ from synthwatch.models.alert_rules import Rule
 from synthwatch.models.alerts import DEFAULT_RULES, AlertEngine
 from synthwatch.models.base import Every, Model
 from synthwatch.models.calibration import SizeCalibration
+from synthwatch.models.coadd import Coadd, spectra_per_average
 from synthwatch.models.golden import GoldenBatch
 from synthwatch.models.impedance import ImpedanceFit
 from synthwatch.models.kinetics import Kinetics
@@ -84,6 +86,9 @@ class ModelRegistry:
     psd_lognormal: bool = True
     psd_nnls_every: int = 60
     shape: bool = True
+    #: co-add the spectra of this many seconds before the lognormal PSD and the shape check fit
+    #: them (models/coadd.py); 0: fit every spectrum
+    psd_average_s: float = 0.0
     n_medium: float = 1.333
     impedance_fit: bool = True
     calibration: bool = True
@@ -164,6 +169,13 @@ class ModelRegistry:
                 )
             if self.psd_nnls_every:
                 out.append(Every(NNLSPSD(kernel, sensor_id=sensor), every=self.psd_nnls_every))
+        n_avg = spectra_per_average(self.psd_average_s, descriptor.expected_interval_s)
+        if n_avg > 1:
+            sat = descriptor.saturation_au or DEFAULT_SATURATION_AU
+            out = [
+                Coadd(m, n=n_avg, saturation_au=sat) if m.name == LognormalPSD.name else m
+                for m in out
+            ]
         if self.shape and system in SHAPE_SYSTEMS:
             wl, eps_real, eps_imag = dielectric_for(system, descriptor.axis)
             out.append(
@@ -176,6 +188,8 @@ class ModelRegistry:
                     system=system,
                 )
             )
+            if n_avg > 1:
+                out[-1] = Coadd(out[-1], n=n_avg, saturation_au=sat)
         return out
 
 

@@ -27,9 +27,10 @@ Sources (:class:`ReplaySource`: a ``run_id``, a ``count()`` of readings for prog
 * :class:`FolderSource`: a folder of instrument exports -- UV-Vis files read by
   :mod:`synthwatch.collectors.uvvis_files`, impedance files by
   :func:`~synthwatch.collectors.impedance_formats.read_sweep`;
-* a Kafka topic between two times (issue 6) plugs in as a third source: it yields the run's
-  records decoded with the contract's codec, from the offsets of the start time
-  (``offsets_for_times``) to those of the end time.
+* :class:`~synthwatch.stream.replay_kafka.KafkaSource` (``synthwatch replay kafka --from T0
+  --to T1``): a run's records on the Kafka topics between two times, from the offsets of the
+  start time (``offsets_for_times``, less a 60 s allowance for instrument clocks ahead of the
+  collector's) to the first record past the end time.
 """
 
 from __future__ import annotations
