@@ -340,6 +340,12 @@ def latency(args) -> dict:
         "checkpoint_interval_s": args.checkpoint_interval,
         "shared_store": args.shared_store,
         "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        # per 10 s of event time: [start s, spectra, p50 ms, p99 ms] (where the tail comes from)
+        "windows": [
+            [k * 10, q["n"], q.get("p50_ms"), q.get("p99_ms")]
+            for k in range(int(args.duration // 10))
+            for q in [quantiles([x for t, x, _ in rows if k * 10 <= t - t0 < (k + 1) * 10])]
+        ],
     }
     print(json.dumps(res))
     return res

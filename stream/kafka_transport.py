@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.coordinator.assignors.range import RangePartitionAssignor
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from synthwatch.stream.config import KafkaConfig
@@ -260,9 +260,15 @@ class KafkaTransport:
         return committed
 
     def caught_up(self, tp: TopicPartition) -> bool:
-        """Whether every record of ``tp`` that the broker had at the last fetch was returned."""
-        highwater = self.consumer.highwater(tp)
-        return highwater is not None and self.consumer.position(tp) >= highwater
+        """Whether every record of ``tp`` that the broker had at the last fetch was returned.
+
+        False for a partition this member no longer has (revoked meanwhile).
+        """
+        try:
+            highwater = self.consumer.highwater(tp)
+            return highwater is not None and self.consumer.position(tp) >= highwater
+        except IllegalStateError:
+            return False
 
     def generation(self) -> int:
         """The consumer group's generation this member joined last (-1 when unknown)."""
