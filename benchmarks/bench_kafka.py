@@ -13,10 +13,19 @@ Throughput (records/s, from the first record received to the last one handled an
   embedded store and estimates published, on the same records.
 * ``worker, models off``: the same with every model switched off (decode, route, store).
 
+``--profile`` adds a models-on run under cProfile that splits its time into the models
+(building them at each run's first message, and updating them) and the rest;
+``--pure-python-crc`` makes kafka-python compute record CRCs in Python, as it does without
+the crc32c package (the ceiling before crc32c became a dependency).
+
 Latency: ``--reactors`` simulated reactors, one spectrum per second each, paced in real time
-(event time = wall time), two workers (subprocesses), reorder window ``--reorder-window``. Per
-reading, from its event time to the moment its ``uvvis_features`` estimate was handed to the
-store (committed within ``store.commit_interval_s`` = 0.5 s more).
+(event time = wall time), two workers (subprocesses, each with its own store file as on two
+hosts; ``--shared-store`` for one file), reorder window ``--reorder-window``. Per reading,
+from its event time to the moment its ``uvvis_features`` estimate was handed to the store
+(committed within ``store.commit_interval_s`` = 0.5 s more). Reported: all readings; the
+first of each run (it builds the run's models; all runs start together, so they queue); the
+first ``--warmup`` s and the rest ("steady"); after the last run's first estimate; and p50/p99
+per 10 s. ``--py-spy PREFIX`` profiles the workers (``pip install py-spy``).
 
     python benchmarks/bench_kafka.py --part throughput --runs 8 --spectra 150
     python benchmarks/bench_kafka.py --part latency --reactors 100 --duration 60 --warmup 30
