@@ -11,9 +11,12 @@ over (its records are skipped; nothing is restored). A tombstone (no value) forg
 
 The state is pickled (the models' own pickling, which tests/models/test_protocol.py checks) and
 compressed with zlib behind a magic prefix and version. Numpy arrays of 16 kB and more (the
-size-distribution kernels, mostly: 3 MB of a UV-Vis run's 3.1 MB) are written once, as records
+size-distribution kernels, mostly: 3 MB of a UV-Vis run's 3.1 MB), and read-only arrays of
+512 bytes and more (tables the models share between runs), are written once, as records
 ``blob:<sha256>`` on the same partition, and referred to by digest, so a checkpoint of a UV-Vis
-run is about 0.1 MB instead of 3 MB. Unpickling runs code chosen by whoever
+run is about 55 kB instead of 3 MB. A writer that keeps a :class:`BlobCache` hashes a
+read-only array once and does not serialize again an array already on the broker: a UV-Vis
+run's checkpoint then takes about 5 ms instead of 90 ms. Unpickling runs code chosen by whoever
 can write the topic: give only the workers write access to ``synthwatch.checkpoints`` (Kafka
 ACLs), as to the other topics.
 
@@ -47,6 +50,9 @@ MAGIC = b"SWCP\x01"
 BLOB_PREFIX = "blob:"
 #: Arrays at least this large go to their own, content-addressed records.
 BLOB_MIN_BYTES = 16 * 1024
+#: Read-only arrays (the tables models share between runs) from this size on, too: written once
+#: per partition, hashed once per process, they are not pickled again at every checkpoint.
+READONLY_BLOB_MIN_BYTES = 512
 
 
 class CheckpointError(ValueError):
@@ -87,16 +93,29 @@ class BlobCache:
         self.written: set[str] = set()
 
     def digest(self, obj: np.ndarray) -> str:
-        if not obj.flags.writeable:
+        frozen = _frozen(obj)
+        if frozen:
             hit = self.digests.get(id(obj))
             if hit is not None and hit[0] is obj:
                 return hit[1]
         digest = _digest(obj)
-        if not obj.flags.writeable:
+        if frozen:
             if len(self.digests) >= self.MAX_DIGESTS:
                 self.digests.clear()
             self.digests[id(obj)] = (obj, digest)
         return digest
+
+
+def _frozen(obj: np.ndarray) -> bool:
+    """Read-only, and so is the memory it views (a read-only view of a writeable array is not)."""
+    if obj.flags.writeable:
+        return False
+    base = obj.base
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return not isinstance(base, (bytearray, memoryview))
 
 
 def _digest(obj: np.ndarray) -> str:
@@ -115,7 +134,9 @@ class _Pickler(pickle.Pickler):
         self.cache = cache
 
     def persistent_id(self, obj):
-        if type(obj) is not np.ndarray or obj.nbytes < BLOB_MIN_BYTES or obj.dtype.hasobject:
+        if type(obj) is not np.ndarray or obj.dtype.hasobject:
+            return None
+        if obj.nbytes < (BLOB_MIN_BYTES if obj.flags.writeable else READONLY_BLOB_MIN_BYTES):
             return None
         cache = self.cache
         digest = _digest(obj) if cache is None else cache.digest(obj)
