@@ -130,15 +130,30 @@ def bare_loop(cfg: KafkaConfig, n: int) -> float:
     return n / dt
 
 
+#: A worker that receives nothing for this long is stuck (seen once: kafka-python 3.0.12
+#: looking for the group coordinator of a new group without end, right after the topics were
+#: deleted and created again): the part fails instead of waiting forever.
+STALL_S = 120.0
+
+
 def worker_loop(cfg: KafkaConfig, n: int, models: bool, tmp: Path) -> float:
     reg = registry(models)
     with Store(tmp / f"store-{uuid.uuid4().hex[:6]}.sqlite") as store:
         node = KafkaWorker(cfg, lambda tr: Worker(tr, [store], model_factory=reg))
         t0 = None
+        last = time.monotonic()
         while node.worker.totals.received + node.skipped < n:
             got = node.step()
             if got and t0 is None:
                 t0 = time.perf_counter()
+            if got:
+                last = time.monotonic()
+            elif time.monotonic() - last > STALL_S:
+                raise SystemExit(
+                    f"worker: nothing received for {STALL_S} s "
+                    f"({node.worker.totals.received + node.skipped} of {n} records; "
+                    f"partitions {sorted(node.partitions)}): run the part again"
+                )
         node.worker.flush()
         dt = time.perf_counter() - t0
         node.close()
