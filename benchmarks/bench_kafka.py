@@ -60,7 +60,7 @@ from synthwatch.stream.cli_collect import publish  # noqa: E402
 from synthwatch.stream.config import KafkaConfig, load_config  # noqa: E402
 from synthwatch.stream.contract import Estimate  # noqa: E402
 from synthwatch.stream.kafka_transport import KafkaTransport  # noqa: E402
-from synthwatch.stream.kafka_worker import KafkaWorker  # noqa: E402
+from synthwatch.stream.kafka_worker import KafkaWorker, limit_blas_threads  # noqa: E402
 from synthwatch.stream.store import Store  # noqa: E402
 from synthwatch.stream.transport import ESTIMATES_TOPIC, INPUT_TOPICS  # noqa: E402
 from synthwatch.stream.worker import Worker  # noqa: E402
@@ -137,6 +137,7 @@ STALL_S = 120.0
 
 
 def worker_loop(cfg: KafkaConfig, n: int, models: bool, tmp: Path) -> float:
+    limit_blas_threads(cfg.blas_threads)  # as `synthwatch work` does
     reg = registry(models)
     with Store(tmp / f"store-{uuid.uuid4().hex[:6]}.sqlite") as store:
         node = KafkaWorker(cfg, lambda tr: Worker(tr, [store], model_factory=reg))
@@ -231,6 +232,7 @@ def throughput(args) -> dict:
 def latency_worker(args) -> None:
     """One of the two workers: records (wall − event time) of each uvvis_features estimate."""
     cfg = KafkaConfig.model_validate_json(args.cfg_json)
+    limit_blas_threads(cfg.blas_threads)  # as `synthwatch work` does
     reg = registry(True)
     lat: list[tuple[float, float, bool]] = []  # (event time, latency, first of its run)
     runs: set[str] = set()
