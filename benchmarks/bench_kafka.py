@@ -89,7 +89,9 @@ def registry(models: bool):
 
 
 def load(bootstrap: str, runs: int, spectra: int, partitions: int) -> tuple[KafkaConfig, int]:
-    cfg = fresh_topics(bootstrap, partitions=partitions, checkpoint_interval_s=10.0)
+    cfg = fresh_topics(
+        bootstrap, partitions=partitions, checkpoint_interval_s=10.0, blas_threads=BLAS_THREADS
+    )
     sims = [
         simulate("gold", seed=i, duration_s=2.0 * spectra, run_id=f"bench-{i}") for i in range(runs)
     ]
@@ -130,6 +132,11 @@ def bare_loop(cfg: KafkaConfig, n: int) -> float:
     return n / dt
 
 
+#: kafka.blas_threads of the benchmark's workers: two workers, the broker and the collector
+#: share 2 cores, where OpenBLAS's own threads only contend (building a run's models: 5 ms with
+#: one thread, 24 ms with two)
+BLAS_THREADS = 1
+
 #: A worker that receives nothing for this long is stuck (seen once: kafka-python 3.0.12
 #: looking for the group coordinator of a new group without end, right after the topics were
 #: deleted and created again): the part fails instead of waiting forever.
@@ -137,7 +144,7 @@ STALL_S = 120.0
 
 
 def worker_loop(cfg: KafkaConfig, n: int, models: bool, tmp: Path) -> float:
-    limit_blas_threads(cfg.blas_threads)  # as `synthwatch work` does
+    limit_blas_threads(cfg.blas_threads)  # as `synthwatch work` does (BLAS_THREADS below)
     reg = registry(models)
     with Store(tmp / f"store-{uuid.uuid4().hex[:6]}.sqlite") as store:
         node = KafkaWorker(cfg, lambda tr: Worker(tr, [store], model_factory=reg))
@@ -258,7 +265,10 @@ def latency_worker(args) -> None:
 def latency(args) -> dict:
     bootstrap = bootstrap_address()
     cfg = fresh_topics(
-        bootstrap, partitions=args.partitions, checkpoint_interval_s=args.checkpoint_interval
+        bootstrap,
+        partitions=args.partitions,
+        checkpoint_interval_s=args.checkpoint_interval,
+        blas_threads=BLAS_THREADS,
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

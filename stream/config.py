@@ -301,10 +301,13 @@ class KafkaConfig(_Section):
     )
     request_timeout_ms: int = Field(default=30_000, ge=1000, le=600_000, description="Per request.")
     blas_threads: int = Field(
-        default=1,
+        default=0,
         ge=0,
         le=256,
-        description="BLAS threads of a worker process (0: the library's default, one per core).",
+        description=(
+            "BLAS threads of a worker process (0: the library's default, one per core); 1 when "
+            "workers share the cores (their number changes the last bits of some estimates)."
+        ),
     )
     max_message_bytes: int = Field(
         default=16 * 1024 * 1024,
