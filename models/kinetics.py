@@ -36,8 +36,12 @@ gold run with a 208 s delay: k1 1.92e-4 s^-1 with the onset fitted, 4.5e-5 witho
 1.83e-4).
 
 Cost is bounded: the history is a :class:`~synthwatch.models.kinetics_fit.BinnedHistory` of at
-most ``max_bins`` bins, so a refit at hour 24 costs what one at hour 1 does. Between refits
-``update`` only adds to a bin and ``estimate`` is None.
+most ``max_bins`` bins, so a refit at hour 24 costs what one at hour 1 does. Between estimates
+``update`` only adds to a bin and ``estimate`` is None. An estimate refits only once a bin's
+width of data has come since the last fit (bins widen as the run grows: 10 s for the first 40
+min, 640 s at hour 24 with the defaults); before that, the last fit is evaluated at the new
+time and observation (conversion, forecast, ``residual_z``), since the new data can move the
+fit by at most the weight of one of its ``max_bins`` bins.
 
 >>> import math
 >>> from datetime import datetime, timedelta, timezone
@@ -126,7 +130,9 @@ class Kinetics(Model):
         self._last_y: float | None = None
         self._d2_sum = 0.0
         self._d2_n = 0
-        self._last_fit_t = -math.inf
+        self._last_fit_t = -math.inf  # the last estimate
+        self._last_refit_t = -math.inf  # the last fit
+        self._best: CurveFit | None = None
         self._fits: dict[str, CurveFit] = {}
         self._output: Estimate | None = None
         self._last_estimate: Estimate | None = None
@@ -166,7 +172,11 @@ class Kinetics(Model):
         self._history.add(t_s, y)
         if t_s - self._last_fit_t >= self.refit_every_s:
             self._last_fit_t = t_s
-            self._output = self._refit(message, t_s)
+            if self._best is None or t_s - self._last_refit_t >= self._history.bin_s:
+                self._last_refit_t = t_s
+                self._output = self._refit(message, t_s)
+            else:  # less than a bin of new data since the last fit: evaluate that fit
+                self._output = self._build(message, t_s, self._best, self._fits)
             self._last_estimate = self._output
 
     # ------------------------------------------------------------------------------- fits
@@ -178,6 +188,7 @@ class Kinetics(Model):
         noise = self._noise_sd()
         signal = float(np.max(np.abs(y))) if y.size else 0.0
         if not (y.size >= 8 and (not noise > 0 or signal > self.min_signal_sd * noise)):
+            self._best = None
             return self._build(source, t_s, None, {})
         fits: dict[str, CurveFit] = {}
         for name in self.mechanisms:
@@ -195,10 +206,8 @@ class Kinetics(Model):
             if fit is not None and math.isfinite(fit.aicc):
                 fits[name] = fit
         self._fits = fits
-        if not fits:
-            return self._build(source, t_s, None, {})
-        best = min(fits.values(), key=lambda f: f.aicc)
-        return self._build(source, t_s, best, fits)
+        self._best = min(fits.values(), key=lambda f: f.aicc) if fits else None
+        return self._build(source, t_s, self._best, fits)
 
     def _build(
         self, source: Estimate, t_s: float, best: CurveFit | None, fits: dict[str, CurveFit]
