@@ -13,10 +13,19 @@ Throughput (records/s, from the first record received to the last one handled an
   embedded store and estimates published, on the same records.
 * ``worker, models off``: the same with every model switched off (decode, route, store).
 
+``--profile`` adds a models-on run under cProfile that splits its time into the models
+(building them at each run's first message, and updating them) and the rest;
+``--pure-python-crc`` makes kafka-python compute record CRCs in Python, as it does without
+the crc32c package (the ceiling before crc32c became a dependency).
+
 Latency: ``--reactors`` simulated reactors, one spectrum per second each, paced in real time
-(event time = wall time), two workers (subprocesses), reorder window ``--reorder-window``. Per
-reading, from its event time to the moment its ``uvvis_features`` estimate was handed to the
-store (committed within ``store.commit_interval_s`` = 0.5 s more).
+(event time = wall time), two workers (subprocesses, each with its own store file as on two
+hosts; ``--shared-store`` for one file), reorder window ``--reorder-window``. Per reading,
+from its event time to the moment its ``uvvis_features`` estimate was handed to the store
+(committed within ``store.commit_interval_s`` = 0.5 s more). Reported: all readings; the
+first of each run (it builds the run's models; all runs start together, so they queue); the
+first ``--warmup`` s and the rest ("steady"); after the last run's first estimate; and p50/p99
+per 10 s. ``--py-spy PREFIX`` profiles the workers (``pip install py-spy``).
 
     python benchmarks/bench_kafka.py --part throughput --runs 8 --spectra 150
     python benchmarks/bench_kafka.py --part latency --reactors 100 --duration 60 --warmup 30
@@ -25,9 +34,11 @@ store (committed within ``store.commit_interval_s`` = 0.5 s more).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import heapq
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -49,7 +60,7 @@ from synthwatch.stream.cli_collect import publish  # noqa: E402
 from synthwatch.stream.config import KafkaConfig, load_config  # noqa: E402
 from synthwatch.stream.contract import Estimate  # noqa: E402
 from synthwatch.stream.kafka_transport import KafkaTransport  # noqa: E402
-from synthwatch.stream.kafka_worker import KafkaWorker  # noqa: E402
+from synthwatch.stream.kafka_worker import KafkaWorker, limit_blas_threads  # noqa: E402
 from synthwatch.stream.store import Store  # noqa: E402
 from synthwatch.stream.transport import ESTIMATES_TOPIC, INPUT_TOPICS  # noqa: E402
 from synthwatch.stream.worker import Worker  # noqa: E402
@@ -78,7 +89,9 @@ def registry(models: bool):
 
 
 def load(bootstrap: str, runs: int, spectra: int, partitions: int) -> tuple[KafkaConfig, int]:
-    cfg = fresh_topics(bootstrap, partitions=partitions, checkpoint_interval_s=10.0)
+    cfg = fresh_topics(
+        bootstrap, partitions=partitions, checkpoint_interval_s=10.0, blas_threads=BLAS_THREADS
+    )
     sims = [
         simulate("gold", seed=i, duration_s=2.0 * spectra, run_id=f"bench-{i}") for i in range(runs)
     ]
@@ -119,22 +132,84 @@ def bare_loop(cfg: KafkaConfig, n: int) -> float:
     return n / dt
 
 
+#: kafka.blas_threads of the benchmark's workers: two workers, the broker and the collector
+#: share 2 cores, where OpenBLAS's own threads only contend (building a run's models: 5 ms with
+#: one thread, 24 ms with two)
+BLAS_THREADS = 1
+
+#: A worker that receives nothing for this long is stuck (seen once: kafka-python 3.0.12
+#: looking for the group coordinator of a new group without end, right after the topics were
+#: deleted and created again): the part fails instead of waiting forever.
+STALL_S = 120.0
+
+
 def worker_loop(cfg: KafkaConfig, n: int, models: bool, tmp: Path) -> float:
+    limit_blas_threads(cfg.blas_threads)  # as `synthwatch work` does (BLAS_THREADS below)
     reg = registry(models)
     with Store(tmp / f"store-{uuid.uuid4().hex[:6]}.sqlite") as store:
         node = KafkaWorker(cfg, lambda tr: Worker(tr, [store], model_factory=reg))
         t0 = None
+        last = time.monotonic()
         while node.worker.totals.received + node.skipped < n:
             got = node.step()
             if got and t0 is None:
                 t0 = time.perf_counter()
+            if got:
+                last = time.monotonic()
+            elif time.monotonic() - last > STALL_S:
+                raise SystemExit(
+                    f"worker: nothing received for {STALL_S} s "
+                    f"({node.worker.totals.received + node.skipped} of {n} records; "
+                    f"partitions {sorted(node.partitions)}): run the part again"
+                )
         node.worker.flush()
         dt = time.perf_counter() - t0
         node.close()
     return n / dt
 
 
+def pure_python_crc() -> None:
+    """kafka-python's CRC-32C in Python, as without the crc32c package (the old ceiling)."""
+    from kafka.record import _crc32c, util
+
+    util.calc_crc32c.__defaults__ = (_crc32c.crc,)
+
+
+def model_split(stats: pstats.Stats) -> tuple[float, float]:
+    """(s in the models, s building them), from the calls stream/worker.py makes into them."""
+    in_models = building = 0.0
+    for (filename, _, name), (_, _, _, _, callers) in stats.stats.items():
+        if "/models/" not in filename and not filename.endswith("models_registry.py"):
+            continue
+        for (caller_file, _, _), (_, _, _, cumtime) in callers.items():
+            if caller_file.endswith("stream/worker.py"):
+                in_models += cumtime
+                if name in ("__call__", "run_models"):
+                    building += cumtime
+    return in_models, building
+
+
+def profiled_worker_loop(cfg: KafkaConfig, n: int, tmp: Path) -> float:
+    """The models-on worker under cProfile: how much of its time the models take."""
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    worker_loop(cfg, n, True, tmp)
+    prof.disable()
+    total = time.perf_counter() - t0
+    in_models, building = model_split(pstats.Stats(prof))
+    print(
+        f"profiled (cProfile) models-on worker: {total:.1f} s in all, {in_models:.1f} s in the "
+        f"models ({in_models / total:.0%}; building them at each run's first message "
+        f"{building:.1f} s), {total - in_models:.1f} s elsewhere (Kafka, decoding, store, "
+        "checkpoints)"
+    )
+    return n / total
+
+
 def throughput(args) -> dict:
+    if args.pure_python_crc:
+        pure_python_crc()
     bootstrap = bootstrap_address()
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,6 +217,11 @@ def throughput(args) -> dict:
             ("bare loop", lambda cfg, n: bare_loop(cfg, n)),
             ("worker, models off", lambda cfg, n: worker_loop(cfg, n, False, Path(tmp))),
             ("worker, models on", lambda cfg, n: worker_loop(cfg, n, True, Path(tmp))),
+            *(
+                [("profiled", lambda cfg, n: profiled_worker_loop(cfg, n, Path(tmp)))]
+                if args.profile
+                else []
+            ),
         ):
             cfg, n = load(bootstrap, args.runs, args.spectra, args.partitions)
             rate = fn(cfg, n)
@@ -149,6 +229,7 @@ def throughput(args) -> dict:
             print(f"{name}: {n} records, {rate:,.0f} records/s", flush=True)
     for name in ("worker, models off", "worker, models on"):
         print(f"{name} / bare loop = {out[name] / out['bare loop']:.3f}")
+    print(f"load average {os.getloadavg()[0]:.2f}")
     return out
 
 
@@ -158,13 +239,17 @@ def throughput(args) -> dict:
 def latency_worker(args) -> None:
     """One of the two workers: records (wall − event time) of each uvvis_features estimate."""
     cfg = KafkaConfig.model_validate_json(args.cfg_json)
+    limit_blas_threads(cfg.blas_threads)  # as `synthwatch work` does
     reg = registry(True)
-    lat: list[tuple[float, float]] = []  # (event time, latency)
+    lat: list[tuple[float, float, bool]] = []  # (event time, latency, first of its run)
+    runs: set[str] = set()
 
     def on_output(msg) -> None:
         if isinstance(msg, Estimate) and msg.model == "uvvis_features":
             t = msg.t.timestamp()
-            lat.append((t, time.time() - t))
+            first = msg.run_id not in runs
+            runs.add(msg.run_id)
+            lat.append((t, time.time() - t, first))
 
     with Store(Path(args.store)) as store:
         node = KafkaWorker(
@@ -180,7 +265,10 @@ def latency_worker(args) -> None:
 def latency(args) -> dict:
     bootstrap = bootstrap_address()
     cfg = fresh_topics(
-        bootstrap, partitions=args.partitions, checkpoint_interval_s=args.checkpoint_interval
+        bootstrap,
+        partitions=args.partitions,
+        checkpoint_interval_s=args.checkpoint_interval,
+        blas_threads=BLAS_THREADS,
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -197,7 +285,7 @@ def latency(args) -> dict:
                 "--cfg-json",
                 cfg.model_dump_json(),
                 "--store",
-                str(tmp / "store.sqlite"),
+                str(tmp / ("store.sqlite" if args.shared_store else f"store-{i}.sqlite")),
                 "--out",
                 str(out),
                 "--done",
@@ -207,6 +295,19 @@ def latency(args) -> dict:
                 "--reorder-window",
                 str(args.reorder_window),
             ]
+            if args.py_spy:
+                cmd = [
+                    "py-spy",
+                    "record",
+                    "-r",
+                    "50",
+                    "-o",
+                    f"{args.py_spy}-{i}.txt",
+                    "-f",
+                    "raw",
+                    "--",
+                    *cmd,
+                ]
             procs.append(subprocess.Popen(cmd, env={**os.environ, "PYTHONWARNINGS": "ignore"}))
         time.sleep(10)  # both join the group, warm their optics cache
         start = datetime.now(timezone.utc) + timedelta(seconds=2)
@@ -241,26 +342,46 @@ def latency(args) -> dict:
         done.touch()
         for p in procs:
             p.wait(120)
-        pairs = [tuple(x) for out in outs for x in json.loads(out.read_text())]
+        rows = [tuple(x) for out in outs for x in json.loads(out.read_text())]
     t0 = start.timestamp()
-    lat = sorted(x for _, x in pairs)
-    # after the first --warmup s: every run has built its models (the first spectrum of a run
-    # builds them, about a second each on this machine)
-    steady = sorted(x for t, x in pairs if t - t0 >= args.warmup)
-    q, qs = statistics.quantiles(lat, n=100), statistics.quantiles(steady, n=100)
+
+    def quantiles(xs: list[float]) -> dict:
+        if len(xs) < 2:
+            return {"n": len(xs)}
+        q = statistics.quantiles(xs, n=100)
+        return {
+            "n": len(xs),
+            "p50_ms": round(q[49] * 1000),
+            "p99_ms": round(q[98] * 1000),
+            "max_ms": round(max(xs) * 1000),
+        }
+
+    startup_done = max((t + x for t, x, first in rows if first), default=t0)
     res = {
         "reactors": args.reactors,
+        "duration_s": args.duration,
         "spectra_expected": args.reactors * int(args.duration),
-        "spectra": len(lat),
-        "p50_ms": round(q[49] * 1000),
-        "p99_ms": round(q[98] * 1000),
-        "max_ms": round(lat[-1] * 1000),
+        "all": quantiles([x for _, x, _ in rows]),
+        # a run's first spectrum builds its models (and, with many runs starting together,
+        # waits behind the other runs' first spectra): the start-up
+        "first_of_run": quantiles([x for _, x, first in rows if first]),
+        "startup": quantiles([x for t, x, _ in rows if t - t0 < args.warmup]),
+        # after the first --warmup s, by when every run has built its models
+        "steady": quantiles([x for t, x, _ in rows if t - t0 >= args.warmup]),
         "warmup_s": args.warmup,
-        "steady_spectra": len(steady),
-        "steady_p50_ms": round(qs[49] * 1000),
-        "steady_p99_ms": round(qs[98] * 1000),
+        # when the last run's first estimate came out: from then on every run has its models
+        "startup_done_s": round(startup_done - t0, 1),
+        "after_startup": quantiles([x for t, x, _ in rows if t > startup_done]),
         "collector_max_behind_ms": round(max(behind, default=0.0) * 1000),
         "checkpoint_interval_s": args.checkpoint_interval,
+        "shared_store": args.shared_store,
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        # per 10 s of event time: [start s, spectra, p50 ms, p99 ms] (where the tail comes from)
+        "windows": [
+            [k * 10, q["n"], q.get("p50_ms"), q.get("p99_ms")]
+            for k in range(int(args.duration // 10))
+            for q in [quantiles([x for t, x, _ in rows if k * 10 <= t - t0 < (k + 1) * 10])]
+        ],
     }
     print(json.dumps(res))
     return res
@@ -277,6 +398,18 @@ def main() -> None:
     ap.add_argument("--reorder-window", type=float, default=0.0)
     ap.add_argument("--warmup", type=float, default=30.0)
     ap.add_argument("--checkpoint-interval", type=float, default=10.0)
+    ap.add_argument(
+        "--shared-store",
+        action="store_true",
+        help="both workers write one SQLite file (default: one each, as on two hosts)",
+    )
+    ap.add_argument(
+        "--pure-python-crc",
+        action="store_true",
+        help="record CRCs in kafka-python's pure Python code, as without the crc32c package",
+    )
+    ap.add_argument("--profile", action="store_true", help="split the models-on time (cProfile)")
+    ap.add_argument("--py-spy", help="profile the workers with py-spy into PREFIX-<i>.txt")
     ap.add_argument("--cfg-json")
     ap.add_argument("--store")
     ap.add_argument("--out")

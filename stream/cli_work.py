@@ -35,7 +35,9 @@ def add_parser(sub) -> None:
 
 def run(cfg: Config, args, console: Console) -> int:
     from synthwatch.stream.kafka_transport import describe
-    from synthwatch.stream.kafka_worker import KafkaWorker
+    from synthwatch.stream.kafka_worker import KafkaWorker, limit_blas_threads
+
+    limit_blas_threads(cfg.kafka.blas_threads)
 
     stop = {"now": False}
 

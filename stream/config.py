@@ -300,6 +300,15 @@ class KafkaConfig(_Section):
         default=1000, ge=100, le=60_000, description="Group heartbeats (< session timeout / 3)."
     )
     request_timeout_ms: int = Field(default=30_000, ge=1000, le=600_000, description="Per request.")
+    blas_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description=(
+            "BLAS threads of a worker process (0: the library's default, one per core); 1 when "
+            "workers share the cores (their number changes the last bits of some estimates)."
+        ),
+    )
     max_message_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024 * 1024,

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.coordinator.assignors.range import RangePartitionAssignor
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from synthwatch.stream.config import KafkaConfig
@@ -195,12 +195,21 @@ class KafkaTransport:
                 ) from None
 
     # -- producing -------------------------------------------------------------------------
-    def send(self, topic: str, key: str, value: bytes | None, partition: int | None = None) -> None:
+    def send(
+        self,
+        topic: str,
+        key: str,
+        value: bytes | None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         """Publish ``value`` (None: a tombstone) on ``topic`` under ``key``.
 
         ``partition`` overrides the key's partition (the checkpoints' array records).
         """
-        future = self.producer.send(topic, key=key.encode(), value=value, partition=partition)
+        future = self.producer.send(
+            topic, key=key.encode(), value=value, partition=partition, headers=headers
+        )
         future.add_errback(self._failed, topic, key)
 
     def send_message(self, topic: str, key: str, msg: Message) -> None:
@@ -249,6 +258,24 @@ class KafkaTransport:
         if committed is None:
             committed = self.consumer.beginning_offsets([tp])[tp]
         return committed
+
+    def caught_up(self, tp: TopicPartition) -> bool:
+        """Whether every record of ``tp`` that the broker had at the last fetch was returned.
+
+        False for a partition this member no longer has (revoked meanwhile).
+        """
+        try:
+            highwater = self.consumer.highwater(tp)
+            return highwater is not None and self.consumer.position(tp) >= highwater
+        except IllegalStateError:
+            return False
+
+    def generation(self) -> int:
+        """The consumer group's generation this member joined last (-1 when unknown)."""
+        try:
+            return int(self.consumer._coordinator._generation.generation_id)
+        except AttributeError:
+            return -1
 
     def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         return self.consumer.end_offsets(list(tps))

@@ -112,6 +112,11 @@ class RunState:
     pending: list[Reading] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     run_models: list[Model] = field(default_factory=list)
+    #: Labels waiting for the first reading after their event time: (t, arrival, label)
+    labels: list[tuple[float, int, Label]] = field(default_factory=list)
+    labels_seen: int = 0
+    #: event time of the latest reading that went through the models
+    clock_t: float = float("-inf")
 
 
 ModelFactory = Callable[[RunStart | None, Descriptor], ModelSet]
@@ -227,7 +232,7 @@ class Worker:
             self._on_stop(state, msg)
         elif isinstance(msg, Label):
             self._sink(msg)
-            self._feed_run_models(state, msg)
+            self._on_label(state, msg)
         else:  # Estimate or Alert on an input topic: not the worker's to recompute
             self._deadletter(
                 encode(msg), f"{type(msg).__name__} is output, not input of the worker", msg.run_id
@@ -250,9 +255,29 @@ class Worker:
         for reading in waiting:
             self._on_reading(state, reading)
 
+    def _on_label(self, state: RunState, label: Label) -> None:
+        """A Label goes to the run-level models just before the first reading after its ``t``.
+
+        So the order in which the run-level models see labels and estimates follows event
+        time, not the order in which two topics happened to be read (which differs when
+        another worker replays the run). A label whose readings went through already (it came
+        later than the reorder window allowed) goes to them at once.
+        """
+        t = label.t.timestamp()
+        if t < state.clock_t:
+            self._feed_run_models(state, label)
+            return
+        state.labels_seen += 1
+        heapq.heappush(state.labels, (t, state.labels_seen, label))
+
+    def _release_labels(self, state: RunState, before_t: float) -> None:
+        while state.labels and state.labels[0][0] < before_t:
+            self._feed_run_models(state, heapq.heappop(state.labels)[2])
+
     def _on_stop(self, state: RunState, stop: RunStop) -> None:
         for sensor in state.sensors.values():
             self._release(state, sensor, float("inf"))
+        self._release_labels(state, float("inf"))
         for reading in state.pending:
             self._deadletter(
                 encode(reading),
@@ -311,6 +336,9 @@ class Worker:
             self._process(state, sensor, reading)
 
     def _process(self, state: RunState, sensor: SensorState, reading: Reading) -> None:
+        t = reading.t.timestamp()
+        self._release_labels(state, t)
+        state.clock_t = max(state.clock_t, t)
         self._sink(reading)
         state.counters.processed += 1
         self.totals.processed += 1

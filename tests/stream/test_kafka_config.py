@@ -9,7 +9,9 @@ import pytest
 from kafka_helpers import fresh_topics  # noqa: F401 - the helpers import without a broker
 
 from synthwatch.collectors.scenarios import simulate
+from synthwatch.stream import checkpoint as checkpoint_module
 from synthwatch.stream.checkpoint import (
+    BlobCache,
     Checkpoint,
     CheckpointError,
     decode_checkpoint,
@@ -19,6 +21,7 @@ from synthwatch.stream.cli import build_parser, main
 from synthwatch.stream.config import ConfigError, KafkaConfig, load_config
 from synthwatch.stream.kafka_errors import KafkaTransportError
 from synthwatch.stream.kafka_transport import client_settings, describe
+from synthwatch.stream.kafka_worker import OFFSETS_HEADER, covered_by, offsets_header
 from synthwatch.stream.transport import MemoryTransport
 from synthwatch.stream.worker import Worker
 
@@ -136,6 +139,36 @@ def test_checkpoint_restores_a_run_that_continues_identically():
     n = len(outputs)
     run(msgs[half:], original)
     assert after_restore == outputs[n:] and len(after_restore) > 10
+
+
+def test_a_blob_cache_writes_each_array_once_and_hashes_read_only_ones_once(monkeypatch):
+    msgs = list(simulate("gold", seed=2, duration_s=20, interval_s=2).messages())
+    worker = Worker(MemoryTransport(), [], publish=False, reorder_window_s=0)
+    for m in msgs[:-1]:
+        worker.handle_message(m)
+    state = worker.runs[msgs[0].run_id]
+    cache = BlobCache()
+    first: dict[str, bytes] = {}
+    encode_checkpoint(Checkpoint(state.run_id, 0, {}, state), first, cache)
+    assert first
+    cache.written |= set(first)
+    hashed: list[int] = []
+    real = checkpoint_module._digest
+    monkeypatch.setattr(checkpoint_module, "_digest", lambda a: hashed.append(a.nbytes) or real(a))
+    second: dict[str, bytes] = {}
+    raw = encode_checkpoint(Checkpoint(state.run_id, 0, {}, state), second, cache)
+    assert second == {}  # on the broker already: neither serialized nor compressed again
+    assert max(hashed, default=0) < 1_000_000  # the 2 MB read-only kernel is not hashed again
+    cp = decode_checkpoint(raw, "test", first)
+    assert cp.state.run_id == state.run_id
+
+
+def test_the_offsets_header_orders_checkpoints():
+    older = Checkpoint("r", 0, {"a": 5, "b": 9}, None)
+    newer = Checkpoint("r", 0, {"a": 7, "b": 9}, None)
+    assert newer.newer_than(older) and not older.newer_than(newer)
+    assert covered_by([(OFFSETS_HEADER, offsets_header(newer.offsets))]) == 16
+    assert covered_by([]) is None and covered_by([(OFFSETS_HEADER, b"a=x")]) is None
 
 
 def test_checkpoint_errors_say_where_and_why():
