@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from scipy.optimize import nnls
@@ -99,6 +100,10 @@ UNITS |= {"chi2_red": "1", "rel_rms_residual": "1"}
 _SIZE = ("d_mean_nm", "gsd", "d_mode_nm")
 _EDGE_FRACTION = 0.05
 _PEAK_MIN, _VALLEY_MAX = 0.1, 0.5
+
+
+#: (scale, kernel matrix, its QR) per kernel (by identity) and (fit window, bins)
+_TABLES: WeakKeyDictionary[PSDKernel, dict[tuple, tuple]] = WeakKeyDictionary()
 
 
 class NNLSPSD(Model):
@@ -164,10 +169,19 @@ class NNLSPSD(Model):
         hats *= cell[None, :]  # (n_bins, n_d): number at fine point j per unit c_k
         self._hat_area = hats.sum(axis=1)
         self._moments = np.stack([np.ones_like(t), np.exp(t), t, t * t]) @ hats.T / self._hat_area
-        k_win = (kernel.sigma_ext_nm2[sel] @ hats.T) * (kernel.path_length_cm * NM2_TO_CM2 / LN10)
-        self._scale = float(np.linalg.norm(k_win, 2))  # c = u / scale keeps the numbers O(1)
-        self._k = k_win / self._scale
-        self._q, self._r = np.linalg.qr(self._k)
+        key = (tuple(fit_window_nm), n_bins)
+        per_kernel = _TABLES.setdefault(kernel, {})
+        if key not in per_kernel:  # built once per kernel, shared read-only by every run
+            k_win = (kernel.sigma_ext_nm2[sel] @ hats.T) * (
+                kernel.path_length_cm * NM2_TO_CM2 / LN10
+            )
+            scale = float(np.linalg.norm(k_win, 2))  # c = u / scale keeps the numbers O(1)
+            k = k_win / scale
+            q, r = np.linalg.qr(k)
+            for a in (k, q, r):
+                a.setflags(write=False)
+            per_kernel[key] = (scale, k, q, r)
+        self._scale, self._k, self._q, self._r = per_kernel[key]
         lap = np.eye(n_bins, k=-1) - 2.0 * np.eye(n_bins) + np.eye(n_bins, k=1)
         cn = np.linalg.norm(self._k, axis=0)
         self._lap = np.vstack([lap / 4.0, ridge * np.diag(np.sqrt(np.median(cn) / cn))])

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -67,6 +66,7 @@ from synthwatch.models.uvvis_preprocess import (
     fill_missing,
     invalid_mask,
     noise_au,
+    peak_fit_table,
     saturation_mask,
     savgol_plan,
     savgol_smooth,
@@ -152,25 +152,6 @@ class ShapeResult:
     flags: tuple[str, ...]
     lambda_spr_nm: float | None = None
     tail_threshold: float | None = None
-
-
-@lru_cache(maxsize=16)
-def _peak_fits(
-    axis_nm: tuple[float, ...], half_width_nm: float, j0: int, j1: int
-) -> tuple[tuple[int, int, np.ndarray, np.ndarray], ...]:
-    """Per axis point k in [j0, j1]: (start, stop, pinv, pinv pinv^T) of the local cubic fit
-    over the points within ``half_width_nm``; computed once per axis and shared, read-only."""
-    wl = np.asarray(axis_nm, dtype=float)
-    out = []
-    for k in range(j0, j1 + 1):
-        sel = np.nonzero(np.abs(wl - wl[k]) <= half_width_nm + 1e-9)[0]
-        u = wl[sel[0] : sel[-1] + 1] - wl[k]
-        pinv = np.linalg.pinv(np.vstack([u**3, u * u, u, np.ones_like(u)]).T)
-        cov = pinv @ pinv.T
-        pinv.setflags(write=False)
-        cov.setflags(write=False)
-        out.append((int(sel[0]), int(sel[-1]) + 1, pinv, cov))
-    return tuple(out)
 
 
 class ShapeCheck(Model):
@@ -262,7 +243,7 @@ class ShapeCheck(Model):
         self._saturation = float(descriptor.saturation_au or DEFAULT_SATURATION_AU)
         self._max_missing = int(math.floor(max_missing_fraction * self._n))
         self._hw = max(float(peak_fit_half_width_nm), 2.0 * float(np.median(np.diff(wl))))
-        self._fits = list(_peak_fits(tuple(wl.tolist()), self._hw, self._j0, self._j1))
+        self._fits = list(peak_fit_table(tuple(wl.tolist()), self._hw, self._j0, self._j1))
         tail = np.nonzero((wl >= TAIL_WINDOW_NM[0]) & (wl <= TAIL_WINDOW_NM[1]))[0]
         covered = wl[0] <= TAIL_WINDOW_NM[0] and wl[-1] >= TAIL_WINDOW_NM[1] and tail.size >= 3
         self._tail = (int(tail[0]), int(tail[-1]) + 1) if covered else None

@@ -74,6 +74,7 @@ from synthwatch.models.uvvis_preprocess import (
     fill_missing,
     invalid_mask,
     noise_au,
+    peak_fit_table,
     saturation_mask,
     savgol_plan,
     savgol_smooth,
@@ -245,13 +246,8 @@ class FeaturePlan:
         step = float(np.median(np.diff(wl)))
         hw = max(float(peak_fit_half_width_nm), 2.0 * step)
         self.fit_half_width_nm = hw
-        self.fits = []  # per candidate maximum k in [i0, i1]: (lo, hi, pinv (3, L), cov (3, 3))
-        for k in range(self.i0, self.i1 + 1):
-            sel = np.nonzero(np.abs(wl - wl[k]) <= hw + 1e-9)[0]
-            lo, hi = int(sel[0]), int(sel[-1]) + 1
-            u = wl[lo:hi] - wl[k]
-            pinv = np.linalg.pinv(np.vstack([u**3, u * u, u, np.ones_like(u)]).T)
-            self.fits.append((lo, hi, pinv, pinv @ pinv.T))
+        # per candidate maximum k in [i0, i1]: (lo, hi, pinv (4, L), cov (4, 4)), shared
+        self.fits = list(peak_fit_table(tuple(wl.tolist()), hw, self.i0, self.i1))
         self.peak_support = (max(0, self.fits[0][0] - h), min(wl.size, self.fits[-1][1] + h))
         self.at = {}  # name -> (i, weight, support lo, support hi)
         for name, at_nm in (("a_450_au", 450.0), ("a_400_au", 400.0)):

@@ -44,6 +44,7 @@ __all__ = [
     "saturation_mask",
     "baseline_offset_au",
     "noise_au",
+    "peak_fit_table",
 ]
 
 #: Saturation level used when the descriptor gives none, AU (typical of array spectrometers).
@@ -204,3 +205,24 @@ def _median(a: np.ndarray) -> float:
         return float(np.partition(a, m)[m])
     part = np.partition(a, (m - 1, m))
     return float(0.5 * (part[m - 1] + part[m]))
+
+
+@lru_cache(maxsize=16)
+def peak_fit_table(
+    axis_nm: tuple[float, ...], half_width_nm: float, j0: int, j1: int
+) -> tuple[tuple[int, int, np.ndarray, np.ndarray], ...]:
+    """Per axis point k in [j0, j1]: (start, stop, pinv, pinv pinv^T) of the local cubic fit
+    over the points within ``half_width_nm`` (a peak's position and height by least squares);
+    computed once per axis and shared, read-only, by the features and the shape check of every
+    run."""
+    wl = np.asarray(axis_nm, dtype=float)
+    out = []
+    for k in range(j0, j1 + 1):
+        sel = np.nonzero(np.abs(wl - wl[k]) <= half_width_nm + 1e-9)[0]
+        u = wl[sel[0] : sel[-1] + 1] - wl[k]
+        pinv = np.linalg.pinv(np.vstack([u**3, u * u, u, np.ones_like(u)]).T)
+        cov = pinv @ pinv.T
+        pinv.setflags(write=False)
+        cov.setflags(write=False)
+        out.append((int(sel[0]), int(sel[-1]) + 1, pinv, cov))
+    return tuple(out)
