@@ -166,13 +166,22 @@ class KafkaWorker:
         records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
         self._apply_rebalance()
         if self._gained:
-            self._restore()
-            # a batch fetched across the rebalance may start past the committed offsets: the
-            # gained partitions are read again from those (see _restore)
-            records = [
-                r for r in records if TopicPartition(r.topic, r.partition) not in self._fresh
-            ]
-            self._fresh = set()
+            try:
+                self._restore()
+            except KafkaError as err:
+                # the broker is away (restarting): the gained partitions stay un-owned, their
+                # records are not handled, and the next step restores them and seeks them back
+                # to the commit
+                log.warning(
+                    "restoring partitions %s failed, retrying: %s", sorted(self._gained), err
+                )
+            else:
+                # a batch fetched across the rebalance may start past the committed offsets: the
+                # gained partitions are read again from those (see _restore)
+                records = [
+                    r for r in records if TopicPartition(r.topic, r.partition) not in self._fresh
+                ]
+                self._fresh = set()
         records = [r for r in records if r.partition in self.partitions]
         for record in records:
             if record.topic in READINGS_TOPICS:
@@ -306,7 +315,11 @@ class KafkaWorker:
             return
         parts = sorted({self.deferred[r][0].partition for r in waiting})
         tps = [TopicPartition(t, p) for p in parts for t in INPUT_TOPICS if t != RUNS_TOPIC]
-        ends = self.transport.end_offsets(tps)
+        try:
+            ends = self.transport.end_offsets(tps)
+        except KafkaError as err:  # the broker is away: the stops wait, asked again next step
+            log.warning("end offsets for held RunStops failed, retrying: %s", err)
+            return
         for r in waiting:
             record = self.deferred[r][0]
             targets = {tp: o for tp, o in ends.items() if tp.partition == record.partition}
@@ -476,12 +489,20 @@ class KafkaWorker:
         most input is restored.
         """
         gained, self._gained = self._gained - self.partitions, set()
-        for p in gained:
-            for t in INPUT_TOPICS:
-                tp = TopicPartition(t, p)
-                self._pos[tp] = self.transport.start_offset(tp)
-                self._replay_below[tp] = self._pos[tp]
-        for cp in self._read_checkpoints(gained):
+        try:  # what needs the broker first; nothing is installed before it has answered
+            starts = {
+                TopicPartition(t, p): self.transport.start_offset(TopicPartition(t, p))
+                for p in gained
+                for t in INPUT_TOPICS
+            }
+            checkpoints = self._read_checkpoints(gained)
+        except KafkaError:
+            self._gained |= gained  # retried at the next step
+            raise
+        for tp, start in starts.items():
+            self._pos[tp] = start
+            self._replay_below[tp] = start
+        for cp in checkpoints:
             self.partition_of[cp.run_id] = cp.partition
             self.covered[cp.run_id] = dict(cp.offsets)
             if cp.state is None:

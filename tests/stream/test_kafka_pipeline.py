@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 import pytest
 from kafka import KafkaProducer
@@ -224,7 +225,7 @@ def test_broker_restart_mid_run_loses_and_doubles_nothing(private_kafka, tmp_pat
             stop.set()
             worker.join(60)
             node.close()
-    assert not errors, errors
+    assert not errors, "".join(traceback.format_exception(errors[0])) if errors else ""
     assert 0 < seen_before_outage < 203  # the broker went away mid-run
     got = stored_estimates(path, ["restart-1"])
     want = embedded_estimates(sim.messages(), tmp_path, ["restart-1"], registry)
