@@ -49,7 +49,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -247,20 +249,18 @@ def run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     registry = MODEL_SETS[models]
-    with tempfile.TemporaryDirectory(prefix="bench_soak_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench_soak_") as tmp, ExitStack() as stack:
         recording_s = None
         if source == "store":  # the recorded day, replayed by synthwatch's replay path
             rec_path = Path(tmp) / "recording.sqlite"
             recording_s = record(rec_path, seed, hours)
-        load0 = list(os.getloadavg())
-        if source == "store":
-            rec_store = Store(rec_path, readonly=True)
-            rec_store.setup()
-            messages = replay_messages(rec_store)
+            recorded = StoreSource(stack.enter_context(Store(rec_path, readonly=True)), RUN_ID)
+            t0 = recorded.start.t
         else:
             messages = soak_messages(seed, hours)
-        first = next(messages)
-        t0 = first.t
+            first = next(messages)
+            t0 = first.t
+        load0 = list(os.getloadavg())
         progress = Progress(
             TextColumn("soak"),
             BarColumn(),
@@ -270,29 +270,29 @@ def run(
             disable=not show_progress,
         )
         task = progress.add_task("soak", total=hours * 3600.0)
-
-        def with_first():
-            yield first
-            yield from messages
-
         probe = HourProbe(t0, hours, progress, task)
         cpu0 = time.process_time()
         with progress, Store(Path(tmp) / "soak.sqlite") as store:
             if source == "store":
                 result = replay(
-                    _Replayed(rec_store, first, with_first()),
+                    recorded,
                     store,
                     tag="soak",
                     as_run_id=RUN_ID + "-replay",
                     model_factory=registry,
                     on_message=lambda msg: probe(msg, None),
                 )
-                run_id, n_messages = result.run_id, result.messages
+                run_id = result.run_id
             else:
                 result = run_embedded(
-                    with_first(), [store], speed=0.0, on_message=probe, model_factory=registry
+                    chain([first], messages),
+                    [store],
+                    speed=0.0,
+                    on_message=probe,
+                    model_factory=registry,
                 )
-                run_id, n_messages = RUN_ID, result.messages
+                run_id = RUN_ID
+            n_messages = result.messages
             probe.finish()  # the last hour ends with the input
             wall = time.perf_counter() - probe.wall0
             counts = {
@@ -300,8 +300,6 @@ def run(
             }
             integrity = store.integrity_check()
         cpu = time.process_time() - cpu0
-        if source == "store":
-            rec_store.close()
     hourly = per_hour(probe.marks)
     first_h, last_h = hourly[0], hourly[-1]
     return {
@@ -333,27 +331,6 @@ def run(
         "integrity_check": integrity,
         "hourly": hourly,
     }
-
-
-def replay_messages(rec: Store) -> Iterator[Message]:
-    """The recorded run's messages as the replay reads them (StoreSource)."""
-    return StoreSource(rec, RUN_ID).messages()
-
-
-class _Replayed:
-    """A StoreSource whose message iterator was already started (its first message read)."""
-
-    def __init__(self, rec: Store, first: Message, messages: Iterator[Message]):
-        self._source = StoreSource(rec, RUN_ID)
-        self.run_id = self._source.run_id
-        self.description = self._source.description
-        self._messages = messages
-
-    def count(self) -> int:
-        return self._source.count()
-
-    def messages(self) -> Iterator[Message]:
-        return self._messages
 
 
 def source_only(seed: int, hours: float) -> float:

@@ -37,7 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from synthwatch.collectors.folder_watch import FailedFile, FileKey, FolderWatcher, SweepFile
+from synthwatch.collectors.folder_watch import (
+    FailedFile,
+    FileKey,
+    FolderWatcher,
+    SweepFile,
+    journal_lines,
+)
 from synthwatch.collectors.impedance_stream import Rejected, SweepStream
 from synthwatch.collectors.uvvis_folder import SpectraFile, SpectraStream, UVVisFolderWatcher
 from synthwatch.stream.contract import (
@@ -103,14 +109,9 @@ class RunJournal:
         if not self.path.exists():
             return
         try:
-            raw = self.path.read_bytes()
+            lines = journal_lines(self.path)
         except OSError as err:
             raise RunJournalError(f"{self.path}: cannot read the run's journal ({err})") from err
-        complete = raw[: raw.rfind(b"\n") + 1]
-        if len(complete) != len(raw):
-            with open(self.path, "r+b") as f:
-                f.truncate(len(complete))
-        lines = complete.decode("utf-8", errors="replace").splitlines()
         if not lines or lines[0] != self._header():
             raise RunJournalError(
                 f"{self.path}, line 1: expected the journal of run {self.run_id!r} "

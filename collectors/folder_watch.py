@@ -56,7 +56,7 @@ from pathlib import Path
 from synthwatch.collectors.impedance_formats import read_sweep
 from synthwatch.collectors.impedance_sweep import ImpedanceSweep, ParseError
 
-__all__ = ["FileKey", "SweepFile", "FailedFile", "StateError", "FolderWatcher"]
+__all__ = ["FileKey", "SweepFile", "FailedFile", "StateError", "FolderWatcher", "journal_lines"]
 
 _STATE_VERSION = 1
 _IGNORED_SUFFIXES = (".tmp", ".part", "~")
@@ -92,6 +92,17 @@ class FailedFile:
 
 class StateError(ValueError):
     """The watcher's state file is unreadable or not a state file (names it and the problem)."""
+
+
+def journal_lines(path: Path) -> list[str]:
+    """The complete lines of an append-only journal; a torn last line (a crash mid-write) is
+    cut off the file. OSError if it cannot be read or cut."""
+    raw = path.read_bytes()
+    complete = raw[: raw.rfind(b"\n") + 1]
+    if len(complete) != len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(len(complete))
+    return complete.decode("utf-8", errors="replace").splitlines()
 
 
 @dataclass
@@ -149,14 +160,9 @@ class FolderWatcher:
         if not self.state_path.exists():
             return {}
         try:
-            raw = self.state_path.read_bytes()
+            lines = journal_lines(self.state_path)
         except OSError as err:
             raise StateError(f"{self.state_path}: cannot read the watcher's state ({err})") from err
-        complete = raw[: raw.rfind(b"\n") + 1]
-        if len(complete) != len(raw):
-            with open(self.state_path, "r+b") as f:
-                f.truncate(len(complete))
-        lines = complete.decode("utf-8", errors="replace").splitlines()
         first = lines[0] if lines else ""
         if first != self._header():
             raise StateError(

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from synthwatch.collectors.folder_watch import FailedFile, SweepFile
 from synthwatch.collectors.impedance_messages import (
@@ -51,7 +52,7 @@ from synthwatch.collectors.impedance_messages import (
 )
 from synthwatch.stream.contract import Descriptor, Reading
 
-__all__ = ["Rejected", "SweepStream"]
+__all__ = ["MAX_RAW_BYTES", "Rejected", "SweepStream", "raw_bytes"]
 
 #: at most this many bytes of a rejected file travel in its dead-letter record
 MAX_RAW_BYTES = 1 << 20
@@ -71,9 +72,11 @@ def _mtime_utc(event: SweepFile | FailedFile) -> datetime:
     return datetime.fromtimestamp(event.key.mtime_ns / 1e9, tz=timezone.utc)
 
 
-def _raw(event: SweepFile | FailedFile) -> bytes:
+def raw_bytes(path: str | Path) -> bytes:
+    """The first ``MAX_RAW_BYTES`` of a rejected file, for its dead letter (or why it could
+    not be read)."""
     try:
-        with open(event.path, "rb") as f:
+        with open(path, "rb") as f:
             return f.read(MAX_RAW_BYTES)
     except OSError as err:
         return f"<unreadable: {err}>".encode()
@@ -102,7 +105,9 @@ class SweepStream:
     def messages_for(self, event: SweepFile | FailedFile) -> list[Descriptor | Reading | Rejected]:
         """The messages (or rejection) one watcher event becomes."""
         if isinstance(event, FailedFile):
-            return [Rejected(_raw(event), event.reason, str(event.path), _mtime_utc(event))]
+            return [
+                Rejected(raw_bytes(event.path), event.reason, str(event.path), _mtime_utc(event))
+            ]
         sweep = event.sweep
         t = sweep.started_at or _mtime_utc(event)
         out: list[Descriptor | Reading | Rejected] = []
@@ -119,6 +124,6 @@ class SweepStream:
         try:
             reading = reading_for(sweep, self.descriptor, seq=self.next_seq, t=t)
         except AxisMismatchError as err:
-            return [*out, Rejected(_raw(event), str(err), str(event.path), t)]
+            return [*out, Rejected(raw_bytes(event.path), str(err), str(event.path), t)]
         self.next_seq += 1
         return [*out, reading]

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from synthwatch.collectors.folder_watch import FailedFile, FileKey, FolderWatcher
-from synthwatch.collectors.impedance_stream import MAX_RAW_BYTES, Rejected
+from synthwatch.collectors.impedance_stream import Rejected, raw_bytes
 from synthwatch.collectors.uvvis_files import Spectrum, UVVisParseError, read_spectra
 from synthwatch.stream.contract import Descriptor, Reading
 
@@ -78,14 +78,6 @@ def _mtime_utc(key: FileKey) -> datetime:
     return datetime.fromtimestamp(key.mtime_ns / 1e9, tz=timezone.utc)
 
 
-def _raw(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(MAX_RAW_BYTES)
-    except OSError as err:
-        return f"<unreadable: {err}>".encode()
-
-
 class SpectraStream:
     """One UV-Vis sensor of one run, fed by :class:`UVVisFolderWatcher` events (module doc).
 
@@ -117,7 +109,9 @@ class SpectraStream:
         """The messages (or rejections) one watcher event becomes."""
         if isinstance(event, FailedFile):
             return [
-                Rejected(_raw(event.path), event.reason, str(event.path), _mtime_utc(event.key))
+                Rejected(
+                    raw_bytes(event.path), event.reason, str(event.path), _mtime_utc(event.key)
+                )
             ]
         out: list[Descriptor | Reading | Rejected] = []
         for s in event.spectra:
@@ -145,7 +139,7 @@ class SpectraStream:
                     f"({axis[0]:g}..{axis[-1]:g} nm) where sensor {self.sensor_id!r} has "
                     f"{len(d)} ({d[0]:g}..{d[-1]:g} nm): a sensor keeps one axis"
                 )
-                out.append(Rejected(_raw(event.path), reason, str(event.path), t))
+                out.append(Rejected(raw_bytes(event.path), reason, str(event.path), t))
                 continue
             out.append(
                 Reading(

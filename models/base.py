@@ -112,7 +112,29 @@ def build_estimate(
     return Estimate.model_validate(msg)
 
 
-class Every(Model):
+class Wrapper:
+    """Mixin of the models that decide what their wrapped ``model`` is fed: they carry its name
+    and version, and their ``estimate`` is the model's after an update that reached it
+    (``self._fresh``), else None."""
+
+    model: Model
+    _fresh: bool = False
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.model.name
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return self.model.version
+
+    @property
+    def estimate(self) -> Any:
+        """The wrapped model's estimate after a message it saw, else None."""
+        return getattr(self.model, "estimate", None) if self._fresh else None
+
+
+class Every(Wrapper, Model):
     """Runs ``model`` on every ``every``-th message only (for models too slow for each one).
 
     Messages in between are not passed on; ``estimate`` is None after them, so a slow model
@@ -145,24 +167,11 @@ class Every(Model):
         self._k = 0
         self._fresh = False
 
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return self.model.name
-
-    @property
-    def version(self) -> str:  # type: ignore[override]
-        return self.model.version
-
     def update(self, message: Any) -> None:
         self._fresh = self._k % self.every == 0
         self._k += 1
         if self._fresh:
             self.model.update(message)
-
-    @property
-    def estimate(self) -> Any:
-        """The wrapped model's estimate after a message it saw, else None."""
-        return getattr(self.model, "estimate", None) if self._fresh else None
 
     def clone(self) -> Model:
         return Every(self.model.clone(), self.every)

@@ -38,7 +38,7 @@ import numpy as np
 
 from synthwatch.stream.contract import Estimate
 
-__all__ = ["Chart", "MultivariateChart", "as_float", "as_vector", "check_positive"]
+__all__ = ["Chart", "MultivariateChart", "as_float", "as_vector", "check_finite", "check_positive"]
 
 
 def check_positive(name: str, value: float, strict: bool = True) -> float:
@@ -49,6 +49,17 @@ def check_positive(name: str, value: float, strict: bool = True) -> float:
         raise ValueError(f"{name}: expected a number, got {value!r}") from None
     if not math.isfinite(v) or (v <= 0 if strict else v < 0):
         raise ValueError(f"{name}: expected a finite number {'>' if strict else '>='} 0, got {v}")
+    return v
+
+
+def check_finite(name: str, value: float) -> float:
+    """``float(value)`` if finite; ValueError naming it."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
     return v
 
 

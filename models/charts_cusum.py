@@ -58,7 +58,7 @@ import numpy as np
 from scipy import special
 
 from synthwatch.models.base import Model
-from synthwatch.models.charts_base import Chart, as_float, check_positive
+from synthwatch.models.charts_base import Chart, as_float, check_finite, check_positive
 
 __all__ = ["Cusum", "SelfStartingCusum", "cusum_step"]
 
@@ -176,9 +176,7 @@ class Cusum(_CusumCore, Model):
         self.sides = sides
         self.head_start = head_start
         self.quantity = quantity
-        self._mu = float(mu0)
-        if not math.isfinite(self._mu):
-            raise ValueError(f"mu0: expected a finite number, got {mu0!r}")
+        self._mu = check_finite("mu0", mu0)
         self._inv_sigma = 1.0 / check_positive("sigma", sigma)
         self._setup()
 

@@ -34,7 +34,7 @@ import math
 from typing import Any
 
 from synthwatch.models.base import Model
-from synthwatch.models.charts_base import Chart, as_float, check_positive
+from synthwatch.models.charts_base import Chart, as_float, check_finite, check_positive
 
 __all__ = ["Ewma"]
 
@@ -66,9 +66,7 @@ class Ewma(Chart, Model):
         self.L = L
         self.exact_limits = exact_limits
         self.quantity = quantity
-        self._mu = float(mu0)
-        if not math.isfinite(self._mu):
-            raise ValueError(f"mu0: expected a finite number, got {mu0!r}")
+        self._mu = check_finite("mu0", mu0)
         self._sigma = check_positive("sigma", sigma)
         self._lam = check_positive("lam", lam)
         if self._lam > 1.0:

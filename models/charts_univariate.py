@@ -61,7 +61,7 @@ import math
 from typing import Any
 
 from synthwatch.models.base import Model
-from synthwatch.models.charts_base import Chart, as_float, check_positive
+from synthwatch.models.charts_base import Chart, as_float, check_finite, check_positive
 
 __all__ = ["Shewhart", "Sprt", "RULES", "RULE_SETS"]
 
@@ -182,9 +182,7 @@ class Shewhart(Chart, Model):
         self.L = L
         self.rules = rules
         self.quantity = quantity
-        self._mu = float(mu0)
-        if not math.isfinite(self._mu):
-            raise ValueError(f"mu0: expected a finite number, got {mu0!r}")
+        self._mu = check_finite("mu0", mu0)
         self._sigma = check_positive("sigma", sigma)
         self._inv_sigma = 1.0 / self._sigma
         self._L = check_positive("L", L)
@@ -425,9 +423,7 @@ class Sprt(Chart, Model):
         self.alpha = alpha
         self.beta = beta
         self.quantity = quantity
-        self._mu = float(mu0)
-        if not math.isfinite(self._mu):
-            raise ValueError(f"mu0: expected a finite number, got {mu0!r}")
+        self._mu = check_finite("mu0", mu0)
         self._inv_sigma = 1.0 / check_positive("sigma", sigma)
         d = float(shift_sigma)
         if not math.isfinite(d) or d == 0.0:

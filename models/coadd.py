@@ -46,14 +46,15 @@ from typing import Any
 
 import numpy as np
 
-from synthwatch.models.base import Model
+from synthwatch.models.base import Model, Wrapper
 from synthwatch.stream.contract import Reading
 
 __all__ = ["Coadd"]
 
 
-class Coadd(Model):
-    """Feeds ``model`` the mean of every ``n`` consecutive good spectra (module doc)."""
+class Coadd(Wrapper, Model):
+    """Feeds ``model`` the mean of every ``n`` consecutive good spectra (module doc); its
+    ``estimate`` is the model's after a full block or a bad frame, else None."""
 
     def __init__(self, model: Model, n: int = 5, saturation_au: float | None = None):
         if not isinstance(n, int) or n < 1:
@@ -70,14 +71,6 @@ class Coadd(Model):
         self._sum: np.ndarray | None = None
         self._count = 0
         self._fresh = False
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return self.model.name
-
-    @property
-    def version(self) -> str:  # type: ignore[override]
-        return self.model.version
 
     def update(self, message: Any) -> None:
         """Add a spectrum to the block (fit the mean when it is full); pass anything else on."""
@@ -114,11 +107,6 @@ class Coadd(Model):
             return False
         sat = self.saturation_au
         return sat is None or not (values.size and float(values.max()) >= sat)
-
-    @property
-    def estimate(self) -> Any:
-        """The wrapped model's estimate after it fitted (a full block or a bad frame), else None."""
-        return getattr(self.model, "estimate", None) if self._fresh else None
 
     @property
     def pending(self) -> int:

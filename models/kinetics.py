@@ -130,7 +130,7 @@ class Kinetics(Model):
         self._last_y: float | None = None
         self._d2_sum = 0.0
         self._d2_n = 0
-        self._last_fit_t = -math.inf  # the last estimate
+        self._last_estimate_t = -math.inf
         self._last_refit_t = -math.inf  # the last fit
         self._best: CurveFit | None = None
         self._fits: dict[str, CurveFit] = {}
@@ -170,8 +170,8 @@ class Kinetics(Model):
             self._d2_n += 1
         self._last_y = y
         self._history.add(t_s, y)
-        if t_s - self._last_fit_t >= self.refit_every_s:
-            self._last_fit_t = t_s
+        if t_s - self._last_estimate_t >= self.refit_every_s:
+            self._last_estimate_t = t_s
             if self._best is None or t_s - self._last_refit_t >= self._history.bin_s:
                 self._last_refit_t = t_s
                 self._output = self._refit(message, t_s)

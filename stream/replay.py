@@ -53,7 +53,7 @@ from synthwatch.collectors.impedance_messages import (
     descriptor_for,
     reading_for,
 )
-from synthwatch.collectors.impedance_stream import MAX_RAW_BYTES, Rejected
+from synthwatch.collectors.impedance_stream import Rejected, raw_bytes
 from synthwatch.collectors.impedance_sweep import ParseError
 from synthwatch.collectors.uvvis_files import UVVisParseError, is_uvvis_export, read_spectra
 from synthwatch.stream.contract import (
@@ -135,14 +135,6 @@ class StoreSource:
 def _safe_run_id(name: str) -> str:
     text = re.sub(r"[^A-Za-z0-9_.:\-]+", "-", name).strip("-._:") or "folder"
     return text[:100]
-
-
-def _raw(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(MAX_RAW_BYTES)
-    except OSError as err:
-        return f"<unreadable: {err}>".encode()
 
 
 def _mtime(path: Path) -> datetime:
@@ -229,7 +221,7 @@ class FolderSource:
                     events.append(_Event(t, self.impedance_sensor, (n, 0), sweep=sweep))
             except (UVVisParseError, ParseError) as err:
                 t = self.start or _mtime(path)
-                rej = Rejected(_raw(path), str(err), f"replay:{path}", t)
+                rej = Rejected(raw_bytes(path), str(err), f"replay:{path}", t)
                 events.append(_Event(t, "", (n, 0), rejected=rej))
         events.sort(key=lambda e: (e.t, e.sensor, e.order))
         return events
@@ -295,7 +287,7 @@ class FolderSource:
                     )
             except AxisMismatchError as err:
                 path = self.files[e.order[0]]
-                yield Rejected(_raw(path), f"{path}: {err}", f"replay:{path}", e.t)
+                yield Rejected(raw_bytes(path), f"{path}: {err}", f"replay:{path}", e.t)
                 continue
             if e.sensor not in descriptors:
                 descriptors[e.sensor] = desc
