@@ -49,7 +49,7 @@ The budget. All the budgeted chart rules of an engine share one budget (a rule's
 same number): with ``m`` such rules, :func:`~synthwatch.models.charts_budget.split_budget`
 gives each chart the ARL0 (in samples at its own sample interval) of an ``F / m`` share (Šidák),
 and the limit follows from the chart's ARL (:mod:`~synthwatch.models.charts_arl`: Markov chains
-for CUSUM, EWMA and MEWMA, exact for Shewhart, Wald's approximation for the SPRT, ``alpha =
+for CUSUM, EWMA, MEWMA and the SPRT, exact for Shewhart, ``alpha =
 1/ARL0`` for T² and the PCA monitor). :func:`explain_chart_rules` says so in one line per rule,
 at start; the engine adds the phase I figures once each chart has finished its warm-up.
 
@@ -98,7 +98,7 @@ from synthwatch.models.charts_cusum import Cusum
 from synthwatch.models.charts_ewma import Ewma
 from synthwatch.models.charts_multivariate import HotellingT2, Mewma, reference_stats
 from synthwatch.models.charts_pca import PcaMonitor
-from synthwatch.models.charts_residuals import Ar1Whitener, fit_ar1
+from synthwatch.models.charts_residuals import Ar1Whitener, fit_ar1, phase1_check
 from synthwatch.models.charts_univariate import RULE_SETS, Shewhart, Sprt
 
 __all__ = [
@@ -351,7 +351,8 @@ def _limit(
     alpha = calibrate("sprt", budget.arl0, shift=spec.shift_sigma, beta=spec.beta)
     return alpha, (
         f"{budget.explanation} -> sprt (shift {spec.shift_sigma:+g} sigma, beta = {spec.beta:g}):"
-        f" alpha = {alpha:.4g} (ARL0 = E0[N] / alpha, Wald's approximation)"
+        f" alpha = {alpha:.4g} (ARL0 by the Markov chain of the restarted test, overshoot"
+        " included)"
     )
 
 
@@ -396,6 +397,7 @@ class ChartRunner:
         self._white: list[Ar1Whitener] = []
         self._centre: Any = None  # multivariate: (mean, sd) of phase I, to standardise
         self._explanation = ""
+        self._phase1_check = ""
         self._drift = False
 
     @property
@@ -413,6 +415,11 @@ class ChartRunner:
     @property
     def drift_detected(self) -> bool:
         return self._drift
+
+    @property
+    def phase1_check(self) -> str:
+        """ "" when phase I looked stationary, else what moved between its halves."""
+        return self._phase1_check
 
     def update(self, t: datetime, x: Any) -> None:
         self._drift = False
@@ -512,8 +519,16 @@ class ChartRunner:
             self._fail(str(e))
             return
         n = len(self._x)
+        self._phase1_check = phase1_check(ref, spec.quantities or (rule.quantity,))
+        warn = (
+            f"; WARNING {self._phase1_check}. The limit assumes a stationary, normal stream: expect"
+            " false alarms off the budget (chart a steadier quantity, a model's residuals, or"
+            " transform = 'log' for a skewed one)"
+            if self._phase1_check
+            else ""
+        )
         self._explanation = (
-            f"{_what(rule)}: phase I on {n} values ({', '.join(notes) or 'reference'}); {how}"
+            f"{_what(rule)}: phase I on {n} values ({', '.join(notes) or 'reference'}); {how}{warn}"
         )
         self._t, self._x = [], []
 

@@ -59,7 +59,7 @@ import numpy as np
 from synthwatch.models.base import Model
 from synthwatch.models.charts_base import as_float
 
-__all__ = ["Ar1Fit", "fit_ar1", "Ar1Whitener"]
+__all__ = ["Ar1Fit", "fit_ar1", "Ar1Whitener", "phase1_check"]
 
 
 @dataclass(frozen=True)
@@ -209,3 +209,62 @@ class Ar1Whitener(Model):
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
         return {"n_fit": 11}
+
+
+def phase1_check(ref: Any, names: tuple[str, ...] = (), p_min: float = 1e-3) -> str:
+    """Is phase I stationary and normal? "" if so, else what is not, for the explanation.
+
+    Compares the two halves of the phase I values (rows in time order, one column per
+    quantity; the residuals a chart will see): their variances by the two-sided F test and
+    their means by Welch's t test, each at ``p_min`` after a Bonferroni factor for the
+    columns. Every limit the budget gives assumes the chart's input is stationary; a warm-up
+    whose spread or level changes between its halves (a reaction still in its transient, a
+    model residual that shrinks as its fit settles) says the rest of the run will not look
+    like it, and the false alarms will not keep to the budget (RESULTS.md, bench_chart_rules).
+    Normal tails, which the limits also assume, are checked by D'Agostino & Pearson's omnibus
+    test of skewness and kurtosis (Biometrika 60 (1973) 613; ``scipy.stats.normaltest``): a
+    skewed statistic (an rms or a maximum) crosses a normal limit far more often.
+
+    >>> rng = np.random.default_rng(2)
+    >>> phase1_check(rng.normal(0, 1, 400))
+    ''
+    >>> phase1_check(np.r_[rng.normal(0, 2, 200), rng.normal(0, 1, 200)], ("noise",))
+    ... # doctest: +ELLIPSIS
+    'phase I: noise: sd x0.53 between its halves (p = 1.6e-17); noise: not normal (...)'
+    """
+    from scipy import stats
+
+    a = np.asarray(ref, dtype=float)
+    a = a[:, None] if a.ndim == 1 else a
+    a = a[np.isfinite(a).all(axis=1)]
+    half = a.shape[0] // 2
+    if half < 10:
+        return ""
+    first, second = a[:half], a[half : 2 * half]
+    bonferroni = a.shape[1] * 3
+    out = []
+    for j in range(a.shape[1]):
+        v1, v2 = first[:, j].var(ddof=1), second[:, j].var(ddof=1)
+        if not (v1 > 0 and v2 > 0):
+            continue
+        f = stats.f.cdf(v2 / v1, half - 1, half - 1)
+        p_sd = min(1.0, 2 * min(f, 1 - f) * bonferroni)
+        p_mean = min(1.0, stats.ttest_ind(first[:, j], second[:, j], equal_var=False).pvalue
+                     * bonferroni)  # fmt: skip
+        name = names[j] if j < len(names) else f"column {j}"
+        if p_sd < p_min:
+            out.append(f"{name}: sd x{math.sqrt(v2 / v1):.2f} between its halves (p = {p_sd:.2g})")
+        if p_mean < p_min:
+            shift = (second[:, j].mean() - first[:, j].mean()) / math.sqrt(v1)
+            out.append(f"{name}: mean moved {shift:+.2f} sd between its halves (p = {p_mean:.2g})")
+        col = a[:, j]
+        p_normal = min(1.0, stats.normaltest(col).pvalue * bonferroni)
+        if p_normal < p_min:
+            c = col - col.mean()
+            skew = float((c**3).mean() / (c**2).mean() ** 1.5)
+            kurt = float((c**4).mean() / (c**2).mean() ** 2 - 3.0)
+            out.append(
+                f"{name}: not normal (skewness {skew:.2f}, excess kurtosis {kurt:.2f}, p ="
+                f" {p_normal:.2g})"
+            )
+    return "phase I: " + "; ".join(out) if out else ""

@@ -15,7 +15,7 @@ from synthwatch.models.alert_charts import ChartRunner, explain_chart_rules
 from synthwatch.models.alert_rules import parse_rules
 from synthwatch.models.alerts import AlertEngine
 from synthwatch.models.catalogue import is_known, known_names
-from synthwatch.models.charts_arl import calibrate, cusum_arl, mewma_arl, sprt_arl0
+from synthwatch.models.charts_arl import calibrate, cusum_arl, mewma_arl, sprt_arl
 from synthwatch.models.charts_budget import split_budget
 from synthwatch.stream.contract import Estimate, Quantity, RunStart
 
@@ -213,7 +213,7 @@ def test_mewma_and_sprt_budget_limits_give_the_arl0():
     h = calibrate("mewma", arl0, p=3, lam=0.1)
     assert mewma_arl(3, 0.1, h) == pytest.approx(arl0, rel=1e-4)
     alpha = calibrate("sprt", arl0, shift=1.0, beta=0.01)
-    assert sprt_arl0(alpha, 0.01, 1.0) == pytest.approx(arl0, rel=1e-4)
+    assert sprt_arl(alpha, 0.01, 1.0) == pytest.approx(arl0, rel=1e-4)
 
 
 def test_mewma_markov_chain_reproduces_lowry_et_al():
@@ -385,3 +385,28 @@ def test_log_transform_charts_the_logarithm_and_skips_non_positive_values():
         fired += [a for a in engine.alerts if a.state == "firing"]
     assert fired and fired[0].t >= msgs[450].t
     assert fired[0].message.startswith("cusum chart on log psd.d_mean_nm: cusum: upper CUSUM")
+
+
+# ------------------------------------------------------------------- phase I check
+@pytest.mark.parametrize("kind", ["cusum", "t2"])
+def test_phase1_warns_when_the_warm_up_is_not_stationary(kind):
+    """A warm-up whose spread halves between its halves (a reaction settling) is named at
+    start with what moved; a stationary one is not (the budget assumes stationarity)."""
+    one = {"quantity": "psd.d_mean_nm"}
+    keys = {"quantities": [f"psd.{q}" for q in PSD]} if kind == "t2" else one
+    rules = parse(rule_text(kind, **keys, warmup_s=3600.0, false_alarms_per_day=1.0))
+    for settling, warned in ((False, False), (True, True)):
+        msgs = stream(seed=4, n=240)
+        if settling:  # the first 30 min twice as noisy: d_mean's deviations doubled
+            for m in msgs[:60]:
+                q = m.quantities[0]
+                m.quantities[0] = Quantity(name=q.name, value=15.0 + 2 * (q.value - 15.0),
+                                           units=q.units)  # fmt: skip
+        engine = AlertEngine(rules=rules)
+        for m in msgs:
+            engine.update(m)
+        runner = engine._states[(f"{kind}_rule", "uv1")].detector
+        assert runner.ready
+        assert bool(runner.phase1_check) is warned
+        text = engine.explanations[-1]
+        assert ("WARNING phase I: psd.d_mean_nm: sd x0." in text) is warned, text
