@@ -327,14 +327,15 @@ def _limit(
 ) -> tuple[float, str]:
     """The chart's limit (h, L or alpha) for its share of the budget, and the explanation.
 
-    ``n_phase1`` (and ``phi`` for AR(1) residuals): widen a CUSUM, EWMA or Shewhart limit for
+    ``n_phase1`` (and ``phi`` for AR(1) residuals): widen a CUSUM, EWMA, Shewhart or SPRT limit for
     the estimation error of phase I (:func:`~synthwatch.models.charts_budget.limit_for_budget`).
     """
     spec, kind = rule.chart, rule.kind
-    if kind in ("cusum", "ewma", "shewhart", "t2"):
+    if kind in ("cusum", "ewma", "shewhart", "sprt", "t2"):
         lim = limit_for_budget(
             budget, kind, k=spec.k, sides=spec.sides, lam=spec.lam or 0.2,  # type: ignore[arg-type]
-            n_phase1=n_phase1 if kind != "t2" else None, phi=phi,
+            n_phase1=n_phase1 if kind != "t2" else None, phi=phi, shift=spec.shift_sigma,
+            beta=spec.beta,
         )  # fmt: skip
         return lim.limit, lim.explanation
     if kind == "spe":
@@ -348,12 +349,7 @@ def _limit(
             f"{budget.explanation} -> mewma (p = {p}, lam = {lam:g}, asymptotic covariance):"
             f" h = {h:.3f} (ARL0 by Runger & Prabhu's Markov chain)"
         )
-    alpha = calibrate("sprt", budget.arl0, shift=spec.shift_sigma, beta=spec.beta)
-    return alpha, (
-        f"{budget.explanation} -> sprt (shift {spec.shift_sigma:+g} sigma, beta = {spec.beta:g}):"
-        f" alpha = {alpha:.4g} (ARL0 by the Markov chain of the restarted test, overshoot"
-        " included)"
-    )
+    raise ValueError(f"{rule.name}: no budgeted limit for a {kind} chart")
 
 
 def explain_chart_rules(rules: Sequence[Any]) -> list[str]:

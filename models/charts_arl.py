@@ -229,13 +229,19 @@ def sprt_arl0(alpha: float, beta: float, shift: float) -> float:
 
 
 def sprt_arl(
-    alpha: float, beta: float, shift: float, true_shift: float = 0.0, n_states: int = 200
+    alpha: float,
+    beta: float,
+    shift: float,
+    true_shift: float = 0.0,
+    n_states: int = 200,
+    scale: float = 1.0,
 ) -> float:
     """ARL of Wald's SPRT restarted at 0 after each acceptance, by a Markov chain (no overshoot
     approximation): the in-control ARL for ``true_shift = 0``, the mean delay under a shift.
 
     The log likelihood ratio of one observation, ``d (z - d/2)`` for ``z ~ N(true_shift, 1)``,
-    moves the statistic between ``B = log(beta / (1 - alpha))`` and ``A = log((1 - beta) /
+    (``scale``: the observations' sd, 1 when the chart's sigma is right) moves the statistic
+    between ``B = log(beta / (1 - alpha))`` and ``A = log((1 - beta) /
     alpha)``; a step at or below B accepts ``mu0`` and restarts the test at 0, a step at or
     above A signals. As in Brook & Evans, Biometrika 59 (1972) 539, (B, A) is cut into
     ``n_states`` intervals represented by their midpoints, plus the exact restart state 0; the
@@ -254,14 +260,17 @@ def sprt_arl(
         raise ValueError(f"shift: expected a finite non-zero number, got {shift}")
     if n_states < 10:
         raise ValueError(f"n_states: expected >= 10, got {n_states}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale: expected a positive sd, got {scale}")
     d = abs(shift)
-    mean = d * (math.copysign(1.0, shift) * true_shift - 0.5 * d)  # the step's mean, sd d
+    mean = d * (math.copysign(1.0, shift) * true_shift - 0.5 * d)  # the step's mean
+    sd = d * scale
     a = math.log((1.0 - beta) / alpha)
     b = math.log(beta / (1.0 - alpha))
     w = (a - b) / n_states
     c = np.concatenate(([0.0], b + (np.arange(n_states) + 0.5) * w))  # state 0: the restart
     edges = b + np.arange(n_states + 1) * w
-    cdf = ndtr((edges[None, :] - c[:, None] - mean) / d)  # P(next <= edge) from each state
+    cdf = ndtr((edges[None, :] - c[:, None] - mean) / sd)  # P(next <= edge) from each state
     q = np.zeros((n_states + 1, n_states + 1))
     q[:, 1:] = cdf[:, 1:] - cdf[:, :-1]
     q[:, 0] += cdf[:, 0]  # at or below B: accepted, the test restarts at 0

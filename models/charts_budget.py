@@ -55,7 +55,7 @@ import numpy as np
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
-from synthwatch.models.charts_arl import calibrate, cusum_arl, ewma_arl, shewhart_arl
+from synthwatch.models.charts_arl import calibrate, cusum_arl, ewma_arl, shewhart_arl, sprt_arl
 
 __all__ = [
     "ChartBudget",
@@ -143,23 +143,27 @@ def split_budget(
 
 def limit_for_budget(
     budget: ChartBudget,
-    chart: Literal["cusum", "ewma", "shewhart", "t2", "pca"],
+    chart: Literal["cusum", "ewma", "shewhart", "sprt", "t2", "pca"],
     *,
     k: float = 0.5,
     sides: Literal["two", "upper", "lower"] = "two",
     lam: float = 0.2,
     n_phase1: int | None = None,
     phi: float | None = None,
+    shift: float = 1.0,
+    beta: float = 0.01,
 ) -> ChartLimit:
     """The limit giving ``budget.arl0``, explained.
 
-    CUSUM ``h``, EWMA or Shewhart ``L``; for the charts that judge each observation alone, the
-    false-alarm probability per observation: Hotelling T² ``alpha = 1 / ARL0``, PCA monitor
-    ``alpha`` for each of its two limits (T² and SPE, Šidák split). MEWMA has no entry: its
-    limit comes from simulation (:func:`~synthwatch.models.charts_multivariate.mewma_h`),
+    CUSUM ``h``, EWMA or Shewhart ``L``, SPRT ``alpha`` (for ``shift`` in sigma and ``beta``,
+    by the Markov chain of :func:`~synthwatch.models.charts_arl.sprt_arl`); for the charts
+    that judge each observation alone, the false-alarm probability per observation: Hotelling
+    T² ``alpha = 1 / ARL0``, PCA monitor ``alpha`` for each of its two limits (T² and SPE,
+    Šidák split). MEWMA has no entry: its limit comes from simulation
+    (:func:`~synthwatch.models.charts_multivariate.mewma_h`),
     which is too costly for the ARL0 of a daily budget.
 
-    With ``n_phase1`` (CUSUM, EWMA, Shewhart) the limit is widened for the estimation error of
+    With ``n_phase1`` (CUSUM, EWMA, Shewhart, SPRT) the limit is widened for the estimation error of
     a phase I of that many values (``phi``: of an AR(1) fit whose residuals are charted), so
     that the expected false-alarm rate over runs meets the budget (module docstring).
     """
@@ -183,6 +187,14 @@ def limit_for_budget(
         params = {}
         what = f"shewhart (one-point rule only): L = {h:.3f} sigma"
         name = "L"
+    elif chart == "sprt":
+        h = calibrate("sprt", budget.arl0, shift=shift, beta=beta)
+        params = {"shift": shift, "beta": beta}
+        what = (
+            f"sprt (shift {shift:+g} sigma, beta = {beta:g}): alpha = {h:.4g} (ARL0 by the Markov"
+            " chain of the restarted test, overshoot included)"
+        )
+        name = "alpha"
     elif chart == "t2":
         h = 1.0 / budget.arl0
         params = {}
@@ -197,12 +209,17 @@ def limit_for_budget(
         raise ValueError(
             f"chart: expected 'cusum', 'ewma', 'shewhart', 't2' or 'pca', got {chart!r}"
         )
-    if n_phase1 is not None and chart in ("cusum", "ewma", "shewhart"):
+    if n_phase1 is not None and chart in ("cusum", "ewma", "shewhart", "sprt"):
         h0 = h
-        h = _adjusted(chart, budget.arl0, n_phase1, phi, k, sides, lam, h0)
+        if chart == "sprt":  # searched as -log(alpha), wider as it grows like the others
+            h = math.exp(-_adjusted(chart, budget.arl0, n_phase1, phi, shift, "upper", beta,
+                                    -math.log(h0)))  # fmt: skip
+        else:
+            h = _adjusted(chart, budget.arl0, n_phase1, phi, k, sides, lam, h0)
         sd = phase1_scale_sd(n_phase1, phi if chart != "shewhart" else None)
         what += (
-            f"; widened to {name} = {h:.3f} for phase I estimation from {n_phase1} values"
+            f"; widened to {name} = {f'{h:.4g}' if chart == 'sprt' else f'{h:.3f}'} for phase I"
+            f" estimation from {n_phase1} values"
             f" (scale error {100 * sd:.1f} %{'' if phi is None else f', AR(1) phi {phi:.2f}'}):"
             " expected false-alarm rate over runs as budgeted"
         )
@@ -235,6 +252,8 @@ def _arl(chart: str, limit: float, k: float, sides: str, lam: float, s: float, d
 
 
 def _arl_or_raise(chart, limit, k, sides, lam, s, d) -> float:
+    if chart == "sprt":  # limit = -log(alpha), k = the shift tested for, lam = beta
+        return sprt_arl(math.exp(-limit), lam, k, true_shift=d, scale=s, n_states=100)
     if chart == "cusum":
         return cusum_arl(k / s, limit / s, shift=d / s, sides=sides, n_states=100)  # type: ignore[arg-type]
     if chart == "ewma":

@@ -166,3 +166,19 @@ def test_phase1_widening_meets_the_budget_in_expectation():
     assert sh.limit == pytest.approx(limit_for_budget(b, "shewhart", n_phase1=480).limit)
     with pytest.raises(ValueError, match="n_phase1: expected an integer >= 10"):
         limit_for_budget(b, "cusum", n_phase1=3)
+
+
+def test_sprt_budget_limit_is_widened_for_phase_i():
+    """The SPRT's alpha comes from the Markov chain, and a phase I of 480 values makes it
+    smaller: the expected false-alarm rate over the sigma estimate's error is the budget's."""
+    from synthwatch.models.charts_arl import sprt_arl
+    from synthwatch.models.charts_budget import limit_for_budget, split_budget
+
+    budget = split_budget(1.0, 30.0, 5)
+    plain = limit_for_budget(budget, "sprt", shift=1.0, beta=0.01)
+    assert sprt_arl(plain.limit, 0.01, 1.0) == pytest.approx(budget.arl0, rel=1e-3)
+    wide = limit_for_budget(budget, "sprt", shift=1.0, beta=0.01, n_phase1=480, phi=0.0)
+    assert 0.4 * plain.limit < wide.limit < 0.9 * plain.limit
+    assert "widened to alpha = " in wide.explanation
+    # a 5 % larger sd than phase I saw doubles the false alarms of the unwidened test
+    assert sprt_arl(plain.limit, 0.01, 1.0, scale=1.05) < 0.6 * budget.arl0
