@@ -162,6 +162,161 @@ SILICA_RULES_LOG = "\n".join(
     line + ('\ntransform = "log"' if line.startswith("quantit") and "residual" in line else "")
     for line in SILICA_RULES.splitlines()
 )
+#: third design (default, ``--design screened``): only quantities that passed :func:`screen` on
+#: five training runs per system (seeds 1000-1004, which are not among the benchmark's runs).
+#: The charts with memory (CUSUM, EWMA, SPRT) on streams whose AR(1) residuals are also white;
+#: the memoryless ones (Shewhart, T², SPE: each point judged alone, so only the marginal
+#: distribution matters) on stationary, normal-tailed streams. No two quantities of one
+#: measurement pass with white residuals in these runs, so no MEWMA here (its ARL is checked by
+#: Monte Carlo in bench_charts).
+PROBE = ["scalar.temperature_degC", "scalar.rate_per_min"]
+GOLD_RULES_SCREENED = f"""
+[[rule]]
+name = "noise_cusum"
+kind = "cusum"
+quantity = "uvvis_features.noise_au"
+{COMMON}
+[[rule]]
+name = "noise_ewma"
+kind = "ewma"
+quantity = "uvvis_features.noise_au"
+lam = 0.1
+{COMMON}
+[[rule]]
+name = "noise_sprt"
+kind = "sprt"
+quantity = "uvvis_features.noise_au"
+shift_sigma = 1.0
+{COMMON}
+[[rule]]
+name = "temperature_shewhart"
+kind = "shewhart"
+quantity = "scalar.temperature_degC"
+{COMMON}
+[[rule]]
+name = "probe_t2"
+kind = "t2"
+quantities = {json.dumps(PROBE)}
+{COMMON}
+"""
+SILICA_RULES_SCREENED = f"""
+[[rule]]
+name = "fit_residual_cusum"
+kind = "cusum"
+quantity = "impedance_fit.rel_rms_residual"
+{COMMON}
+[[rule]]
+name = "fit_residual_ewma"
+kind = "ewma"
+quantity = "impedance_fit.rel_rms_residual"
+lam = 0.1
+{COMMON}
+[[rule]]
+name = "fit_residual_sprt"
+kind = "sprt"
+quantity = "impedance_fit.rel_rms_residual"
+shift_sigma = 1.0
+{COMMON}
+[[rule]]
+name = "temperature_shewhart"
+kind = "shewhart"
+quantity = "scalar.temperature_degC"
+{COMMON}
+[[rule]]
+name = "probe_spe"
+kind = "spe"
+quantities = {json.dumps(PROBE)}
+n_components = 1
+{COMMON}
+"""
+MEMORY = ("cusum", "ewma", "sprt", "mewma")
+TRAIN_SEEDS = range(1000, 1005)
+
+
+def screen_stream(t_s: np.ndarray, x: np.ndarray) -> dict | None:
+    """One training run's quantity after an AR(1) phase I on its first WARMUP_S: its residuals'
+    4-h block means and sds after phase I (in phase I sd), tail, autocorrelation, and what
+    the engine's phase I check says."""
+    from synthwatch.models.charts_residuals import fit_ar1, phase1_check
+
+    t = t_s - t_s[0]
+    try:
+        fit = fit_ar1(x[t < WARMUP_S])
+    except ValueError:
+        return None
+    r = (x[1:] - fit.mu - fit.phi * (x[:-1] - fit.mu)) / fit.sigma_e
+    tr = t[1:]
+    blocks = [r[(tr >= a) & (tr < a + 4 * 3600)] for a in range(int(WARMUP_S), 86400, 4 * 3600)]
+    blocks = [b for b in blocks if b.size > 10]
+    after = r[tr >= WARMUP_S]
+    if not blocks or after.size < 50:
+        return None
+    c = after - after.mean()
+    acf = [float((c[k:] * c[:-k]).mean() / c.var()) for k in range(1, 11)]
+    return {
+        "block_mean": max(abs(float(b.mean())) for b in blocks),
+        "block_sd": [min(float(b.std()) for b in blocks), max(float(b.std()) for b in blocks)],
+        "tail4": float((np.abs(after) > 4).mean()),
+        "acf_max": max(abs(a) for a in acf),
+        "phase1_check": phase1_check(r[tr < WARMUP_S]),
+    }
+
+
+def screen(cache: Path, golden_dir: Path) -> dict:
+    """Which quantities a budgeted chart can be trusted on, from the training runs alone.
+
+    Stationary: the largest 4-h block mean within 0.25 sd and every block sd within 0.85-1.15
+    of phase I's, averaged over the runs; normal tails: P(|r| > 4) at most 4 times the normal
+    6.3e-5; the engine's phase I check silent in 4 of 5 runs. White (for charts with memory):
+    every autocorrelation of lags 1-10 within 0.1.
+    """
+    out: dict[str, dict] = {}
+    for system in ("gold", "silica"):
+        per_q: dict[str, list] = {}
+        for seed in TRAIN_SEEDS:
+            rows, _, t0 = estimates(system, seed, None, cache, golden_dir)
+            series: dict[str, list] = {}
+            for t, _, meas, flags, q in rows:
+                if flags:
+                    continue
+                for name, v in q.items():
+                    if isinstance(v, float) and math.isfinite(v):
+                        pt = ((t - t0).total_seconds(), v)
+                        series.setdefault(f"{meas}.{name}", []).append(pt)
+            for name, pts in series.items():
+                a = np.array(pts)
+                with np.errstate(all="ignore"):
+                    res = screen_stream(a[:, 0], a[:, 1])
+                if res is not None:
+                    per_q.setdefault(name, []).append(res)
+        for name, runs in sorted(per_q.items()):
+            if len(runs) < len(TRAIN_SEEDS):
+                continue
+            bm = float(np.mean([r["block_mean"] for r in runs]))
+            lo = float(np.mean([r["block_sd"][0] for r in runs]))
+            hi = float(np.mean([r["block_sd"][1] for r in runs]))
+            tail = float(np.mean([r["tail4"] for r in runs]))
+            acf = float(np.mean([r["acf_max"] for r in runs]))
+            quiet = sum(1 for r in runs if not r["phase1_check"])
+            stationary = bm <= 0.25 and 0.85 <= lo and hi <= 1.15 and tail <= 2.5e-4 and quiet >= 4
+            out[f"{system}:{name}"] = {
+                "block_mean": round(bm, 3), "block_sd": [round(lo, 3), round(hi, 3)],
+                "tail4": tail, "acf_max": round(acf, 3), "phase1_quiet": quiet,
+                "stationary": stationary, "white": stationary and acf <= 0.1,
+            }  # fmt: skip
+    return out
+
+
+def screened_ok(rules, system: str, table: dict) -> dict[str, bool]:
+    """Each rule: did its quantities pass the screen its chart kind needs?"""
+    ok = {}
+    for rule in rules:
+        names = rule.chart.quantities or (rule.quantity,)
+        need = "white" if rule.kind in MEMORY else "stationary"
+        ok[rule.name] = all(table.get(f"{system}:{n}", {}).get(need, False) for n in names)
+    return ok
+
+
 GOLDEN_QUANTITIES = ("kinetics.conversion", "impedance_fit.r_s_ohm", "impedance_fit.r_ct_ohm",
                      "impedance_fit.conductivity_s_per_m", "impedance_fit.cpe_q_s_alpha",
                      "impedance_fit.cpe_alpha")  # fmt: skip
@@ -309,6 +464,9 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=0, help="seed of the first clean run")
     ap.add_argument("--faulty", type=int, default=3)
     ap.add_argument("--golden", type=int, default=5)
+    ap.add_argument("--design", choices=("screened", "previous"), default="screened",
+                    help="screened: the rules on quantities that passed screen(); previous: "
+                    "GOLD_RULES and the --silica design")  # fmt: skip
     ap.add_argument("--silica", choices=("health", "health-log", "golden-z"), default="health")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "bench-chart-rules")
     ap.add_argument("--json", type=Path)
@@ -320,11 +478,21 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     cpu0 = time.process_time()
+    screened = args.design == "screened"
     rule_sets = {
-        "gold": tuple(parse_rules(GOLD_RULES, "gold-rules.toml", is_known, known_names())),
+        "gold": tuple(
+            parse_rules(
+                GOLD_RULES_SCREENED if screened else GOLD_RULES,
+                "gold-rules.toml",
+                is_known,
+                known_names(),
+            )  # fmt: skip
+        ),
         "silica": tuple(
             parse_rules(
-                {
+                SILICA_RULES_SCREENED
+                if screened
+                else {
                     "health": SILICA_RULES,
                     "health-log": SILICA_RULES_LOG,
                     "golden-z": SILICA_RULES_GOLDEN_Z,
@@ -338,6 +506,10 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     golden_dir = golden(args.cache, args.golden)
     golden_s = time.perf_counter() - t
+    t = time.perf_counter()
+    table = screen(args.cache, golden_dir)
+    screen_s = time.perf_counter() - t
+    rules_pass = {system: screened_ok(rules, system, table) for system, rules in rule_sets.items()}
     pipeline_s = 0.0
     engine_cpu = 0.0
     clean = {"runs": 0, "monitored_h": 0.0, "chart": 0, "page_hinkley": 0, "adwin": 0}
@@ -432,7 +604,14 @@ def main(argv=None) -> int:
         "load_average": os.getloadavg(),
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "warmup_s": WARMUP_S,
-        "silica_rules": args.silica,
+        "design": args.design,
+        "silica_rules": args.silica if not screened else "screened",
+        "screen": {
+            "training_seeds": list(TRAIN_SEEDS),
+            "rules_pass": rules_pass,
+            "quantities": table,
+            "wall_s": screen_s,
+        },  # fmt: skip
         "explanations": explanations,
         "clean": clean,
         "faults": detection,
