@@ -280,3 +280,19 @@ def test_self_starting_u_error_bound_where_hills_second_correction_is_skipped(nu
             worst_far = max(worst_far, abs(c.u - exact))
     assert worst_hill < 1e-9
     assert worst_exact < 1e-7 and worst_far < 1e-6
+
+
+def test_small_degrees_of_freedom_series_is_scipys_t_to_normal():
+    """Below 20 degrees of freedom U is the finite series of A&S 26.7.3 (scipy's stdtr where
+    A > 0.99), equal to scipy's ndtri(stdtr(nu, t)) (8.3 where that is not finite) to 1e-12."""
+    from scipy import special
+
+    from synthwatch.models.charts_cusum import _t_to_normal
+
+    ts = np.r_[np.linspace(-70.0, 70.0, 7001), [0.0, -0.0, 1e-300, 63.6, 64.0, 1e300, -1e300]]
+    for nu in range(1, 20):
+        for t in ts.tolist():
+            exact = float(special.ndtri(special.stdtr(float(nu), t)))
+            if not math.isfinite(exact):
+                exact = 8.3 if t > 0 else -8.3
+            assert _t_to_normal(t, float(nu)) == pytest.approx(exact, rel=0, abs=1e-12), (nu, t)
