@@ -304,7 +304,8 @@ class Shewhart(Chart, Model):
 
     def _transition(self, row: list[Any], i: int, z: float, prev: float) -> tuple[list[Any], str]:
         """Next row and rule from ``row`` at index ``i`` (3 * zone + step + 1), by the general
-        code; kept in the row unless ``i`` is 29 (exactly +-1 sigma with N7: the actual z)."""
+        code; kept in the row, except from indices 28-30 (exactly +-1 sigma with N7: stepped
+        with the actual z and previous z, never kept)."""
         active = self._active
         scratch = _SCRATCH.get(active)
         if scratch is None:

@@ -207,7 +207,9 @@ def test_every_univariate_chart_counts_what_it_cannot_use_and_never_raises(value
         assert (chart.n_seen, chart.n_invalid) == (usable, len(values) - usable)
 
 
-@pytest.mark.parametrize("rules", ["western_electric", "nelson", ("N3", "N7"), ("N4", "N8")])
+@pytest.mark.parametrize(
+    "rules", ["western_electric", "nelson", ("N3", "N7"), ("N4", "N8"), ("N1", "N7")]
+)
 def test_fast_path_is_the_general_code_across_invalid_points_boundaries_and_pickling(rules):
     """The list-indexed rows agree with the general code on the zone boundaries (exactly 0,
     +-1, +-2, +-L sigma), on invalid points right after a signal (they cancel the restart),
