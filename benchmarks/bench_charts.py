@@ -1,6 +1,7 @@
 """Control charts: ARL against published tables and Monte Carlo, speed, a day's false alarms.
 
     python benchmarks/bench_charts.py [--runs 20000] [--speed-n 200000] [--days 50] [--json OUT]
+    python benchmarks/bench_charts.py --speed-only [--speed-n 100000] [--json OUT]   # part 3 only
 
 1. ARL by the Brook & Evans Markov chain (``charts_arl``) for the two-sided tabular CUSUM
    (k = 0.5, h = 4 and 5) and the EWMA (lam = 0.1, L = 2.814 and lam = 0.2, L = 2.962, both
@@ -293,12 +294,27 @@ def day_false_alarms(days: int, seed: int = 5) -> dict:
     }
 
 
+def print_speed(n: int, out: dict) -> None:
+    print(f"== Speed, {n} updates; best of 7 (ratio of best rates; pairs) ==")
+    out["speed"] = sp = speed(n)
+    for name, r in sp.items():
+        rate, ratio = r["updates_per_s"] / 1e6, r["ratio_to_page_hinkley"]
+        lo, hi = r["ratio_pairs_min_max"]
+        print(
+            f"{name:<34} {rate:6.2f} M updates/s  ratio to PageHinkley {ratio:.2f}"
+            f"  (pairs: median {r['ratio_pairs_median']:.2f}, {lo:.2f}-{hi:.2f})"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20_000)
     ap.add_argument("--speed-n", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=50)
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--speed-only", action="store_true", help="only the univariate speed part (part 3)"
+    )
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     out: dict = {
@@ -308,8 +324,20 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "numpy": np.__version__,
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "cpu_affinity": sorted(os.sched_getaffinity(0)),
         },
+        "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "load_average_start": list(os.getloadavg()),
     }
+    if args.speed_only:
+        print_speed(args.speed_n, out)
+        out["load_average_end"] = list(os.getloadavg())
+        out["seconds"] = time.perf_counter() - t_start
+        print(f"total {out['seconds']:.0f} s")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(out, f, indent=1)
+        return 0
     rows, calib = arl_tables()
     out["arl_tables"], out["calibrated_L"] = rows, calib
     print("== ARL: Markov chain vs published ==")
@@ -334,15 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  chain {r['markov_arl']:9.3f}  diff {100 * r['rel_diff']:+6.2f} %"
             f"  3%: {ok3}  ({r['seconds']:.2f} s)"
         )
-    print(f"== Speed, {args.speed_n} updates; best of 7 (ratio of best rates; pairs) ==")
-    out["speed"] = sp = speed(args.speed_n)
-    for name, r in sp.items():
-        rate, ratio = r["updates_per_s"] / 1e6, r["ratio_to_page_hinkley"]
-        lo, hi = r["ratio_pairs_min_max"]
-        print(
-            f"{name:<34} {rate:6.2f} M updates/s  ratio to PageHinkley {ratio:.2f}"
-            f"  (pairs: median {r['ratio_pairs_median']:.2f}, {lo:.2f}-{hi:.2f})"
-        )
+    print_speed(args.speed_n, out)
     out["multivariate_speed"] = mv = multivariate_speed()
     for name, r in mv.items():
         print(f"{name:<34} median {r['median_us']:.2f} us  p95 {r['p95_us']:.2f} us (p = 10)")
@@ -357,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, n in day["false_alarms"].items():
         inside = day["inside_interval"][name]
         print(f"CUSUM on {name}: {n} ({day['per_day'][name]:.2f} a day), inside: {inside}")
+    out["load_average_end"] = list(os.getloadavg())
     out["seconds"] = time.perf_counter() - t_start
     print(f"total {out['seconds']:.0f} s")
     if args.json:

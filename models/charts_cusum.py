@@ -23,7 +23,13 @@ From 20 degrees of freedom on, ``Phi^-1(F_t)`` is Hill's normalising transformat
 ACM 13 (1970) 617, Algorithm 395): with ``a = nu - 1/2``, ``b = 48 a^2``,
 ``w = sqrt(a ln(1 + t^2 / nu))``, ``U = w + (w^3 + 3w) / b - (4w^7 + 33w^5 + 240w^3 + 855w) /
 (10 b (b + 0.8 w^4 + 100))``, within 1e-7 of the exact value for ``|U| < 6`` (tested) and
-ten times cheaper than scipy's ``ndtri(stdtr(nu, t))``, which is used below 20.
+ten times cheaper than scipy's ``ndtri(stdtr(nu, t))``. Below 20 the exact value is taken:
+``F_t`` from its finite series (Abramowitz & Stegun 26.7.3) and scipy's ``ndtri``, or scipy's
+``stdtr`` where ``P(|T| <= |t|) > 0.99`` (the series would lose digits there). ``t^2 / nu`` is
+Welford's increment of the sum of squares over that sum, ``d (x_n - mean_n) / M2_{n-1}``, so
+no square root is taken for ``t``; the second correction is added where it exceeds 1e-9, i.e.
+where ``a < 69 + 15 w^2`` (a bound fitted over ``w^2`` in [0, 100] and tested against the full
+formula: U within 1e-9 of Hill's, from 20 degrees of freedom).
 The ``U_n`` of an in-control normal process are independent N(0, 1) (Hawkins 1987, eq. 2), so
 the CUSUM on them has the ARL of the fixed-reference chart with the same k and h, from the
 third observation on. After a signal the chart starts learning afresh (a new regime).
@@ -64,6 +70,53 @@ __all__ = ["Cusum", "SelfStartingCusum", "cusum_step"]
 
 _sqrt = math.sqrt
 _log1p = math.log1p
+_atan = math.atan
+_ndtri = special.ndtri
+
+
+def _central_coefficients(nu: int) -> tuple[float, ...]:
+    """Coefficients, highest power first, of the finite series of A(t | nu) in cos^2 theta
+    (Abramowitz & Stegun 26.7.3): even nu, 1 + x/2 + 1*3 x^2/(2*4) + ... up to x^(nu/2 - 1);
+    odd nu, 1 + 2x/3 + 2*4 x^2/(3*5) + ... up to x^((nu - 3)/2) (none for nu = 1)."""
+    c, out = 1.0, [1.0]
+    for j in range(1, nu // 2 if nu % 2 == 0 else (nu - 1) // 2):
+        c *= (2 * j - 1) / (2 * j) if nu % 2 == 0 else (2 * j) / (2 * j + 1)
+        out.append(c)
+    return tuple(reversed(out)) if nu > 1 else ()
+
+
+#: nu (as a float: the chart counts in floats) -> (odd, coefficients), for 1 <= nu < 20
+_CENTRAL = {float(nu): (nu % 2 == 1, _central_coefficients(nu)) for nu in range(1, 20)}
+
+
+def _t_to_normal(t: float, nu: float) -> float:
+    """``Phi^-1(F_t(t; nu))`` for an integer ``1 <= nu < 20``, exact to rounding.
+
+    Where ``A = P(|T| <= |t|) <= 0.99`` it is the finite series of Abramowitz & Stegun
+    26.7.3 (``theta = atan(|t| / sqrt(nu))``; even nu: ``A = sin theta * S(cos^2 theta)``;
+    odd nu: ``A = 2 / pi * (theta + sin theta cos theta S(cos^2 theta))``) and scipy's
+    ``ndtri``: several times cheaper than ``stdtr``; beyond, where ``1 - A`` would lose digits,
+    scipy's ``ndtri(stdtr(nu, t))``. Tested against the latter to 1e-12.
+    """
+    if -64.0 < t < 64.0:  # A > 0.99 beyond, for every nu >= 1
+        odd, coefficients = _CENTRAL[nu]
+        r2 = nu + t * t
+        x = nu / r2  # cos^2 theta
+        sin = abs(t) / _sqrt(r2)
+        series = 0.0
+        for c in coefficients:
+            series = series * x + c
+        if odd:
+            a = 0.6366197723675814 * (_atan(abs(t) / _sqrt(nu)) + sin * _sqrt(x) * series)
+        else:
+            a = sin * series
+        if a <= 0.99:
+            return float(_ndtri(0.5 + 0.5 * a if t >= 0.0 else 0.5 - 0.5 * a))
+    u = float(_ndtri(special.stdtr(nu, t)))
+    if u - u != 0.0:  # t beyond the t distribution's double precision tail
+        u = 8.3 if t > 0.0 else -8.3
+    return u
+
 
 Sides = Literal["two", "upper", "lower"]
 
@@ -256,6 +309,15 @@ class SelfStartingCusum(_CusumCore, Model):
         self._mean = 0.0
         self._m2 = 0.0
         self._u = math.nan
+        self._n_past = 0  # valid observations before the current regime (n_seen adds _m)
+        self._constants()
+
+    def _constants(self) -> None:
+        # a side that is off has k = inf: its sum stays 0 without a test per point
+        self._k_hi = self._k if self._up else math.inf
+        self._k_lo = self._k if self._down else math.inf
+        self._hs_hi = self._hs if self._up else 0.0
+        self._hs_lo = self._hs if self._down else 0.0
 
     def update(self, x: Any) -> None:
         if x.__class__ is not float:
@@ -264,65 +326,67 @@ class SelfStartingCusum(_CusumCore, Model):
             self._n_invalid += 1
             self._drift = False
             return
-        self._n += 1
-        # the hot path of a 1 Hz stream: state in locals, the CUSUM step inlined, and Hill's
-        # second correction (below 1e-12 from 1000 degrees of freedom) skipped where it is nil
+        # the hot path of a 1 Hz stream: state in locals, the CUSUM step inlined
         if self._drift:  # a new regime: learn it afresh, the sums from the head start
-            m, mean, m2 = 0.0, 0.0, 0.0
-            self._s_hi = self._hs if self._up else 0.0
-            self._s_lo = self._hs if self._down else 0.0
+            self._n_past += int(self._m)
+            m = mean = m2 = 0.0
+            self._s_hi = s_hi = self._hs_hi
+            self._s_lo = s_lo = self._hs_lo
             self._drift = False
         else:
             m = self._m
             mean = self._mean
             m2 = self._m2
+            s_hi = self._s_hi
+            s_lo = self._s_lo
         d = x - mean
-        if m >= 2.0 and m2 > 0.0:
-            nu = m - 1.0
-            t = d * _sqrt(m * nu / ((m + 1.0) * m2))
-            if nu < 20.0:
-                u = float(special.ndtri(special.stdtr(nu, t)))
-                if u - u != 0.0:  # t beyond the t distribution's double precision tail
-                    u = 8.3 if t > 0.0 else -8.3
-            else:  # Hill (1970): within 1e-7 of the exact value from 20 degrees of freedom
-                a = nu - 0.5
-                b = 48.0 * a * a
-                w = _sqrt(a * _log1p(t * t / nu))
-                w2 = w * w
-                if nu < 1000.0:
-                    w += w * (w2 + 3.0) / b - w * (
-                        ((4.0 * w2 + 33.0) * w2 + 240.0) * w2 + 855.0
-                    ) / (10.0 * b * (b + 0.8 * w2 * w2 + 100.0))
-                else:
-                    w += w * (w2 + 3.0) / b
-                u = w if t >= 0.0 else -w
-            self._u = u
-            k = self._k
-            if self._up:
-                s = self._s_hi + u - k
-                if s > 0.0:
-                    self._s_hi = s
-                    if s > self._h:
-                        self._drift = True
-                else:
-                    self._s_hi = 0.0
-            if self._down:
-                s = self._s_lo - u - k
-                if s > 0.0:
-                    self._s_lo = s
-                    if s > self._h:
-                        self._drift = True
-                else:
-                    self._s_lo = 0.0
-        else:
+        self._m = n = m + 1.0
+        self._mean = mean = mean + d / n
+        # Welford's increment d (x - mean_n) = d^2 (n - 1) / n, so T_n^2 / nu = inc / m2
+        inc = d * (x - mean)
+        self._m2 = m2 + inc
+        if m2 <= 0.0:  # fewer than 2 observations before this one, or all of them equal
             self._u = math.nan
-        m += 1.0
-        mean += d / m
-        self._m2 = m2 + d * (x - mean)
-        self._mean = mean
-        self._m = m
+            return
+        if m >= 21.0:  # Hill (1970), nu = m - 1 >= 20 degrees of freedom
+            a = m - 1.5
+            w2 = a * _log1p(inc / m2)
+            w = _sqrt(w2)
+            b = 48.0 * a * a
+            c = w2 + 3.0
+            if a < 69.0 + 15.0 * w2:  # Hill's second correction, where it is above 1e-9
+                c -= (((4.0 * w2 + 33.0) * w2 + 240.0) * w2 + 855.0) / (
+                    8.0 * w2 * w2 + 10.0 * b + 1000.0
+                )
+            w += w * c / b
+            u = w if d >= 0.0 else -w
+        else:
+            t = _sqrt(inc / m2 * (m - 1.0))
+            u = _t_to_normal(t if d >= 0.0 else -t, m - 1.0)
+        self._u = u
+        h = self._h
+        s_hi += u - self._k_hi
+        if s_hi > 0.0:
+            self._s_hi = s_hi
+            if s_hi > h:
+                self._drift = True
+        else:
+            self._s_hi = 0.0
+        s_lo -= u + self._k_lo
+        if s_lo > 0.0:
+            self._s_lo = s_lo
+            if s_lo > h:
+                self._drift = True
+        else:
+            self._s_lo = 0.0
         if self._drift:
             self._reason = self._why()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_n_past" not in state:  # pickled by an older version, which counted _n
+            self._n_past = state.get("_n", 0) - int(state.get("_m", 0.0))
+        self._constants()
 
     def _why(self) -> str:
         side, s = self._side()
@@ -335,6 +399,11 @@ class SelfStartingCusum(_CusumCore, Model):
     def u(self) -> float:
         """The last standardised observation U_n (NaN while learning)."""
         return self._u
+
+    @property
+    def n_seen(self) -> int:
+        """Valid observations fed so far."""
+        return self._n_past + int(self._m)
 
     @property
     def running_mean(self) -> float:

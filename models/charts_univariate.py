@@ -65,6 +65,8 @@ from synthwatch.models.charts_base import Chart, as_float, check_finite, check_p
 
 __all__ = ["Shewhart", "Sprt", "RULES", "RULE_SETS"]
 
+_NAN = math.nan
+
 #: Every run rule by name, with what it means.
 RULES: dict[str, str] = {
     "WE1": "one point beyond {L:g} sigma",
@@ -101,25 +103,31 @@ def _k_of_n(k: int, n: int) -> tuple[bool, ...]:
 _TWO_OF_THREE = _k_of_n(2, 3)
 _FOUR_OF_FIVE = _k_of_n(4, 5)
 
-#: Transition tables of the fast path, per set of rules: (state * 27 + zone * 3 + step + 1)
-#: -> (next state, rule); step is the sign of z minus the previous z (the trend and
-#: alternation rules N3, N4; 0 when they are off). A state packs every run and mask (_pack).
-_WE_TABLES: dict[tuple[str, ...], dict[int, tuple[int, str]]] = {}
-#: Packed states are interned per set of rules as small ids (table keys stay below 2**30,
-#: CPython's one-digit integers, whose arithmetic and hashing are fastest): id -> packed
-#: state, and packed state -> id. Pickles hold packed states (ids are per process).
-_STATES: dict[tuple[str, ...], tuple[list[int], dict[int, int]]] = {}
+#: The fast path's states, per set of rules. A state packs every run and mask of the general
+#: code (_pack) and is interned as a small id (its position in the list); each state has a row,
+#: a list of 27 transitions indexed by ``3 * zone + step + 1`` (zone of z 0-8, lowest first;
+#: step the sign of z minus the previous z, for the trend and alternation rules N3, N4, and 0
+#: when they are off), each None until first needed, then (next state's row, rule fired); the
+#: state's id at index 27; 28-30 None, never filled (Shewhart._fast_constants). Rows are shared
+#: by the charts of the same rules and filled on demand by the general code
+#: (Shewhart._transition): id -> packed state, packed state -> id, id -> row. A list lookup
+#: by a small index is cheaper than a dict lookup by a packed key. Pickles hold packed states
+#: (ids are per process).
+_STATES: dict[tuple[str, ...], tuple[list[int], dict[int, int], list[list[Any]]]] = {}
 _SCRATCH: dict[tuple[str, ...], Shewhart] = {}
-_TABLE_CAP = 400_000  # entries per set of rules; beyond, the general code steps the chart
+_FILLED: dict[tuple[str, ...], int] = {}  # transitions filled per set of rules
+_TABLE_CAP = 400_000  # transitions per set of rules; beyond, the general code steps the chart
 
 
-def _intern(rules: tuple[str, ...], packed: int) -> int:
-    ids, index = _STATES.setdefault(rules, ([], {}))
+def _intern(rules: tuple[str, ...], packed: int) -> list[Any]:
+    """The row of a packed state (a new one, all transitions unknown, for a new state)."""
+    ids, index, rows = _STATES.setdefault(rules, ([], {}, []))
     i = index.get(packed)
     if i is None:
         i = index[packed] = len(ids)
         ids.append(packed)
-    return i
+        rows.append([None] * 27 + [i, None, None, None])
+    return rows[i]
 
 
 def _pack(c: Shewhart) -> int:
@@ -202,21 +210,26 @@ class Shewhart(Chart, Model):
         self._name_side = "WE4" if "WE4" in active else "N2"
         self._name23 = "WE2" if "WE2" in active else "N5"
         self._name45 = "WE3" if "WE3" in active else "N6"
-        # L > 2: the runs and masks are one integer state, stepped through a table shared by
+        # L > 2: the runs and masks are one state, stepped through transition rows shared by
         # the charts of the same rules, filled on demand by the general code (_transition),
         # so both paths give the same rules.
         self._fast = self._L > 2.0
-        # the table needs the direction of each step (N3, N4), and N7 exactly 1 sigma
-        self._extra = self._trend or self._alt or self._within
-        self._table = _WE_TABLES.setdefault(self._active, {})
         self._n = 0
         self._n_invalid = 0
         self._reason = ""
-        self._z = math.nan
+        self._z = math.nan  # also the previous point of the trend and alternation rules
         self._rule = ""
         self._restart()
-        self._start = self._st = _intern(self._active, _pack(self))
-        self._zprev = math.nan
+        self._start = self._row = _intern(self._active, _pack(self))
+        self._fast_constants()
+
+    def _fast_constants(self) -> None:
+        # the rows need the direction of each step for N3 and N4; with N7, a value of exactly
+        # +-1 sigma (neither within nor beyond) has no zone: index 29, never filled, takes it
+        # to the general code
+        self._steps = self._trend or self._alt
+        self._i_plus1 = 29 if self._within else 16
+        self._i_minus1 = 29 if self._within else 10
 
     def _restart(self) -> None:
         self._drift = False
@@ -239,60 +252,74 @@ class Shewhart(Chart, Model):
             self._drift = False
             return
         self._n += 1
-        self._z = z
-        if self._fast:  # one table lookup per point
-            st = self._start if self._drift else self._st
-            if z > 0.0:
-                key = st * 27 + 16 + 3 * ((z > 1.0) + (z > 2.0) + (z > self._L))
+        if self._fast:  # one list lookup per point
+            if self._drift:  # the update after a signal starts afresh
+                row = self._start
+                prev = _NAN
+                self._drift = False
+            else:
+                row = self._row
+                prev = self._z
+            self._z = z
+            # 3 * zone + 1, zones (-inf, -L), [-L, -2), [-2, -1), [-1, 0), 0, (0, 1], (1, 2],
+            # (2, L], (L, inf); then plus the step (-1, 0, 1)
+            if z > 1.0:
+                i = 19 if z <= 2.0 else 22 if z <= self._L else 25
+            elif z < -1.0:
+                i = 7 if z >= -2.0 else 4 if z >= -self._L else 1
+            elif z > 0.0:
+                i = 16 if z < 1.0 else self._i_plus1
             elif z < 0.0:
-                key = st * 27 + 10 - 3 * ((z < -1.0) + (z < -2.0) + (z < -self._L))
+                i = 10 if z > -1.0 else self._i_minus1
             else:
-                key = st * 27 + 13
-            if self._extra:  # Nelson's trend, alternation and within-1-sigma rules
-                prev = math.nan if self._drift else self._zprev
-                self._zprev = z
-                key += (z > prev) - (z < prev)  # 0 when prev is NaN, as in the general code
-                if self._within and (z == 1.0 or z == -1.0):
-                    # exactly 1 sigma is neither within (N7) nor beyond: no zone holds it
-                    _unpack(self, _STATES[self._active][0][st])
-                    self._prev = prev
-                    rule = self._rules(z)
-                    self._st = _intern(self._active, _pack(self))
-                else:
-                    step = self._table.get(key)
-                    if step is None:
-                        step = self._transition(key)
-                    self._st, rule = step
-            else:
-                step = self._table.get(key)
-                if step is None:
-                    step = self._transition(key)
-                self._st, rule = step
-        else:
-            if self._drift:
-                self._restart()
-            rule = self._rules(z)
+                i = 13
+            if self._steps:  # Nelson's trend and alternation rules (no step after a NaN prev)
+                if z > prev:
+                    i += 1
+                elif z < prev:
+                    i -= 1
+            step = row[i]
+            if step is None:
+                step = self._transition(row, i, z, prev)
+            self._row, rule = step
+            if rule:
+                self._signal(rule, x, z)
+            return
+        self._z = z
+        if self._drift:
+            self._restart()
+        rule = self._rules(z)
         if rule:
-            self._drift = True
-            self._rule = rule
-            self._reason = (
-                f"shewhart: {rule} ({RULES[rule].format(L=self._L)}): x = {x:.4g}, z = {z:.2f}"
-                f" (mu0 = {self.mu0:g}, sigma = {self.sigma:g})"
-            )
+            self._signal(rule, x, z)
         else:
             self._drift = False
 
-    def _transition(self, key: int) -> tuple[int, str]:
-        """Next state and rule for a table key (state, zone of z, step), by the general code."""
-        scratch = _SCRATCH.get(self._active)
+    def _signal(self, rule: str, x: float, z: float) -> None:
+        self._drift = True
+        self._rule = rule
+        self._reason = (
+            f"shewhart: {rule} ({RULES[rule].format(L=self._L)}): x = {x:.4g}, z = {z:.2f}"
+            f" (mu0 = {self.mu0:g}, sigma = {self.sigma:g})"
+        )
+
+    def _transition(self, row: list[Any], i: int, z: float, prev: float) -> tuple[list[Any], str]:
+        """Next row and rule from ``row`` at index ``i`` (3 * zone + step + 1), by the general
+        code; kept in the row, except from indices 28-30 (exactly +-1 sigma with N7: stepped
+        with the actual z and previous z, never kept)."""
+        active = self._active
+        scratch = _SCRATCH.get(active)
         if scratch is None:
-            scratch = _SCRATCH[self._active] = Shewhart(rules=self._active, L=self._L)
+            scratch = _SCRATCH[active] = Shewhart(rules=active, L=self._L)
             scratch._fast = False
-        st, rest = divmod(key, 27)
-        zone, step = divmod(rest, 3)
-        _unpack(scratch, _STATES[self._active][0][st])
+        _unpack(scratch, _STATES[active][0][row[27]])
         lim = self._L
-        z = (
+        scratch._L = lim
+        if i >= 28:
+            scratch._prev = prev
+            rule = scratch._rules(z)
+            return _intern(active, _pack(scratch)), rule
+        zone, step = divmod(i, 3)
+        zs = (
             -lim - 1.0,
             -0.5 * (lim + 2.0),
             -1.5,
@@ -303,27 +330,32 @@ class Shewhart(Chart, Model):
             0.5 * (lim + 2.0),
             lim + 1.0,
         )
-        scratch._L = lim
         # a previous z giving the step's direction (none, or no previous point: equal)
-        scratch._prev = z[zone] - (step - 1)
-        rule = scratch._rules(z[zone])
-        new = _intern(self._active, _pack(scratch))
-        if len(self._table) < _TABLE_CAP:
-            self._table[key] = (new, rule)
-        return new, rule
+        scratch._prev = zs[zone] - (step - 1)
+        rule = scratch._rules(zs[zone])
+        out = (_intern(active, _pack(scratch)), rule)
+        filled = _FILLED.get(active, 0)
+        if filled < _TABLE_CAP:
+            row[i] = out
+            _FILLED[active] = filled + 1
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state.pop("_table", None)  # shared, rebuilt on demand
         ids = _STATES[self._active][0]
-        state["_st"], state["_start"] = ids[self._st], ids[self._start]  # packed: ids are local
+        # rows are shared and rebuilt on demand; states pickled packed (ids are per process)
+        state["_st"] = ids[state.pop("_row")[27]]
+        state["_start"] = ids[self._start[27]]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        st = state.pop("_st")
+        state.pop("_zprev", None)  # older pickles: the same as _z
         self.__dict__.update(state)
-        self._table = _WE_TABLES.setdefault(self._active, {})
-        self._st = _intern(self._active, state["_st"])
+        self._row = _intern(self._active, st)
         self._start = _intern(self._active, state["_start"])
+        self._fast_constants()
 
     def _rules(self, z: float) -> str:
         """The general code of every rule: update the runs with ``z``, return the rule fired."""

@@ -228,3 +228,71 @@ def test_self_starting_u_is_exact_past_a_thousand_degrees_of_freedom():
             t = (v - prev.mean()) / (prev.std(ddof=1) * math.sqrt(1.0 + 1.0 / i))
             exact = special.ndtri(special.stdtr(i - 1, t))
             assert ss.u == pytest.approx(exact, abs=1e-7), i
+
+
+def _hill_full(t: float, nu: float) -> float:
+    """Hill (1970), Comm. ACM 13, 617, both corrections: the reference of the skip test."""
+    a = nu - 0.5
+    b = 48.0 * a * a
+    w = math.sqrt(a * math.log1p(t * t / nu))
+    w2 = w * w
+    u = w + w * (w2 + 3.0) / b
+    u -= (
+        w
+        * (((4.0 * w2 + 33.0) * w2 + 240.0) * w2 + 855.0)
+        / (10.0 * b * (b + 0.8 * w2 * w2 + 100.0))
+    )
+    return u if t >= 0.0 else -u
+
+
+@pytest.mark.parametrize(
+    "nu", [20, 21, 30, 50, 68, 69, 84, 100, 140, 184, 300, 700, 1000, 1100, 4000]
+)
+def test_self_starting_u_error_bound_where_hills_second_correction_is_skipped(nu):
+    """U (T^2 / nu from Welford's increment; Hill's second correction only where
+    a = nu - 1/2 < 69 + 15 w^2) is within 1e-9 of Hill's full formula for |U| <= 8.3, so as
+    close to the exact ndtri(stdtr(nu, t)) (its precise tail) as Hill's: 1e-7 for |U| < 6,
+    1e-6 up to 8.3, from 20 degrees of freedom."""
+    from scipy import special
+
+    m = nu + 1  # observations before the one standardised
+    prefix = np.random.default_rng(nu).normal(5.0, 2.0, m)
+    chart = SelfStartingCusum(k=0.5, h=1e9)  # never signals
+    for v in prefix:
+        chart.update(float(v))
+    blob = pickle.dumps(chart)
+    mean, sd = prefix.mean(), prefix.std(ddof=1)
+    scale = sd * math.sqrt((m + 1) / m)
+    worst_hill = worst_exact = worst_far = 0.0
+    for t in np.r_[np.linspace(-13.0, 13.0, 521), [1e-9, -1e-9, 0.0]]:
+        c = pickle.loads(blob)
+        x = float(mean + t * scale)
+        c.update(x)
+        t_exact = (x - mean) / scale  # the t of the x actually fed
+        exact = -special.ndtri(special.stdtr(nu, -abs(t_exact)))
+        exact = exact if t_exact >= 0 else -exact
+        if abs(exact) > 8.3:
+            continue
+        worst_hill = max(worst_hill, abs(c.u - _hill_full(t_exact, nu)))
+        if abs(exact) < 6.0:
+            worst_exact = max(worst_exact, abs(c.u - exact))
+        else:
+            worst_far = max(worst_far, abs(c.u - exact))
+    assert worst_hill < 1e-9
+    assert worst_exact < 1e-7 and worst_far < 1e-6
+
+
+def test_small_degrees_of_freedom_series_is_scipys_t_to_normal():
+    """Below 20 degrees of freedom U is the finite series of A&S 26.7.3 (scipy's stdtr where
+    A > 0.99), equal to scipy's ndtri(stdtr(nu, t)) (8.3 where that is not finite) to 1e-12."""
+    from scipy import special
+
+    from synthwatch.models.charts_cusum import _t_to_normal
+
+    ts = np.r_[np.linspace(-70.0, 70.0, 7001), [0.0, -0.0, 1e-300, 63.6, 64.0, 1e300, -1e300]]
+    for nu in range(1, 20):
+        for t in ts.tolist():
+            exact = float(special.ndtri(special.stdtr(float(nu), t)))
+            if not math.isfinite(exact):
+                exact = 8.3 if t > 0 else -8.3
+            assert _t_to_normal(t, float(nu)) == pytest.approx(exact, rel=0, abs=1e-12), (nu, t)

@@ -205,3 +205,36 @@ def test_every_univariate_chart_counts_what_it_cannot_use_and_never_raises(value
             assert chart.update(v) is None
             assert isinstance(chart.drift_detected, bool)
         assert (chart.n_seen, chart.n_invalid) == (usable, len(values) - usable)
+
+
+@pytest.mark.parametrize(
+    "rules", ["western_electric", "nelson", ("N3", "N7"), ("N4", "N8"), ("N1", "N7")]
+)
+def test_fast_path_is_the_general_code_across_invalid_points_boundaries_and_pickling(rules):
+    """The list-indexed rows agree with the general code on the zone boundaries (exactly 0,
+    +-1, +-2, +-L sigma), on invalid points right after a signal (they cancel the restart),
+    and after a pickle round trip in the middle of a stream."""
+    rng = np.random.default_rng(23)
+    edges = [0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 0.5, -0.5]
+    x = np.r_[rng.normal(0.3, 1.2, 4000), rng.choice(edges, 3000), rng.normal(0, 1, 2000)]
+    x = x.tolist()
+    for i in range(0, len(x), 97):  # invalid points: NaN, inf, a string, None
+        x[i] = (math.nan, math.inf, "a", None)[i % 4]
+    fast = Shewhart(rules=rules)
+    slow = Shewhart(rules=rules)
+    slow._fast = False
+    signals = 0
+    for i, v in enumerate(x):
+        if i == len(x) // 2:
+            fast = pickle.loads(pickle.dumps(fast))
+        fast.update(v)
+        slow.update(v)
+        signals += slow.drift_detected
+        assert (fast.rule, fast.reason, fast.statistic, fast.n_seen, fast.n_invalid) == (
+            slow.rule,
+            slow.reason,
+            slow.statistic,
+            slow.n_seen,
+            slow.n_invalid,
+        ), i
+    assert signals > 10
