@@ -177,7 +177,10 @@ class ImpedanceFit(Model):
             return self._empty(), ["missing_points"]
         f, z = self._freq[ok], z[ok]
         flags = [] if ok.all() else ["missing_points_dropped"]
-        kk = lin_kk(f, z)
+        try:
+            kk = lin_kk(f, z)
+        except (ValueError, np.linalg.LinAlgError):  # e.g. |Z| of 1e-320 ohm: 1/|Z| overflows
+            return self._empty(), flags + ["kk_invalid"]
         kk_q = [
             ("kk_max_residual", kk.max_residual, "1", None),
             ("kk_rel_rms_residual", kk.rms_residual, "1", None),

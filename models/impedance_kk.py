@@ -82,7 +82,10 @@ def lin_kk(
         )
     w = 2.0 * np.pi * f
     tau = (1.0 / w.max(), 1.0 / w.min())
-    weight = 1.0 / np.abs(z)
+    with np.errstate(divide="ignore", over="ignore"):
+        weight = 1.0 / np.abs(z)
+    if not np.isfinite(weight).all():
+        raise ValueError("lin_kk: expected impedances with finite, non-zero |Z| (weights 1/|Z|)")
     target = np.concatenate([z.real * weight, z.imag * weight])
     best: tuple[int, float, np.ndarray] | None = None
     top = min(max_m, f.size)

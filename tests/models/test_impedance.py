@@ -188,3 +188,12 @@ def test_any_numbers_give_an_estimate_never_an_exception(re, im):
     assert est.measurement == "impedance_fit"
     for q in est.quantities:
         assert q.value is None or math.isfinite(q.value)
+
+
+def test_denormal_impedances_are_flagged_not_raised():
+    """|Z| of 5e-324 ohm passes the finite and non-zero check, but 1/|Z| overflows: flagged
+    kk_invalid (found by hypothesis outside the derandomized CI profile)."""
+    model = ImpedanceFit(desc(axis=np.logspace(0, 6, 20)))
+    model.update(Reading(run_id="r1", t=T0, sensor_id="eis1", seq=0, values=[5e-324] * 20,
+                         values_imag=[0.0] * 20))  # fmt: skip
+    assert "kk_invalid" in model.estimate.flags
