@@ -1,15 +1,19 @@
 """Control-chart rules with a false-alarm budget on clean 24-hour runs; detection of faults.
 
-    python benchmarks/bench_chart_rules.py [--clean 50] [--faulty 3] [--cache DIR] [--json OUT]
+    python benchmarks/bench_chart_rules.py [--clean 50] [--first-seed 0] [--faulty 3]
+        [--design screened|previous] [--cache DIR] [--json OUT]
 
 Runs: bench_alerts' simulated 24-hour runs (``gold_run``, ``silica_run``: half gold with a
 spectrum every 30 s, half silica with an impedance sweep a minute, both with a temperature
 probe every 30 s), through the embedded pipeline with the models the rules read (UV-Vis
 features, impedance fit, kinetics; no size distribution, no golden batch). The estimates of
 each run are cached in ``--cache`` (the pipeline is most of the cost), then fed to
-:class:`~synthwatch.models.alerts.AlertEngine` with one rule file per system (``GOLD_RULES``,
-``SILICA_RULES`` below: every chart kind once at least, all on AR(1) residuals with a 4-hour
-phase I, one budget of 1 false alarm a day over the rule file).
+:class:`~synthwatch.models.alerts.AlertEngine` with one rule file per system. ``--design
+screened`` (default): ``GOLD_RULES_SCREENED``, ``SILICA_RULES_SCREENED``, on the quantities that
+pass :func:`screen` on five training runs (seeds 1000-1004); ``--design previous``:
+``GOLD_RULES`` and the ``--silica`` design (every chart kind once at least, on quantities that
+settle during the run). All on AR(1) residuals with a 4-hour phase I, one budget of 1 false
+alarm a day over the rule file.
 
 * False alarms: every firing alert of the chart rules in the clean runs, against the Poisson
   95 % interval of the budget over the monitored time (each run's last 20 hours).
