@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from synthwatch.models.base import Model, Wrapper
+from synthwatch.models.reading_values import reading_values
 from synthwatch.stream.contract import Reading
 
 __all__ = ["Coadd"]
@@ -79,7 +80,7 @@ class Coadd(Wrapper, Model):
             self.model.update(message)
             self._fresh = True
             return
-        values = np.asarray(message.values, dtype=float)
+        values = reading_values(message)
         if not self._good(message, values):
             self.model.update(message)  # alone, at once: the model flags it
             self._fresh = True

@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -81,7 +82,6 @@ def lin_kk(
             f"{f.shape} and {z.shape}"
         )
     w = 2.0 * np.pi * f
-    tau = (1.0 / w.max(), 1.0 / w.min())
     with np.errstate(divide="ignore", over="ignore"):
         weight = 1.0 / np.abs(z)
     if not np.isfinite(weight).all():
@@ -90,16 +90,15 @@ def lin_kk(
     best: tuple[int, float, np.ndarray] | None = None
     top = min(max_m, f.size)
     m_min = min(top, max(3, int(np.ceil(per_decade * np.log10(f.max() / f.min())))))
+    w_key = w.tobytes()
     for m in range(m_min, top + 1):
-        taus = np.geomspace(tau[0], tau[-1], m)
-        wt = w[:, None] * taus[None, :]
-        rc = 1.0 / (1.0 + 1j * wt)  # Voigt element per unit resistance
+        rc_real, rc_imag = _voigt_columns(w_key, m)
         a = np.empty((2 * f.size, m + 3))
         a[: f.size, 0], a[f.size :, 0] = weight, 0.0  # R_0
         a[: f.size, 1], a[f.size :, 1] = 0.0, w * weight  # L (imaginary only)
         a[: f.size, 2], a[f.size :, 2] = 0.0, -weight / w  # 1/C (imaginary only)
-        a[: f.size, 3:] = rc.real * weight[:, None]
-        a[f.size :, 3:] = rc.imag * weight[:, None]
+        a[: f.size, 3:] = rc_real * weight[:, None]
+        a[f.size :, 3:] = rc_imag * weight[:, None]
         coef, *_ = np.linalg.lstsq(a, target, rcond=None)
         r_k = coef[3:]
         pos = np.abs(r_k[r_k >= 0]).sum()
@@ -110,3 +109,21 @@ def lin_kk(
     assert best is not None
     m, mu, res = best
     return KKResult(m, mu, res[: f.size], res[f.size :])
+
+
+@lru_cache(maxsize=256)
+def _voigt_columns(w_key: bytes, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real and imaginary parts of M Voigt elements per unit resistance, 1 / (1 + j w tau_k),
+    tau_k spaced logarithmically over 1/w_max .. 1/w_min; (n_freq, M) each, read-only.
+
+    They depend on the frequency axis alone, which is the same for every sweep of a sensor:
+    computed once per (axis, M) instead of once per sweep (keyed by the bytes of ``w``).
+    """
+    w = np.frombuffer(w_key, dtype=float)
+    taus = np.geomspace(1.0 / w.max(), 1.0 / w.min(), m)
+    wt = w[:, None] * taus[None, :]
+    rc = 1.0 / (1.0 + 1j * wt)
+    real, imag = rc.real.copy(), rc.imag.copy()
+    real.setflags(write=False)
+    imag.setflags(write=False)
+    return real, imag

@@ -108,6 +108,7 @@ from synthwatch.models.psd_lut import (
     model_and_grad,
     model_vector,
 )
+from synthwatch.models.reading_values import reading_values
 from synthwatch.models.uvvis_preprocess import (
     DEFAULT_SATURATION_AU,
     fill_missing,
@@ -307,7 +308,7 @@ class LognormalPSD(Model):
             self._iterations = 0
             try:
                 with np.errstate(all="ignore"):
-                    res = self._fit(np.asarray(message.values, dtype=float)[self._sel])
+                    res = self._fit(reading_values(message)[self._sel])
             except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
                 res = {"flags": ["model_error"]}
         self._last = (message, res)

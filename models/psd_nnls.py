@@ -80,6 +80,7 @@ from scipy.optimize import nnls
 
 from synthwatch.models.base import Model
 from synthwatch.models.psd_kernel import LN10, NM2_TO_CM2, PSDKernel, psd_estimate
+from synthwatch.models.reading_values import reading_values
 from synthwatch.models.uvvis_preprocess import (
     DEFAULT_SATURATION_AU,
     fill_missing,
@@ -213,7 +214,7 @@ class NNLSPSD(Model):
         else:
             try:
                 with np.errstate(all="ignore"):
-                    y = np.asarray(message.values, dtype=float)[self._sel]
+                    y = reading_values(message)[self._sel]
                     res = self._fit(y, np.random.default_rng((self.seed, message.seq)))
             except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
                 res = {"flags": ["model_error"]}

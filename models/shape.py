@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from synthwatch.models.base import Model, build_estimate
+from synthwatch.models.reading_values import reading_values
 from synthwatch.models.uvvis_preprocess import (
     DEFAULT_SATURATION_AU,
     fill_missing,
@@ -282,7 +283,7 @@ class ShapeCheck(Model):
         else:
             try:
                 with np.errstate(all="ignore"):
-                    res = self._run(np.asarray(message.values, dtype=float))
+                    res = self._run(reading_values(message))
             except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
                 res = self._empty(["model_error"])
         self._last = (message, res)

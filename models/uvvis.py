@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from synthwatch.models.base import Model, build_estimate
+from synthwatch.models.reading_values import reading_values
 from synthwatch.models.uvvis_features import (
     FLAGS,
     HAISS_B1,
@@ -151,7 +152,7 @@ class UVVisFeatures(Model):
             result = plan.empty(["shape_mismatch"])
         else:
             try:
-                result = plan.run(np.asarray(message.values, dtype=float))
+                result = plan.run(reading_values(message))
             except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
                 result = plan.empty(["model_error"])
         self._last = (message, result)

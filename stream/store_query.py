@@ -193,23 +193,34 @@ class StoreQueries:
         come once each, in order; rows written meanwhile may or may not appear.
         """
         base = f"SELECT {_READING_COLUMNS} FROM readings WHERE run_id = ?"
+        page_rows = self._page_rows
         if sensor_id is not None:
+            # one sensor: seek on (run_id, sensor_id, seq > last). With a row-value bound
+            # "(sensor_id, seq) > (?, ?)" SQLite ignores the equality on sensor_id, scans the
+            # index to the end of the run and sorts: every page cost a scan of the whole run
             base += " AND sensor_id = ?"
             first: tuple = (run_id, sensor_id)
+            order = f" ORDER BY seq LIMIT {page_rows}"
+            after = " AND seq > ?"
+
+            def resume(last: tuple) -> tuple:
+                return (*first, last[2])
+
         else:
             first = (run_id,)
-        page_rows = self._page_rows
-        order = f" ORDER BY sensor_id, seq LIMIT {page_rows}"
+            order = f" ORDER BY sensor_id, seq LIMIT {page_rows}"
+            after = " AND (sensor_id, seq) > (?, ?)"
+
+            def resume(last: tuple) -> tuple:
+                return (*first, last[1], last[2])
+
         rows = self._query(base + order, first)
         while rows:
             for row in rows:
                 yield _reading_from_row(row)
             if len(rows) < page_rows:
                 return
-            last = rows[-1]
-            rows = self._query(
-                base + " AND (sensor_id, seq) > (?, ?)" + order, (*first, last[1], last[2])
-            )
+            rows = self._query(base + after + order, resume(rows[-1]))
 
     def readings_by_time(self, run_id: str) -> Iterator[Reading]:
         """The run's readings of all sensors merged by event time (each sensor in seq order).

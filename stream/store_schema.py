@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
+from synthwatch.models.reading_values import reading_values
 from synthwatch.stream.contract import (
     Alert,
     Descriptor,
@@ -267,12 +268,13 @@ def _reading_from_row(row: tuple) -> Reading:
 
 
 def _reading_row(m: Reading) -> tuple:
+    # the values array is converted once and shared with the models the worker feeds next
     return (
         m.run_id,
         m.sensor_id,
         m.seq,
         _us(m.t),
-        _blob(m.values),
+        reading_values(m).astype("<f8", copy=False).tobytes(),
         _blob(m.values_imag),
         _blob(m.counts),
         _blob(m.dark),
