@@ -12,6 +12,7 @@ the configuration's secrets or files when a client is built and never logged.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -238,7 +239,16 @@ class KafkaTransport:
         if not self._subscribed:
             self.consumer.subscribe(list(topics), listener=_Listener(self))
             self._subscribed = True
-        batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        try:
+            batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        except KafkaError as err:
+            if not err.retriable:
+                raise
+            # the broker is away (restarting): kafka-python 3 raises the failed coordinator
+            # lookup out of poll; the consumer keeps its position and the next poll retries
+            log.warning("kafka at %s: poll failed, retrying: %s", describe(self.cfg), err)
+            time.sleep(timeout_ms / 1000)
+            return []
         out: list[Record] = []
         for tp, records in batches.items():
             for r in records:
