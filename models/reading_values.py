@@ -7,12 +7,10 @@ own. :func:`reading_values` converts it once and hands the others the same array
 no model can change what the next one sees. The array is ``np.asarray(values, dtype=float)``,
 the conversion each model made, so the numbers are bit for bit those of before.
 
-The array lives on the reading (its :class:`~synthwatch.stream.contract.ValuesSlot`, not part
-of the message) and goes with it: nothing is kept after the reading is dropped. The store,
-which reads a recorded reading back from a float64 blob, hands the reading that blob's array
-(:func:`share_values`), so a replay converts no list at all. A reading's values are never
-changed in place once it is made (messages are frozen; their lists are treated as such
-everywhere).
+Only the most recent reading is remembered (by identity, holding a reference to it so its id
+cannot be reused): no state grows, and a replay gives identical estimates. A reading's values
+are never changed in place once it is made (messages are frozen; their lists are treated as
+such everywhere).
 
 >>> from datetime import datetime, timezone
 >>> r = Reading(run_id="r", t=datetime(2026, 1, 1, tzinfo=timezone.utc), sensor_id="uv1",
@@ -28,30 +26,18 @@ import numpy as np
 
 from synthwatch.stream.contract import Reading
 
-__all__ = ["reading_values", "share_values"]
+__all__ = ["reading_values"]
+
+_last: tuple[Reading, np.ndarray] | None = None
 
 
 def reading_values(reading: Reading) -> np.ndarray:
     """``reading.values`` as a read-only float64 array (NaN for missing points), shared."""
-    slot = reading._values_slot
-    values = reading.values
-    entry = slot.entry  # one read: another thread may replace it meanwhile
-    if entry is not None and entry[0] is values:
-        return entry[1]
-    array = np.asarray(values, dtype=float)
-    array.setflags(write=False)
-    slot.entry = (values, array)
-    return array
-
-
-def share_values(reading: Reading, array: np.ndarray) -> None:
-    """Give ``reading`` the array its values were made from (the store's blob, read back).
-
-    ``array`` must hold exactly ``reading.values`` (NaN where it has NaN); it is kept as a
-    read-only float64 array and :func:`reading_values` returns it without converting the list.
-    """
-    array = array.astype(float, copy=False)
-    if array.flags.writeable:
-        array = array.view()
-        array.setflags(write=False)
-    reading._values_slot.entry = (reading.values, array)
+    global _last
+    last = _last  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is reading:
+        return last[1]
+    values = np.asarray(reading.values, dtype=float)
+    values.setflags(write=False)
+    _last = (reading, values)
+    return values

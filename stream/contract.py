@@ -37,7 +37,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -209,30 +208,6 @@ class Descriptor(_Message):
         return self
 
 
-class ValuesSlot:
-    """Where a :class:`Reading` keeps its values as a numpy array once something asked for it.
-
-    Filled by :func:`synthwatch.models.reading_values.reading_values` (or by the store, which
-    reads the array straight from its blob) and read by every model of the reading's sensor. Not
-    part of the message: any two slots compare equal, and a slot copies and pickles empty. It
-    remembers which list the array was made from, so a copy of the reading with other values
-    (``model_copy(update=...)``, which shares the slot) never gets the old array.
-    """
-
-    __slots__ = ("entry",)
-
-    def __init__(self) -> None:
-        self.entry: tuple[Any, Any] | None = None  # (values list, its array); set in one step
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ValuesSlot)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[type, tuple]:
-        return (ValuesSlot, ())
-
-
 class Reading(_Message):
     """One reading of one sensor, on its descriptor's axis.
 
@@ -253,7 +228,6 @@ class Reading(_Message):
     dark: Values | None = Field(default=None, description="Dark counts.")
     reference: Values | None = Field(default=None, description="Reference (blank) counts.")
     flags: list[str] = Field(default_factory=list, description="Quality flags from the source.")
-    _values_slot: ValuesSlot = PrivateAttr(default_factory=ValuesSlot)
 
     @field_validator("values", "values_imag", "counts", "dark", "reference", mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
-from synthwatch.models.reading_values import reading_values, share_values
+from synthwatch.models.reading_values import reading_values
 from synthwatch.stream.contract import (
     Alert,
     Descriptor,
@@ -222,10 +222,7 @@ def _blob(values: Sequence[float] | None) -> bytes | None:
 def _unblob(blob: bytes | None) -> list[float] | None:
     if blob is None:
         return None
-    return _blob_list(np.frombuffer(blob, dtype="<f8"))
-
-
-def _blob_list(arr: np.ndarray) -> list[float]:
+    arr = np.frombuffer(blob, dtype="<f8")
     out = arr.tolist()
     if np.isnan(arr).any():  # the contract's own missing-point marker is math.nan
         out = [math.nan if v != v else v for v in out]
@@ -253,21 +250,18 @@ def _unflags(text: str | None) -> list[str]:
 
 def _reading_from_row(row: tuple) -> Reading:
     run_id, sensor_id, seq, t, vals, imag, counts, dark, reference, flags = row
-    array = np.frombuffer(vals, dtype="<f8")
-    reading = Reading(
+    return Reading(
         run_id=run_id,
         t=_dt(t),
         sensor_id=sensor_id,
         seq=seq,
-        values=_blob_list(array),
+        values=_unblob(vals),
         values_imag=_unblob(imag),
         counts=_unblob(counts),
         dark=_unblob(dark),
         reference=_unblob(reference),
         flags=_unflags(flags),
     )
-    share_values(reading, array)  # the models read the blob's array, no list converted back
-    return reading
 
 
 # ------------------------------------------------------------------ message -> row (writing)
