@@ -2,7 +2,9 @@
 
 kafka-python 3 raises a failed coordinator lookup (``KafkaConnectionError: 111 ECONNREFUSED``)
 out of ``poll`` while the broker is away; the transport must ride through it (two outages of
-10 s, polled throughout) and read on from the group's commit once the broker is back.
+10 s, polled throughout) and read on from the group's commit once the broker is back. The
+replay's reader (an assigned consumer, no coordinator: kafka-python does not raise there) waits
+for the broker up to its timeout, then names it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import pytest
 from kafka import TopicPartition
 from kafka_helpers import fresh_topics
 
+from synthwatch.stream.kafka_errors import KafkaTransportError
 from synthwatch.stream.kafka_transport import KafkaTransport
 from synthwatch.stream.kafka_worker import READINGS_TOPICS
+from synthwatch.stream.replay_kafka import _consumer, _read
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +81,28 @@ def test_poll_rides_through_a_broker_outage(private_kafka):
     finally:
         consumer.close()
         producer.close()
+
+
+def test_replay_reader_waits_for_the_broker_then_names_it(private_kafka):
+    cfg = fresh_topics(private_kafka.bootstrap, partitions=1)
+    producer = KafkaTransport(cfg)
+    for i in range(5):
+        producer.send(TOPIC, "run-a", f"v{i}".encode())
+    producer.flush(30)
+    producer.close()
+    tp = TopicPartition(TOPIC, 0)
+    consumer = _consumer(cfg)
+    try:
+        assert [r.value for r in _read(consumer, tp, 0, 2, 30, cfg)] == [b"v0", b"v1"]
+        private_kafka.stop()
+        with pytest.raises(KafkaTransportError, match=r"gave no record at offset 2 .* within 3 s"):
+            list(_read(consumer, tp, 2, 5, 3, cfg))  # raised KafkaConnectionError before
+        restarter = threading.Timer(3.0, private_kafka.start)  # still stopped: back in 3 s
+        restarter.start()
+        try:
+            got = [r.value for r in _read(consumer, tp, 2, 5, 120, cfg)]
+        finally:
+            restarter.join()
+        assert got == [b"v2", b"v3", b"v4"]
+    finally:
+        consumer.close()
