@@ -19,8 +19,10 @@
    shared cores count less): each chart's best of 7 runs against the baseline's best. Each
    run is timed right after one of the baseline, and those pairs' ratios are shown too (their
    spread, and the baseline's own pairs, show the noise of the shared machine). Target: ratio
-   >= 1. And the median time of one Hotelling T², MEWMA and PCA update on 10 quantities
-   (target: T² or MEWMA <= 20 us).
+   >= 1. The self-starting CUSUM's step is the Cython-compiled ``charts_cusum_kernel`` where
+   the package was built with a C compiler (printed); the same chart with that step run by the
+   interpreter is shown beside it. And the median time of one Hotelling T², MEWMA and PCA
+   update on 10 quantities (target: T² or MEWMA <= 20 us).
 4. A day's false alarms, chart level: ``--days`` simulated 24-hour runs at 1 Hz of an AR(1)
    stream (phi = 0.8), a budget of 1 false alarm a day for one chart (``split_budget`` ->
    ``limit_for_budget``: CUSUM k = 0.5); the whitener and the CUSUM (the running classes) over
@@ -144,6 +146,20 @@ def monte_carlo(n_runs: int) -> list[dict]:
     return rows
 
 
+def _interpreted_kernel():
+    """``charts_cusum_kernel``'s source, run by the interpreter under a name of its own."""
+    import importlib.util
+    from pathlib import Path
+
+    from synthwatch.models import charts_cusum_kernel
+
+    source = Path(charts_cusum_kernel.__file__).with_name("charts_cusum_kernel.py")
+    spec = importlib.util.spec_from_file_location("_kernel_interpreted", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def speed(n: int, repeats: int = 7) -> dict:
     from river import drift
 
@@ -153,11 +169,24 @@ def speed(n: int, repeats: int = 7) -> dict:
     from synthwatch.models.charts_univariate import Shewhart, Sprt
 
     xs = np.random.default_rng(42).standard_normal(n).tolist()
+    interpreted = _interpreted_kernel()
+
+    def self_starting_interpreted() -> SelfStartingCusum:
+        """The same chart with its step run by the interpreter (the fallback where the
+        extension could not be built), for contrast."""
+        chart = SelfStartingCusum(k=0.5, h=5.0)
+        core = chart._core
+        chart._core = interpreted.SelfStartingStep(
+            core.k_hi, core.k_lo, core.h, core.hs_hi, core.hs_lo
+        )
+        return chart
+
     makers = {
         "river PageHinkley (baseline)": drift.PageHinkley,
         "Cusum two-sided": lambda: Cusum(k=0.5, h=5.0),
         "Cusum two-sided, FIR h/2": lambda: Cusum(k=0.5, h=5.0, head_start=2.5),
         "SelfStartingCusum": lambda: SelfStartingCusum(k=0.5, h=5.0),
+        "SelfStartingCusum, step interpreted": self_starting_interpreted,
         "Ewma exact limits": lambda: Ewma(lam=0.1, L=2.814),
         "Ewma asymptotic limits": lambda: Ewma(lam=0.1, L=2.814, exact_limits=False),
         "Shewhart one-point rule": lambda: Shewhart(rules="none"),
@@ -295,7 +324,11 @@ def day_false_alarms(days: int, seed: int = 5) -> dict:
 
 
 def print_speed(n: int, out: dict) -> None:
+    from synthwatch.models import charts_cusum_kernel
+
+    out["self_starting_step_compiled"] = compiled = charts_cusum_kernel.COMPILED
     print(f"== Speed, {n} updates; best of 7 (ratio of best rates; pairs) ==")
+    print(f"self-starting CUSUM's step: {'compiled' if compiled else 'interpreted'}")
     out["speed"] = sp = speed(n)
     for name, r in sp.items():
         rate, ratio = r["updates_per_s"] / 1e6, r["ratio_to_page_hinkley"]

@@ -32,7 +32,10 @@ where ``a < 69 + 15 w^2`` (a bound fitted over ``w^2`` in [0, 100] and tested ag
 formula: U within 1e-9 of Hill's, from 20 degrees of freedom).
 The ``U_n`` of an in-control normal process are independent N(0, 1) (Hawkins 1987, eq. 2), so
 the CUSUM on them has the ARL of the fixed-reference chart with the same k and h, from the
-third observation on. After a signal the chart starts learning afresh (a new regime).
+third observation on. After a signal the chart starts learning afresh (a new regime). The step
+(Welford's mean and sd, Hill's transformation, both sums) runs in
+:mod:`synthwatch.models.charts_cusum_kernel`, compiled by Cython where the package was built
+with a C compiler, interpreted (same results) elsewhere.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)
@@ -65,11 +68,11 @@ from scipy import special
 
 from synthwatch.models.base import Model
 from synthwatch.models.charts_base import Chart, as_float, check_finite, check_positive
+from synthwatch.models.charts_cusum_kernel import EXACT, SelfStartingStep
 
 __all__ = ["Cusum", "SelfStartingCusum", "cusum_step"]
 
 _sqrt = math.sqrt
-_log1p = math.log1p
 _atan = math.atan
 _ndtri = special.ndtri
 
@@ -140,6 +143,16 @@ class _CusumCore(Chart):
     head_start: float
 
     def _setup(self) -> None:
+        self._check()
+        self._s_hi = self._hs if self._up else 0.0
+        self._s_lo = self._hs if self._down else 0.0
+        self._drift = False
+        self._reason = ""
+        self._n = 0
+        self._n_invalid = 0
+
+    def _check(self) -> None:
+        """Validate k, h, sides and head_start into their private copies."""
         _check_sides(self.sides)
         self._k = check_positive("k", self.k, strict=False)
         self._h = check_positive("h", self.h)
@@ -148,12 +161,6 @@ class _CusumCore(Chart):
             raise ValueError(f"head_start: expected < h = {self._h}, got {self._hs}")
         self._up = self.sides != "lower"
         self._down = self.sides != "upper"
-        self._s_hi = self._hs if self._up else 0.0
-        self._s_lo = self._hs if self._down else 0.0
-        self._drift = False
-        self._reason = ""
-        self._n = 0
-        self._n_invalid = 0
 
     def _cusum(self, z: float) -> None:
         if self._drift:
@@ -178,7 +185,8 @@ class _CusumCore(Chart):
         raise NotImplementedError
 
     def _side(self) -> tuple[str, float]:
-        return ("upper", self._s_hi) if self._s_hi >= self._s_lo else ("lower", self._s_lo)
+        s_hi, s_lo = self.s_hi, self.s_lo
+        return ("upper", s_hi) if s_hi >= s_lo else ("lower", s_lo)
 
     @property
     def s_hi(self) -> float:
@@ -193,7 +201,7 @@ class _CusumCore(Chart):
     @property
     def statistic(self) -> float:
         """The larger of the two sums (sigma units)."""
-        return max(self._s_hi, self._s_lo)
+        return max(self.s_hi, self.s_lo)
 
     @property
     def limits(self) -> tuple[float, float]:
@@ -304,111 +312,93 @@ class SelfStartingCusum(_CusumCore, Model):
         self.sides = sides
         self.head_start = head_start
         self.quantity = quantity
-        self._setup()
-        self._m = 0.0  # observations in the running mean (Welford), as a float: faster
-        self._mean = 0.0
-        self._m2 = 0.0
-        self._u = math.nan
-        self._n_past = 0  # valid observations before the current regime (n_seen adds _m)
-        self._constants()
+        self._check()
+        self._n_invalid = 0
+        self._core = self._new_core()
 
-    def _constants(self) -> None:
+    def _new_core(self) -> SelfStartingStep:
         # a side that is off has k = inf: its sum stays 0 without a test per point
-        self._k_hi = self._k if self._up else math.inf
-        self._k_lo = self._k if self._down else math.inf
-        self._hs_hi = self._hs if self._up else 0.0
-        self._hs_lo = self._hs if self._down else 0.0
+        return SelfStartingStep(
+            k_hi=self._k if self._up else math.inf,
+            k_lo=self._k if self._down else math.inf,
+            h=self._h,
+            hs_hi=self._hs if self._up else 0.0,
+            hs_lo=self._hs if self._down else 0.0,
+        )
 
     def update(self, x: Any) -> None:
         if x.__class__ is not float:
             x = as_float(x, self.quantity)
         if x - x != 0.0:
             self._n_invalid += 1
-            self._drift = False
+            self._core.drift = False
             return
-        # the hot path of a 1 Hz stream: state in locals, the CUSUM step inlined
-        if self._drift:  # a new regime: learn it afresh, the sums from the head start
-            self._n_past += int(self._m)
-            m = mean = m2 = 0.0
-            self._s_hi = s_hi = self._hs_hi
-            self._s_lo = s_lo = self._hs_lo
-            self._drift = False
-        else:
-            m = self._m
-            mean = self._mean
-            m2 = self._m2
-            s_hi = self._s_hi
-            s_lo = self._s_lo
-        d = x - mean
-        self._m = n = m + 1.0
-        self._mean = mean = mean + d / n
-        # Welford's increment d (x - mean_n) = d^2 (n - 1) / n, so T_n^2 / nu = inc / m2
-        inc = d * (x - mean)
-        self._m2 = m2 + inc
-        if m2 <= 0.0:  # fewer than 2 observations before this one, or all of them equal
-            self._u = math.nan
-            return
-        if m >= 21.0:  # Hill (1970), nu = m - 1 >= 20 degrees of freedom
-            a = m - 1.5
-            w2 = a * _log1p(inc / m2)
-            w = _sqrt(w2)
-            b = 48.0 * a * a
-            c = w2 + 3.0
-            if a < 69.0 + 15.0 * w2:  # Hill's second correction, where it is above 1e-9
-                c -= (((4.0 * w2 + 33.0) * w2 + 240.0) * w2 + 855.0) / (
-                    8.0 * w2 * w2 + 10.0 * b + 1000.0
-                )
-            w += w * c / b
-            u = w if d >= 0.0 else -w
-        else:
-            t = _sqrt(inc / m2 * (m - 1.0))
-            u = _t_to_normal(t if d >= 0.0 else -t, m - 1.0)
-        self._u = u
-        h = self._h
-        s_hi += u - self._k_hi
-        if s_hi > 0.0:
-            self._s_hi = s_hi
-            if s_hi > h:
-                self._drift = True
-        else:
-            self._s_hi = 0.0
-        s_lo -= u + self._k_lo
-        if s_lo > 0.0:
-            self._s_lo = s_lo
-            if s_lo > h:
-                self._drift = True
-        else:
-            self._s_lo = 0.0
-        if self._drift:
-            self._reason = self._why()
+        # the hot path of a 1 Hz stream is the kernel's step (compiled where it could be built)
+        if self._core.step(x) == EXACT:
+            core = self._core
+            core.cusum(_t_to_normal(core.t, core.m - 2.0))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if "_n_past" not in state:  # pickled by an older version, which counted _n
-            self._n_past = state.get("_n", 0) - int(state.get("_m", 0.0))
-        self._constants()
+        if "_core" in state:
+            self.__dict__.update(state)
+            return
+        # pickled by an older version, which kept the state in attributes
+        legacy = ("_m", "_mean", "_m2", "_u", "_s_hi", "_s_lo", "_drift", "_n_past", "_n")
+        self.__dict__.update({k: v for k, v in state.items() if k not in legacy + ("_reason",)})
+        self._check()
+        self._core = core = self._new_core()
+        core.m = state.get("_m", 0.0)
+        core.mean = state.get("_mean", 0.0)
+        core.m2 = state.get("_m2", 0.0)
+        core.u = state.get("_u", math.nan)
+        core.s_hi = state.get("_s_hi", core.hs_hi)
+        core.s_lo = state.get("_s_lo", core.hs_lo)
+        core.drift = state.get("_drift", False)
+        core.n_past = state.get("_n_past", state.get("_n", 0) - int(core.m))
 
     def _why(self) -> str:
         side, s = self._side()
+        core = self._core
         return (
             f"self_starting_cusum: {side} CUSUM {s:.2f} > h = {self._h:.2f} after"
-            f" {self._m:.0f} observations (k = {self._k:.2f}, running mean {self._mean:.4g})"
+            f" {core.m:.0f} observations (k = {self._k:.2f}, running mean {core.mean:.4g})"
         )
+
+    @property
+    def drift_detected(self) -> bool:
+        """True right after the update that signalled."""
+        return self._core.drift
+
+    @property
+    def reason(self) -> str:
+        """One line naming the chart, the side, the sum and h after a signal; "" otherwise."""
+        return self._why() if self._core.drift else ""
+
+    @property
+    def s_hi(self) -> float:
+        """The upper sum (sigma units)."""
+        return self._core.s_hi
+
+    @property
+    def s_lo(self) -> float:
+        """The lower sum (sigma units), shown as a positive number."""
+        return self._core.s_lo
 
     @property
     def u(self) -> float:
         """The last standardised observation U_n (NaN while learning)."""
-        return self._u
+        return self._core.u
 
     @property
     def n_seen(self) -> int:
         """Valid observations fed so far."""
-        return self._n_past + int(self._m)
+        return self._core.n_past + int(self._core.m)
 
     @property
     def running_mean(self) -> float:
         """Mean of the observations since the start or the last signal."""
-        return self._mean if self._m else math.nan
+        core = self._core
+        return core.mean if core.m else math.nan
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
