@@ -68,6 +68,15 @@ def test_ci_builds_the_extension():
 
 
 @needs_compiled
+def test_the_declarations_were_applied():
+    """Compiled with its .pxd the step's state is C doubles (no instance dict); compiled
+    without it (the .pxd not found) it would be a Python class, hardly faster."""
+    step = kernel.SelfStartingStep(**SETTINGS[0])
+    assert not hasattr(step, "__dict__")
+    assert type(vars(kernel.SelfStartingStep)["m"]).__name__ == "getset_descriptor"
+
+
+@needs_compiled
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_compiled_step_is_the_interpreted_one_bit_for_bit(settings):
     rng = np.random.default_rng(11)
