@@ -155,7 +155,9 @@ def test_dockerfile_builds_the_package_as_a_non_root_user():
     parser = DockerfileParser(path=str(DOCKER / "Dockerfile"))
     instructions = parser.structure
     froms = [i["value"].split()[0] for i in instructions if i["instruction"] == "FROM"]
-    assert froms and all(image == "python:3.11-slim" for image in froms)
+    # the build stage may be the full image (a C compiler for setup.py); what ships is slim
+    assert froms and froms[-1] == "python:3.11-slim"
+    assert all(image in ("python:3.11", "python:3.11-slim") for image in froms)
     users = [i["value"] for i in instructions if i["instruction"] == "USER"]
     assert users and not users[-1].startswith(("root", "0"))
     runs = " ".join(i["value"] for i in instructions if i["instruction"] == "RUN")
