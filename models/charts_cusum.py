@@ -344,7 +344,8 @@ class SelfStartingCusum(_CusumCore, Model):
             return
         # pickled by an older version, which kept the state in attributes
         legacy = ("_m", "_mean", "_m2", "_u", "_s_hi", "_s_lo", "_drift", "_n_past", "_n")
-        self.__dict__.update({k: v for k, v in state.items() if k not in legacy + ("_reason",)})
+        derived = ("_reason", "_k_hi", "_k_lo", "_hs_hi", "_hs_lo")  # rebuilt in the core
+        self.__dict__.update({k: v for k, v in state.items() if k not in legacy + derived})
         self._check()
         self._core = core = self._new_core()
         core.m = state.get("_m", 0.0)

@@ -12,6 +12,8 @@ cdef class SelfStartingStep:
     cdef public bint drift
     cdef public long long n_past
 
+    cdef void _restart(self)
+
     @cython.locals(m=double, m2=double, d=double, n=double, mean=double, inc=double,
                    t=double, a=double, w2=double, w=double, b=double, c=double)
     cpdef int step(self, double x) except -1

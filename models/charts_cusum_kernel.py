@@ -39,12 +39,8 @@ EXACT = 2
 _NAN = float("nan")
 
 
-def _compiled() -> bool:
-    return not __file__.endswith((".py", ".pyc"))
-
-
 #: True when this module is the Cython-compiled extension.
-COMPILED = _compiled()
+COMPILED = not __file__.endswith((".py", ".pyc"))
 
 
 class SelfStartingStep:
@@ -64,26 +60,26 @@ class SelfStartingStep:
         self.h = h
         self.hs_hi = hs_hi
         self.hs_lo = hs_lo
+        self.u = _NAN
+        self.t = _NAN
+        self.n_past = 0
+        self.m = 0.0
+        self._restart()
+
+    def _restart(self) -> None:
+        """A new regime: learn it afresh, the sums from the head start."""
+        self.n_past += int(self.m)
         self.m = 0.0
         self.mean = 0.0
         self.m2 = 0.0
-        self.u = _NAN
-        self.t = _NAN
-        self.s_hi = hs_hi
-        self.s_lo = hs_lo
+        self.s_hi = self.hs_hi
+        self.s_lo = self.hs_lo
         self.drift = False
-        self.n_past = 0
 
     def step(self, x: float) -> int:
         """Feed one finite observation; :data:`LEARNING`, :data:`STANDARDISED` or :data:`EXACT`."""
-        if self.drift:  # a new regime: learn it afresh, the sums from the head start
-            self.n_past += int(self.m)
-            self.m = 0.0
-            self.mean = 0.0
-            self.m2 = 0.0
-            self.s_hi = self.hs_hi
-            self.s_lo = self.hs_lo
-            self.drift = False
+        if self.drift:
+            self._restart()
         m = self.m
         m2 = self.m2
         d = x - self.mean
