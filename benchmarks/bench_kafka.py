@@ -29,6 +29,10 @@ per 10 s. ``--py-spy PREFIX`` profiles the workers (``pip install py-spy``).
 
     python benchmarks/bench_kafka.py --part throughput --runs 8 --spectra 150
     python benchmarks/bench_kafka.py --part latency --reactors 100 --duration 60 --warmup 30
+    python benchmarks/bench_kafka.py --part models --runs 12 --spectra 300   # no broker
+
+``models`` splits the models-on time by run-level model and counts the kinetics' fits that stop
+at scipy's evaluation limit, on the throughput part's records through the embedded pipeline.
 """
 
 from __future__ import annotations
@@ -233,6 +237,85 @@ def throughput(args) -> dict:
     return out
 
 
+# -- models (no broker) -----------------------------------------------------------------------
+
+
+def models(args) -> dict:
+    """Where the models-on worker's time goes, without Kafka: the throughput part's records
+    (``--runs`` gold runs of ``--spectra`` spectra, 2 s apart) through the embedded pipeline
+    with the default models, ``perf_counter`` around each run-level model's ``update``, and a
+    census of the kinetics' ``least_squares`` fits: how many stopped at scipy's evaluation
+    limit (``status`` 0, which ``fit_curve`` rejects) and the time they took."""
+    from scipy.optimize import OptimizeResult
+
+    from synthwatch.models import kinetics_fit
+    from synthwatch.stream.models_registry import ModelRegistry
+    from synthwatch.stream.pipeline import run_embedded
+
+    spent: dict[str, float] = {}
+    fits: list[tuple[int, int, float]] = []  # (status, nfev, s)
+
+    def timed(model):
+        update, name = model.update, type(model).__name__
+
+        def update_timed(msg) -> None:
+            t = time.perf_counter()
+            update(msg)
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+
+        model.update = update_timed
+        return model
+
+    class Timed(ModelRegistry):
+        def run_models(self, start):
+            return [timed(m) for m in super().run_models(start)]
+
+    least_squares = kinetics_fit.least_squares
+
+    def counted(*a, **kw) -> OptimizeResult:
+        t = time.perf_counter()
+        res = least_squares(*a, **kw)
+        fits.append((int(res.status), int(res.nfev), time.perf_counter() - t))
+        return res
+
+    sims = [
+        simulate("gold", seed=i, duration_s=2.0 * args.spectra, run_id=f"bench-{i}")
+        for i in range(args.runs)
+    ]
+    msgs = list(heapq.merge(*(s.messages() for s in sims), key=lambda m: m.t))
+    kinetics_fit.least_squares = counted
+    try:
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "m.sqlite") as store:
+            t0 = time.perf_counter()
+            result = run_embedded(msgs, [store], model_factory=Timed())
+            total = time.perf_counter() - t0
+    finally:
+        kinetics_fit.least_squares = least_squares
+    n = result.messages
+    capped = [f for f in fits if f[0] == 0]
+    converged = sorted(f[1] for f in fits if f[0] > 0)
+    out = {
+        "messages": n,
+        "total_s": total,
+        "run_models_s": spent,
+        "fits": len(fits),
+        "fits_at_max_nfev": len(capped),
+        "fits_at_max_nfev_s": sum(f[2] for f in capped),
+        "fits_s": sum(f[2] for f in fits),
+        "converged_nfev": converged,
+    }
+    print(f"{n} messages through the embedded pipeline in {total:.1f} s")
+    for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name}: {s:.2f} s ({s / total:.0%})")
+    print(
+        f"kinetics fits: {len(fits)}, {out['fits_s']:.1f} s; stopped at max_nfev (rejected): "
+        f"{len(capped)}, {out['fits_at_max_nfev_s']:.1f} s; converged: {len(converged)}, "
+        f"evaluations {converged[:1]}..{converged[-1:]}, "
+        f"{sum(v > 118 for v in converged)} above 118"
+    )
+    return out
+
+
 # -- latency ----------------------------------------------------------------------------------
 
 
@@ -389,7 +472,9 @@ def latency(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=("throughput", "latency", "latency-worker"), required=True)
+    ap.add_argument(
+        "--part", choices=("throughput", "models", "latency", "latency-worker"), required=True
+    )
     ap.add_argument("--runs", type=int, default=8)
     ap.add_argument("--spectra", type=int, default=150)
     ap.add_argument("--partitions", type=int, default=6)
@@ -417,6 +502,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.part == "throughput":
         throughput(args)
+    elif args.part == "models":
+        models(args)
     elif args.part == "latency":
         latency(args)
     else:
