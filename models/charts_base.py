@@ -2,8 +2,10 @@
 
 A chart is a :class:`~synthwatch.models.base.Model` fed one observation at a time with
 ``update(x)`` (returns None), after river's drift detectors (``river.drift.PageHinkley``): read
-``drift_detected`` after each update; the update after a signal starts the chart afresh. Every
-chart also shows
+``drift_detected`` after each update; the update after a signal starts the chart afresh, an
+invalid observation's too (it is counted, not charted, and the next valid one is the first of
+the new regime, so a dropout right after an alarm does not carry the old sums into a second
+one). Every chart also shows
 
 * ``statistic``: the number plotted (a CUSUM sum, an EWMA value, a T², ...),
 * ``limits``: ``(lower, upper)`` for it (``-inf`` where a side has none), ``limit`` the upper one,

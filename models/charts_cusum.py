@@ -144,12 +144,16 @@ class _CusumCore(Chart):
 
     def _setup(self) -> None:
         self._check()
-        self._s_hi = self._hs if self._up else 0.0
-        self._s_lo = self._hs if self._down else 0.0
-        self._drift = False
+        self._restart()
         self._reason = ""
         self._n = 0
         self._n_invalid = 0
+
+    def _restart(self) -> None:
+        """A new regime: both sums from the head start, no signal."""
+        self._s_hi = self._hs if self._up else 0.0
+        self._s_lo = self._hs if self._down else 0.0
+        self._drift = False
 
     def _check(self) -> None:
         """Validate k, h, sides and head_start into their private copies."""
@@ -161,25 +165,6 @@ class _CusumCore(Chart):
             raise ValueError(f"head_start: expected < h = {self._h}, got {self._hs}")
         self._up = self.sides != "lower"
         self._down = self.sides != "upper"
-
-    def _cusum(self, z: float) -> None:
-        if self._drift:
-            self._s_hi = self._hs if self._up else 0.0
-            self._s_lo = self._hs if self._down else 0.0
-            self._drift = False
-        k = self._k
-        if self._up:
-            s = self._s_hi + z - k
-            self._s_hi = s if s > 0.0 else 0.0
-            if s > self._h:
-                self._drift = True
-        if self._down:
-            s = self._s_lo - z - k
-            self._s_lo = s if s > 0.0 else 0.0
-            if s > self._h:
-                self._drift = True
-        if self._drift:
-            self._reason = self._why()
 
     def _why(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -247,14 +232,13 @@ class Cusum(_CusumCore, Model):
         z = (x - self._mu) * self._inv_sigma
         if z - z != 0.0:
             self._n_invalid += 1
-            self._drift = False
+            if self._drift:  # the update after a signal starts afresh, an invalid one too
+                self._restart()
             return
         self._n += 1
-        # _CusumCore._cusum, inlined: this is the hot path of a 1 Hz stream
+        # the sums inlined: this is the hot path of a 1 Hz stream
         if self._drift:
-            self._s_hi = self._hs if self._up else 0.0
-            self._s_lo = self._hs if self._down else 0.0
-            self._drift = False
+            self._restart()
         k = self._k
         h = self._h
         if self._up:
@@ -331,7 +315,7 @@ class SelfStartingCusum(_CusumCore, Model):
             x = as_float(x, self.quantity)
         if x - x != 0.0:
             self._n_invalid += 1
-            self._core.drift = False
+            self._core.skip()
             return
         # the hot path of a 1 Hz stream is the kernel's step (compiled where it could be built)
         if self._core.step(x) == EXACT:

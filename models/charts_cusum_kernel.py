@@ -76,6 +76,12 @@ class SelfStartingStep:
         self.s_lo = self.hs_lo
         self.drift = False
 
+    def skip(self) -> None:
+        """An observation the chart cannot use (the caller counts it): after a signal, the
+        update after it starts afresh all the same."""
+        if self.drift:
+            self._restart()
+
     def step(self, x: float) -> int:
         """Feed one finite observation; :data:`LEARNING`, :data:`STANDARDISED` or :data:`EXACT`."""
         if self.drift:

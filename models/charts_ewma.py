@@ -94,7 +94,8 @@ class Ewma(Chart, Model):
             x = as_float(x, self.quantity)
         if x - x != 0.0:
             self._n_invalid += 1
-            self._drift = False
+            if self._drift:  # the update after a signal starts afresh, an invalid one too
+                self._restart()
             return
         self._n += 1
         if self._drift:

@@ -271,7 +271,8 @@ class Mewma(_Contributions, Model):
         v = as_vector(x, self.quantities, self._p)
         if v is None:
             self._n_invalid += 1
-            self._drift = False
+            if self._drift:  # the update after a signal starts afresh, an invalid one too
+                self._restart()
             return
         self._n += 1
         if self._drift:

@@ -249,7 +249,10 @@ class Shewhart(Chart, Model):
         z = (x - self._mu) * self._inv_sigma
         if z - z != 0.0:
             self._n_invalid += 1
-            self._drift = False
+            if self._drift:  # the update after a signal starts afresh, an invalid one too
+                self._restart()
+                self._row = self._start
+                self._z = _NAN  # no point of the new regime yet (as at the start)
             return
         self._n += 1
         if self._fast:  # one list lookup per point
@@ -479,7 +482,9 @@ class Sprt(Chart, Model):
         z = (x - self._mu) * self._inv_sigma
         if z - z != 0.0:
             self._n_invalid += 1
-            self._drift = False
+            if self._drift:  # the update after a signal starts afresh, an invalid one too
+                self._llr = 0.0
+                self._drift = False
             return
         self._n += 1
         if self._drift:

@@ -212,7 +212,7 @@ def test_every_univariate_chart_counts_what_it_cannot_use_and_never_raises(value
 )
 def test_fast_path_is_the_general_code_across_invalid_points_boundaries_and_pickling(rules):
     """The list-indexed rows agree with the general code on the zone boundaries (exactly 0,
-    +-1, +-2, +-L sigma), on invalid points right after a signal (they cancel the restart),
+    +-1, +-2, +-L sigma), on invalid points right after a signal (the chart restarts at them),
     and after a pickle round trip in the middle of a stream."""
     rng = np.random.default_rng(23)
     edges = [0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 0.5, -0.5]
