@@ -170,22 +170,25 @@ def test_ctrl_c_leaves_a_consistent_prefix(stored, tmp_path):
     target = f"{RUN}:replay-v0.1.0"
     proc = subprocess.Popen(
         [sys.executable, "-m", "synthwatch.stream.cli", "--store", str(path)]
-        + ["replay", RUN, "--speed", "150"],  # 30 min of readings at x150: 12 s
+        # 30 min of readings at x30: 60 s, so that it is still going when it is interrupted
+        # (at x150, 12 s, a CI run once saw it end first, on a loaded machine)
+        + ["replay", RUN, "--speed", "30"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        n = 0
-        while time.monotonic() < deadline and n < 10:
+        deadline = time.monotonic() + 50
+        n, why = 0, "no poll yet"
+        while time.monotonic() < deadline and n < 10 and proc.poll() is None:
             time.sleep(0.3)
             try:
                 with Store(path, readonly=True) as ro:
                     n = ro.count("readings", target)
-            except Exception:  # noqa: BLE001 - the run may not exist yet
-                n = 0
-        assert n >= 10, "the replay did not start writing"
+            except Exception as err:  # noqa: BLE001 - the run may not exist yet
+                n, why = 0, f"{type(err).__name__}: {err}"
+        assert proc.poll() is None, f"the replay ended before it was interrupted ({n}; {why})"
+        assert n >= 10, f"the replay did not start writing ({why})"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
