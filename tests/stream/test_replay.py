@@ -163,6 +163,10 @@ def test_cli_replay_mistakes_one_line(stored, tmp_path, capsys):
         assert len(err.splitlines()) == 1 and words in err, err
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_leaves_a_consistent_prefix(stored, tmp_path):
     path = tmp_path / "s.sqlite"
@@ -170,15 +174,16 @@ def test_ctrl_c_leaves_a_consistent_prefix(stored, tmp_path):
     target = f"{RUN}:replay-v0.1.0"
     proc = subprocess.Popen(
         [sys.executable, "-m", "synthwatch.stream.cli", "--store", str(path)]
-        # 30 min of readings at x30: 60 s, so that it is still going when it is interrupted
-        # (at x150, 12 s, a CI run once saw it end first, on a loaded machine)
-        + ["replay", RUN, "--speed", "30"],
+        + ["replay", RUN, "--speed", "150"],  # 30 min of readings at x150: 12 s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as at a terminal: a suite run from a background job (`... &` in a script)
+        # passes SIGINT on ignored, and Python then leaves it ignored (no KeyboardInterrupt)
+        preexec_fn=_sigint_default,
     )
     try:
-        deadline = time.monotonic() + 50
+        deadline = time.monotonic() + 60
         n, why = 0, "no poll yet"
         while time.monotonic() < deadline and n < 10 and proc.poll() is None:
             time.sleep(0.3)
