@@ -465,9 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         err.print(f"error: {text}", markup=False, highlight=False)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C; a replay's SIGTERM too (cli_replay.Terminated)
         err.print("interrupted: what was stored up to now is kept", markup=False)
-        return 130
+        return getattr(e, "exit_status", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,12 +8,13 @@
 
 A replay lands in a new run ``<run>:<tag>`` (see :mod:`synthwatch.stream.replay`); the original
 is never written to. Errors end in one line on stderr and exit status 2; Ctrl-C keeps what was
-stored (exit 130).
+stored (exit 130), and so does SIGTERM during a replay (exit 143).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -147,7 +148,26 @@ def _progress(console: Console, total: int | None, enabled: bool) -> Progress:
     )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a replay (a supervisor stopping it): taken as Ctrl-C, so what went through
+    is kept and the run is closed as aborted; the exit status is 143 (128 + SIGTERM)."""
+
+    exit_status = 143
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def cmd_replay(cfg: Config, args: argparse.Namespace, console: Console, err: Console) -> int:
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _cmd_replay(cfg, args, console, err)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _cmd_replay(cfg: Config, args: argparse.Namespace, console: Console, err: Console) -> int:
     from synthwatch.stream.replay import FolderSource, ReplayError, StoreSource, replay
 
     if (args.run_id == "kafka" and (args.t_from or args.t_to)) or args.kafka_run:

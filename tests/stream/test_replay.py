@@ -168,7 +168,12 @@ def _sigint_default() -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_a_consistent_prefix(stored, tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"]
+)
+def test_ctrl_c_leaves_a_consistent_prefix(stored, tmp_path, signum, status):
+    """Ctrl-C, or SIGTERM from a supervisor: the readings so far are kept, a prefix, and the
+    run is closed as aborted."""
     path = tmp_path / "s.sqlite"
     path.write_bytes(stored.read_bytes())
     target = f"{RUN}:replay-v0.1.0"
@@ -194,12 +199,12 @@ def test_ctrl_c_leaves_a_consistent_prefix(stored, tmp_path):
                 n, why = 0, f"{type(err).__name__}: {err}"
         assert proc.poll() is None, f"the replay ended before it was interrupted ({n}; {why})"
         assert n >= 10, f"the replay did not start writing ({why})"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert "interrupted" in err
     with Store(path, readonly=True) as store:
         assert store.integrity_check() == ["ok"]
