@@ -1,10 +1,10 @@
 """setuptools hook for the one compiled module; everything else is in pyproject.toml.
 
-``models/charts_cusum_kernel.py`` (the self-starting CUSUM's step) is compiled by Cython in
-its pure Python mode, typed by ``models/charts_cusum_kernel.pxd``. The extension is optional:
+``models/charts/cusum_kernel.py`` (the self-starting CUSUM's step) is compiled by Cython in
+its pure Python mode, typed by ``models/charts/cusum_kernel.pxd``. The extension is optional:
 where it cannot be built (no C compiler, no Python headers) the build warns and goes on without
 it, and the same module runs interpreted with the same results
-(``synthwatch.models.charts_cusum_kernel.COMPILED`` says which).
+(``synthwatch.models.charts.cusum_kernel.COMPILED`` says which).
 """
 
 import shutil
@@ -14,18 +14,18 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import BaseError, CCompilerError
 
-MODULE = "synthwatch.models.charts_cusum_kernel"
-SOURCE = Path("models/charts_cusum_kernel.py")
+MODULE = "synthwatch.models.charts.cusum_kernel"
+SOURCE = Path("models/charts/cusum_kernel.py")
 
 
 def _include_tree(root: Path) -> Path:
     """Cython finds a module's .pxd by its package path; the folders here are mapped into
     ``synthwatch`` by pyproject's package-dir, so the .pxd is laid out under that name."""
-    package = root / "synthwatch" / "models"
+    package = root / "synthwatch" / "models" / "charts"
     package.mkdir(parents=True, exist_ok=True)
-    for folder in (root / "synthwatch", package):
+    for folder in (root / "synthwatch", package.parent, package):
         (folder / "__init__.pxd").touch()
-    shutil.copyfile(SOURCE.with_suffix(".pxd"), package / "charts_cusum_kernel.pxd")
+    shutil.copyfile(SOURCE.with_suffix(".pxd"), package / "cusum_kernel.pxd")
     return root
 
 

@@ -45,8 +45,8 @@ GOLD_RECIPE, SILICA_RECIPE = "Au-citrate-15nm", "SiO2-Stober-default"
 
 
 def rules():
-    from synthwatch.models.alert_rules import Rule
-    from synthwatch.models.alerts import DEFAULT_RULES
+    from synthwatch.models.alerts.engine import DEFAULT_RULES
+    from synthwatch.models.alerts.rules import Rule
 
     own = (
         Rule(name="envelope_au0", kind="envelope", quantity="uvvis_features.au0_mM", z=4.0,
@@ -66,7 +66,7 @@ def rules():
 
 
 def tag(messages, recipe):
-    from synthwatch.stream.contract import RunStart
+    from synthwatch.contract.messages import RunStart
 
     for m in messages:
         if isinstance(m, RunStart):
@@ -75,8 +75,8 @@ def tag(messages, recipe):
 
 
 def gold_run(seed, fault=None):
-    from synthwatch.collectors.faults import lamp_decay, stall, with_temperature
-    from synthwatch.collectors.gold_sim import GoldCitrateSimulator
+    from synthwatch.collectors.sim.faults import lamp_decay, stall, with_temperature
+    from synthwatch.collectors.sim.gold import GoldCitrateSimulator
 
     kw = {}
     if fault == "temperature_plus_3C":
@@ -100,8 +100,8 @@ def gold_run(seed, fault=None):
 
 
 def silica_run(seed, fault=None):
-    from synthwatch.collectors.faults import bubble_burst, stall, with_temperature
-    from synthwatch.collectors.stober_sim import StoberSimulator
+    from synthwatch.collectors.sim.faults import bubble_burst, stall, with_temperature
+    from synthwatch.collectors.sim.stober import StoberSimulator
 
     sim = StoberSimulator(seed=seed, duration_s=DAY_S)
     msgs = list(tag(sim.messages(), SILICA_RECIPE))
@@ -119,9 +119,9 @@ def silica_run(seed, fault=None):
 
 
 def run(messages, store_path, golden_dir, rule_set):
-    from synthwatch.stream.models_registry import ModelRegistry
-    from synthwatch.stream.pipeline import run_embedded
-    from synthwatch.stream.store import Store
+    from synthwatch.stream.runtime.pipeline import run_embedded
+    from synthwatch.stream.runtime.registry import ModelRegistry
+    from synthwatch.stream.store.embedded import Store
 
     registry = ModelRegistry(
         psd_nnls_every=0,
@@ -144,8 +144,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     os.environ.setdefault("SYNTHWATCH_CACHE_DIR", str(Path(tempfile.gettempdir()) / "sw-bench"))
-    from synthwatch.stream.golden_files import envelope_from_store, save_envelope
-    from synthwatch.stream.store import Store
+    from synthwatch.stream.store.embedded import Store
+    from synthwatch.stream.store.golden_files import envelope_from_store, save_envelope
 
     started = time.perf_counter()
     defaults, own = rules()

@@ -8,7 +8,7 @@ spectrum every 30 s, half silica with an impedance sweep a minute, both with a t
 probe every 30 s), through the embedded pipeline with the models the rules read (UV-Vis
 features, impedance fit, kinetics; no size distribution, no golden batch). The estimates of
 each run are cached in ``--cache`` (the pipeline is most of the cost), then fed to
-:class:`~synthwatch.models.alerts.AlertEngine` with one rule file per system. ``--design
+:class:`~synthwatch.models.alerts.engine.AlertEngine` with one rule file per system. ``--design
 screened`` (default): ``GOLD_RULES_SCREENED``, ``SILICA_RULES_SCREENED``, on the quantities that
 pass :func:`screen` on five training runs (seeds 1000-1004); ``--design previous``:
 ``GOLD_RULES`` and the ``--silica`` design (every chart kind once at least, on quantities that
@@ -241,7 +241,7 @@ def screen_stream(t_s: np.ndarray, x: np.ndarray) -> dict | None:
     """One training run's quantity after an AR(1) phase I on its first WARMUP_S: its residuals'
     4-h block means and sds after phase I (in phase I sd), tail, autocorrelation, and what
     the engine's phase I check says."""
-    from synthwatch.models.charts_residuals import fit_ar1, phase1_check
+    from synthwatch.models.charts.residuals import fit_ar1, phase1_check
 
     t = t_s - t_s[0]
     try:
@@ -335,8 +335,8 @@ FAULTS = {
 
 def golden(cache: Path, n: int) -> Path:
     """The silica golden batch from ``n`` clean runs (seeds 1000...), as bench_alerts makes it."""
-    from synthwatch.stream.golden_files import envelope_from_store, save_envelope
-    from synthwatch.stream.store import Store
+    from synthwatch.stream.store.embedded import Store
+    from synthwatch.stream.store.golden_files import envelope_from_store, save_envelope
 
     out = cache / f"golden-{n}"
     if (out / f"{bench_alerts.SILICA_RECIPE}.json").exists():
@@ -359,10 +359,10 @@ def estimates(
     path = cache / f"{system}-{seed}-{fault or 'clean'}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    from synthwatch.stream.contract import Estimate
-    from synthwatch.stream.models_registry import ModelRegistry
-    from synthwatch.stream.pipeline import run_embedded
-    from synthwatch.stream.sinks import Sink
+    from synthwatch.contract.messages import Estimate
+    from synthwatch.stream.runtime.pipeline import run_embedded
+    from synthwatch.stream.runtime.registry import ModelRegistry
+    from synthwatch.stream.sinks.base import Sink
 
     class Keep(Sink):
         def __init__(self) -> None:
@@ -389,7 +389,7 @@ def estimates(
 
 
 def as_messages(rows):
-    from synthwatch.stream.contract import Estimate, Quantity
+    from synthwatch.contract.messages import Estimate, Quantity
 
     for t, sensor, measurement, flags, q in rows:
         if not q:  # every quantity None: nothing to chart
@@ -403,7 +403,7 @@ def as_messages(rows):
 
 def chart_alerts(rules, rows, t0):
     """Firing chart alerts (seconds since the start, rule) and the engine's explanations."""
-    from synthwatch.models.alerts import AlertEngine
+    from synthwatch.models.alerts.engine import AlertEngine
 
     engine = AlertEngine(rules=rules)
     fired = []
@@ -424,7 +424,7 @@ def river_alarms(rules, rows, t0):
     """
     from river import drift
 
-    from synthwatch.models.charts_residuals import Ar1Whitener, fit_ar1
+    from synthwatch.models.charts.residuals import Ar1Whitener, fit_ar1
 
     out: dict[str, list[tuple[float, str]]] = {"page_hinkley": [], "adwin": []}
     for rule in rules:
@@ -477,8 +477,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("SYNTHWATCH_CACHE_DIR", str(Path(tempfile.gettempdir()) / "sw-bench"))
     args.cache.mkdir(parents=True, exist_ok=True)
-    from synthwatch.models.alert_rules import parse_rules
-    from synthwatch.models.catalogue import is_known, known_names
+    from synthwatch.models.alerts.catalogue import is_known, known_names
+    from synthwatch.models.alerts.rules import parse_rules
 
     started = time.perf_counter()
     cpu0 = time.process_time()

@@ -66,7 +66,7 @@ def half_unit(published: float) -> float:
 
 
 def arl_tables() -> list[dict]:
-    from synthwatch.models.charts_arl import calibrate, cusum_arl, ewma_arl
+    from synthwatch.models.charts.arl import calibrate, cusum_arl, ewma_arl
 
     rows = []
     for h, table in PUBLISHED_CUSUM.items():
@@ -106,8 +106,8 @@ def arl_tables() -> list[dict]:
 
 
 def monte_carlo(n_runs: int) -> list[dict]:
-    from synthwatch.models.charts_arl import cusum_arl, ewma_arl
-    from synthwatch.models.charts_mc import cusum_run_lengths, ewma_run_lengths
+    from synthwatch.models.charts.arl import cusum_arl, ewma_arl
+    from synthwatch.models.charts.mc import cusum_run_lengths, ewma_run_lengths
 
     rows = []
     seed = 1000
@@ -151,9 +151,9 @@ def _interpreted_kernel():
     import importlib.util
     from pathlib import Path
 
-    from synthwatch.models import charts_cusum_kernel
+    from synthwatch.models.charts import cusum_kernel as charts_cusum_kernel
 
-    source = Path(charts_cusum_kernel.__file__).with_name("charts_cusum_kernel.py")
+    source = Path(charts_cusum_kernel.__file__).with_name("cusum_kernel.py")
     spec = importlib.util.spec_from_file_location("_kernel_interpreted", source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -163,10 +163,10 @@ def _interpreted_kernel():
 def speed(n: int, repeats: int = 7) -> dict:
     from river import drift
 
-    from synthwatch.models.charts_cusum import Cusum, SelfStartingCusum
-    from synthwatch.models.charts_ewma import Ewma
-    from synthwatch.models.charts_residuals import Ar1Whitener
-    from synthwatch.models.charts_univariate import Shewhart, Sprt
+    from synthwatch.models.charts.cusum import Cusum, SelfStartingCusum
+    from synthwatch.models.charts.ewma import Ewma
+    from synthwatch.models.charts.residuals import Ar1Whitener
+    from synthwatch.models.charts.univariate import Shewhart, Sprt
 
     xs = np.random.default_rng(42).standard_normal(n).tolist()
     interpreted = _interpreted_kernel()
@@ -228,8 +228,8 @@ def speed(n: int, repeats: int = 7) -> dict:
 
 
 def multivariate_speed(p: int = 10, n: int = 20000) -> dict:
-    from synthwatch.models.charts_multivariate import HotellingT2, Mewma
-    from synthwatch.models.charts_pca import PcaMonitor
+    from synthwatch.models.charts.multivariate import HotellingT2, Mewma
+    from synthwatch.models.charts.pca import PcaMonitor
 
     rng = np.random.default_rng(7)
     a = rng.normal(size=(p, p))
@@ -260,9 +260,9 @@ def multivariate_speed(p: int = 10, n: int = 20000) -> dict:
 def day_false_alarms(days: int, seed: int = 5) -> dict:
     from scipy import stats
 
-    from synthwatch.models.charts_budget import limit_for_budget, split_budget
-    from synthwatch.models.charts_cusum import Cusum
-    from synthwatch.models.charts_residuals import Ar1Whitener, fit_ar1
+    from synthwatch.models.charts.budget import limit_for_budget, split_budget
+    from synthwatch.models.charts.cusum import Cusum
+    from synthwatch.models.charts.residuals import Ar1Whitener, fit_ar1
 
     budget = split_budget(1.0, 1.0, n_charts=1)
     lim = limit_for_budget(budget, "cusum", k=0.5)
@@ -324,7 +324,7 @@ def day_false_alarms(days: int, seed: int = 5) -> dict:
 
 
 def print_speed(n: int, out: dict) -> None:
-    from synthwatch.models import charts_cusum_kernel
+    from synthwatch.models.charts import cusum_kernel as charts_cusum_kernel
 
     out["self_starting_step_compiled"] = compiled = charts_cusum_kernel.COMPILED
     print(f"== Speed, {n} updates; best of 7 (ratio of best rates; pairs) ==")

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from synthwatch.collectors.gold_sim import noise_free_spectrum
-from synthwatch.models.uvvis import HAISS_EXPERIMENT, HAISS_THEORY, UVVisFeatures
-from synthwatch.stream.contract import Descriptor, Reading
+from synthwatch.collectors.sim.gold import noise_free_spectrum
+from synthwatch.contract.messages import Descriptor, Reading
+from synthwatch.models.uvvis.model import HAISS_EXPERIMENT, HAISS_THEORY, UVVisFeatures
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 WL = np.arange(300.0, 901.0)

@@ -37,13 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
-from synthwatch.collectors.stober_sim import StoberSimulator
-from synthwatch.models.calibration import SizeCalibration
-from synthwatch.models.impedance import ImpedanceFit
-from synthwatch.models.impedance_circuits import Circuit
-from synthwatch.models.impedance_fit import fit_circuit, initial_guess
-from synthwatch.models.impedance_kk import lin_kk
-from synthwatch.stream.contract import Descriptor, Label, Reading
+from synthwatch.collectors.sim.stober import StoberSimulator
+from synthwatch.contract.messages import Descriptor, Label, Reading
+from synthwatch.models.impedance.calibration import SizeCalibration
+from synthwatch.models.impedance.circuits import Circuit
+from synthwatch.models.impedance.fit import fit_circuit, initial_guess
+from synthwatch.models.impedance.kk import lin_kk
+from synthwatch.models.impedance.model import ImpedanceFit
 
 PARAMS = ("r_s_ohm", "r_ct_ohm", "cpe_q_s_alpha", "cpe_alpha")
 

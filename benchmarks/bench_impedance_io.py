@@ -1,7 +1,7 @@
 """Cost of reading impedance exports with validation, against impedance.py's readers alone.
 
 For each format, one 60-frequency sweep (7 significant digits, as instruments write) is read
-``--repeat`` times by :func:`synthwatch.collectors.impedance_formats.read_sweep` (layout check,
+``--repeat`` times by :func:`synthwatch.collectors.impedance.formats.read_sweep` (layout check,
 per-line validation, impedance.py's reader, agreement check, sorting) and by impedance.py's own
 reader for that format (no validation); the median time per file of each and their ratio are
 reported. Then a folder of ``--files`` exports is taken in by the folder watcher (poll, parse,
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from impedance import preprocessing
 
-from synthwatch.collectors.folder_watch import FolderWatcher
-from synthwatch.collectors.impedance_formats import read_sweep
-from synthwatch.collectors.impedance_sweep import make_sweep
-from synthwatch.collectors.impedance_write import WRITERS, write_sweep
+from synthwatch.collectors.folder.watch import FolderWatcher
+from synthwatch.collectors.impedance.formats import read_sweep
+from synthwatch.collectors.impedance.sweep import make_sweep
+from synthwatch.collectors.impedance.write import WRITERS, write_sweep
 
 READERS = {
     "gamry": preprocessing.readGamry,

@@ -3,7 +3,7 @@
 Throughput (points/s, median of ``--repeat`` runs, each from the first ``add`` until the server
 acknowledged the last point):
 
-* ``sink v1 -> InfluxDB 1.x``: :class:`~synthwatch.stream.influx.InfluxSink` given Estimate
+* ``sink v1 -> InfluxDB 1.x``: :class:`~synthwatch.stream.sinks.influx.InfluxSink` given Estimate
   messages (it serializes them, spools them on disk, drains in batches) against a real InfluxDB
   1.6 (Debian's, started privately by scripts/services.sh).
 * ``bare /write loop -> InfluxDB 1.x``: the same lines, pre-serialized, POSTed batch after batch
@@ -47,10 +47,10 @@ sys.path.insert(0, str(ROOT / "tests" / "stream"))
 
 from influx_helpers import ContractServer, InfluxQL  # noqa: E402
 
-from synthwatch.stream.config import InfluxConfig  # noqa: E402
-from synthwatch.stream.contract import Distribution, Estimate, Quantity, RunStart  # noqa: E402
-from synthwatch.stream.influx import InfluxSink  # noqa: E402
-from synthwatch.stream.influx_points import estimate_lines  # noqa: E402
+from synthwatch.contract.config import InfluxConfig  # noqa: E402
+from synthwatch.contract.messages import Distribution, Estimate, Quantity, RunStart  # noqa: E402
+from synthwatch.stream.sinks.influx import InfluxSink  # noqa: E402
+from synthwatch.stream.sinks.influx_points import estimate_lines  # noqa: E402
 
 T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
 BINS = 35

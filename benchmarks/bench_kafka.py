@@ -58,16 +58,16 @@ sys.path.insert(0, str(ROOT / "tests" / "stream"))
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from kafka_helpers import fresh_topics  # noqa: E402
 
-from synthwatch.collectors.scenarios import simulate  # noqa: E402
-from synthwatch.stream.alerting import registry_from_config  # noqa: E402
-from synthwatch.stream.cli_collect import publish  # noqa: E402
-from synthwatch.stream.config import KafkaConfig, load_config  # noqa: E402
-from synthwatch.stream.contract import Estimate  # noqa: E402
-from synthwatch.stream.kafka_transport import KafkaTransport  # noqa: E402
-from synthwatch.stream.kafka_worker import KafkaWorker, limit_blas_threads  # noqa: E402
-from synthwatch.stream.store import Store  # noqa: E402
-from synthwatch.stream.transport import ESTIMATES_TOPIC, INPUT_TOPICS  # noqa: E402
-from synthwatch.stream.worker import Worker  # noqa: E402
+from synthwatch.collectors.sim.scenarios import simulate  # noqa: E402
+from synthwatch.contract.config import KafkaConfig, load_config  # noqa: E402
+from synthwatch.contract.messages import Estimate  # noqa: E402
+from synthwatch.stream.cli.collect import publish  # noqa: E402
+from synthwatch.stream.runtime.alerting import registry_from_config  # noqa: E402
+from synthwatch.stream.runtime.kafka_worker import KafkaWorker, limit_blas_threads  # noqa: E402
+from synthwatch.stream.runtime.worker import Worker  # noqa: E402
+from synthwatch.stream.store.embedded import Store  # noqa: E402
+from synthwatch.stream.transport.kafka_topics import KafkaTransport  # noqa: E402
+from synthwatch.stream.transport.memory import ESTIMATES_TOPIC, INPUT_TOPICS  # noqa: E402
 
 
 def bootstrap_address() -> str:
@@ -180,13 +180,14 @@ def pure_python_crc() -> None:
 
 
 def model_split(stats: pstats.Stats) -> tuple[float, float]:
-    """(s in the models, s building them), from the calls stream/worker.py makes into them."""
+    """(s in the models, s building them), from the calls stream/runtime/worker.py makes into
+    them."""
     in_models = building = 0.0
     for (filename, _, name), (_, _, _, _, callers) in stats.stats.items():
-        if "/models/" not in filename and not filename.endswith("models_registry.py"):
+        if "/models/" not in filename and not filename.endswith("runtime/registry.py"):
             continue
         for (caller_file, _, _), (_, _, _, cumtime) in callers.items():
-            if caller_file.endswith("stream/worker.py"):
+            if caller_file.endswith("stream/runtime/worker.py"):
                 in_models += cumtime
                 if name in ("__call__", "run_models"):
                     building += cumtime
@@ -248,9 +249,9 @@ def models(args) -> dict:
     limit (``status`` 0, which ``fit_curve`` rejects) and the time they took."""
     from scipy.optimize import OptimizeResult
 
-    from synthwatch.models import kinetics_fit
-    from synthwatch.stream.models_registry import ModelRegistry
-    from synthwatch.stream.pipeline import run_embedded
+    from synthwatch.models.kinetics import fit as kinetics_fit
+    from synthwatch.stream.runtime.pipeline import run_embedded
+    from synthwatch.stream.runtime.registry import ModelRegistry
 
     spent: dict[str, float] = {}
     fits: list[tuple[int, int, float]] = []  # (status, nfev, s)

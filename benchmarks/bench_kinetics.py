@@ -34,7 +34,7 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def source_estimate(t_s: float, au0: float):
-    from synthwatch.stream.contract import Estimate, Quantity
+    from synthwatch.contract.messages import Estimate, Quantity
 
     return Estimate(
         run_id="bench",
@@ -52,8 +52,8 @@ def pct(values, q):
 
 
 def recovery(n_runs: int, seed: int, interval_s: float = 2.0) -> dict:
-    from synthwatch.models.kinetics import Kinetics
-    from synthwatch.models.kinetics_curves import MECHANISMS
+    from synthwatch.models.kinetics.curves import MECHANISMS
+    from synthwatch.models.kinetics.model import Kinetics
 
     fw = MECHANISMS["finke_watzky"]
     rng = np.random.default_rng(seed)
@@ -122,8 +122,8 @@ def _linear_t90(ts, ys, t_now, plateau):
 
 
 def bounded_cost(hours: float = 24.0) -> dict:
-    from synthwatch.models.kinetics import Kinetics
-    from synthwatch.models.kinetics_curves import MECHANISMS
+    from synthwatch.models.kinetics.curves import MECHANISMS
+    from synthwatch.models.kinetics.model import Kinetics
 
     fw = MECHANISMS["finke_watzky"]
     theta = np.log([2e-5, 1e-4])  # slow: still growing at hour 24

@@ -137,7 +137,7 @@ def peak_rss_mib() -> float:
 
 def generate(n: int, seed: int) -> list:
     """RunStart, Descriptor, n Readings, RunStop of a simulated citrate gold run, as a list."""
-    from synthwatch.collectors.gold_sim import GoldCitrateSimulator
+    from synthwatch.collectors.sim.gold import GoldCitrateSimulator
 
     sim = GoldCitrateSimulator(seed=seed, duration_s=n * INTERVAL_S, interval_s=INTERVAL_S)
     messages = list(sim.messages())
@@ -155,8 +155,8 @@ def run_pipeline(messages: list, path: Path, serialize: bool = False) -> float:
 
     ``serialize=True`` sends JSON bytes through the memory transport, as over Kafka.
     """
-    from synthwatch.stream.pipeline import run_embedded
-    from synthwatch.stream.store import Store
+    from synthwatch.stream.runtime.pipeline import run_embedded
+    from synthwatch.stream.store.embedded import Store
 
     t0 = time.perf_counter()
     with Store(path) as store:
@@ -180,7 +180,7 @@ def check_store(path: Path, n: int) -> dict[str, int]:
 
 
 def time_codec(readings: list) -> tuple[float, float]:
-    from synthwatch.stream.contract import decode, encode
+    from synthwatch.contract.messages import decode, encode
 
     t0 = time.perf_counter()
     blobs = [encode(r) for r in readings]
@@ -193,7 +193,7 @@ def time_codec(readings: list) -> tuple[float, float]:
 
 def model_estimates(descriptor, readings: list) -> list:
     """The UVVisFeatures estimate of every reading (untimed: the input of rule/store only)."""
-    from synthwatch.models.uvvis import UVVisFeatures
+    from synthwatch.models.uvvis.model import UVVisFeatures
 
     model = UVVisFeatures(descriptor)
     out = []
@@ -206,7 +206,7 @@ def model_estimates(descriptor, readings: list) -> list:
 def time_model(descriptor, readings: list) -> float:
     """UVVisFeatures update + estimate of every reading; the estimates are not kept (as in the
     pipeline, where the store takes them), so the garbage collector sees what it sees there."""
-    from synthwatch.models.uvvis import UVVisFeatures
+    from synthwatch.models.uvvis.model import UVVisFeatures
 
     model = UVVisFeatures(descriptor)
     t0 = time.perf_counter()
@@ -219,8 +219,8 @@ def time_model(descriptor, readings: list) -> float:
 def time_other_models(head: list, descriptor, readings: list) -> dict[str, float]:
     """Seconds per model for the worker's other estimators on the same readings (the size
     distribution, shape and non-parametric models the default registry attaches)."""
-    from synthwatch.stream.contract import RunStart
-    from synthwatch.stream.models_registry import models_for
+    from synthwatch.contract.messages import RunStart
+    from synthwatch.stream.runtime.registry import models_for
 
     start = next(m for m in head if isinstance(m, RunStart))
     out = {}
@@ -234,7 +234,7 @@ def time_other_models(head: list, descriptor, readings: list) -> dict[str, float
 
 
 def time_rule(estimates: list) -> float:
-    from synthwatch.models.quality import FlaggedFrames
+    from synthwatch.models.alerts.quality import FlaggedFrames
 
     rule = FlaggedFrames()
     t0 = time.perf_counter()
@@ -246,7 +246,7 @@ def time_rule(estimates: list) -> float:
 
 def time_store(head: list, readings: list, estimates: list, path: Path) -> float:
     """Store.add of RunStart/Descriptor, every reading and estimate (interleaved), flush."""
-    from synthwatch.stream.store import Store
+    from synthwatch.stream.store.embedded import Store
 
     with Store(path) as store:
         t0 = time.perf_counter()
@@ -393,8 +393,8 @@ def _run(args: argparse.Namespace, tmpdir: Path) -> int:
     t0 = time.perf_counter()
     import numpy as np  # noqa: F401
 
-    import synthwatch.stream.pipeline  # noqa: F401
-    import synthwatch.stream.store  # noqa: F401
+    import synthwatch.stream.runtime.pipeline  # noqa: F401
+    import synthwatch.stream.store.embedded  # noqa: F401
 
     rss["after_imports"] = peak_rss_mib()
     machine = machine_info()

@@ -45,7 +45,7 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def descriptor(axis: np.ndarray):
-    from synthwatch.stream.contract import Descriptor
+    from synthwatch.contract.messages import Descriptor
 
     return Descriptor(
         run_id="bench",
@@ -60,7 +60,7 @@ def descriptor(axis: np.ndarray):
 
 
 def reading(axis_values: np.ndarray, seq: int):
-    from synthwatch.stream.contract import Reading
+    from synthwatch.contract.messages import Reading
 
     return Reading(
         run_id="bench",
@@ -106,11 +106,11 @@ def _summary(est_d, est_g, est_n, truth_d, truth_g, truth_n) -> dict:
 
 def accuracy(n_cases: int, n_nnls: int, seed: int, wl: np.ndarray) -> dict:
     """Each variant of ``LognormalPSD`` (cold start), NNLS and Haiss on the same spectra."""
-    from synthwatch.collectors.gold_sim import noise_free_spectrum, number_per_ml_from_au0
-    from synthwatch.models.psd_lognormal import LognormalPSD
-    from synthwatch.models.psd_nnls import NNLSPSD
-    from synthwatch.models.uvvis import UVVisFeatures
-    from synthwatch.stream.kernels import kernel_for
+    from synthwatch.collectors.sim.gold import noise_free_spectrum, number_per_ml_from_au0
+    from synthwatch.models.psd.lognormal import LognormalPSD
+    from synthwatch.models.psd.nnls import NNLSPSD
+    from synthwatch.models.uvvis.model import UVVisFeatures
+    from synthwatch.stream.runtime.kernels import kernel_for
 
     desc = descriptor(wl)
     kernel = kernel_for(desc, "Au-citrate")
@@ -183,10 +183,10 @@ def drifting_runs(seeds=(0, 1, 2), sizes_nm=(15.0, 40.0)) -> dict:
     ``LognormalPSD`` with warm start over the run; errors of d_mean over the second hour
     (unflagged frames) against the simulator's truth.
     """
-    from synthwatch.collectors.gold_sim import GoldCitrateSimulator
-    from synthwatch.models.psd_lognormal import LognormalPSD
-    from synthwatch.stream.contract import Descriptor, Reading
-    from synthwatch.stream.kernels import kernel_for
+    from synthwatch.collectors.sim.gold import GoldCitrateSimulator
+    from synthwatch.contract.messages import Descriptor, Reading
+    from synthwatch.models.psd.lognormal import LognormalPSD
+    from synthwatch.stream.runtime.kernels import kernel_for
 
     per_variant: dict = {k: {"abs_err": [], "signed": [], "offset_frames": 0} for k in VARIANTS}
     for seed in seeds:
@@ -225,7 +225,7 @@ def naive_fit(wl: np.ndarray, y: np.ndarray, p0: tuple[float, float, float], pat
     import miepython
     from scipy.optimize import least_squares
 
-    from synthwatch.collectors.optics import dielectric_function
+    from synthwatch.collectors.sim.optics import dielectric_function
 
     n_medium = 1.333
     nodes = np.linspace(-3.0, 3.0, 25)
@@ -251,9 +251,9 @@ def naive_fit(wl: np.ndarray, y: np.ndarray, p0: tuple[float, float, float], pat
 
 
 def speed(n_spectra: int, n_naive: int, seed: int) -> dict:
-    from synthwatch.collectors.gold_sim import noise_free_spectrum, number_per_ml_from_au0
-    from synthwatch.models.psd_lognormal import LognormalPSD
-    from synthwatch.stream.kernels import kernel_for
+    from synthwatch.collectors.sim.gold import noise_free_spectrum, number_per_ml_from_au0
+    from synthwatch.models.psd.lognormal import LognormalPSD
+    from synthwatch.stream.runtime.kernels import kernel_for
 
     wl = np.linspace(300.0, 1000.0, 2048)
     t_kernel = time.perf_counter()

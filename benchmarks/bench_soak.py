@@ -5,9 +5,9 @@
 The simulated run (one run id, three sensors, built from the project's simulators):
 
 * ``uv1``: UV-Vis spectra (601 wavelengths, 300-900 nm) every second from
-  :class:`~synthwatch.collectors.gold_sim.GoldCitrateSimulator` (citrate gold, seeded);
+  :class:`~synthwatch.collectors.sim.gold.GoldCitrateSimulator` (citrate gold, seeded);
 * ``eis1``: impedance sweeps every 10 s from
-  :class:`~synthwatch.collectors.stober_sim.StoberSimulator` (its readings re-keyed to the
+  :class:`~synthwatch.collectors.sim.stober.StoberSimulator` (its readings re-keyed to the
   run; its delayed DLS labels describe silica and are left out);
 * ``temp1``: a ``scalar`` temperature probe every second: the recipe's 100 °C, a daily
   ±0.3 K wave and 0.05 K of Gaussian noise (seeded; a synthetic probe, no paper behind it).
@@ -20,14 +20,15 @@ run-level kinetics), embedded SQLite store in a temporary folder (removed at the
 ``--models all`` is the default registry (features, lognormal PSD every spectrum, NNLS every
 60th, shape; impedance fit; kinetics); ``--models averaged`` the same with ``[models]
 psd_average_s = 5``: the lognormal PSD and the shape check fit the mean of every 5 spectra
-(models/coadd.py; every spectrum is still stored, and the features and every other model still
+(models/uvvis/coadd.py; every spectrum is still stored, and the features and every other model still
 see each one); ``--models thinned`` the lognormal PSD and the shape check on every 5th spectrum
 only (a benchmark setting, for comparison); ``--models features`` keeps everything except the
 three optical models (lognormal PSD, NNLS, shape), to show what they cost.
 
 ``--source store`` (the default) first records the simulated day into a store (untimed: the
-recording), then times synthwatch's replay of it (:func:`synthwatch.stream.replay.replay` from a
-:class:`~synthwatch.stream.replay.StoreSource` into a new run of a second store);
+recording), then times synthwatch's replay of it (:func:`synthwatch.stream.replay.recorded.replay`
+from a
+:class:`~synthwatch.stream.replay.recorded.StoreSource` into a new run of a second store);
 ``--source simulator`` feeds the simulator's messages straight to ``run_embedded``.
 
 Recorded: wall time (generation of the simulated input included: it is the replay's source),
@@ -61,14 +62,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pipeline import machine_info  # noqa: E402
 
-from synthwatch.collectors.gold_sim import GoldCitrateSimulator  # noqa: E402
-from synthwatch.collectors.stober_sim import StoberSimulator  # noqa: E402
+from synthwatch.collectors.sim.gold import GoldCitrateSimulator  # noqa: E402
+from synthwatch.collectors.sim.stober import StoberSimulator  # noqa: E402
+from synthwatch.contract.messages import Descriptor, Message, Reading, RunStop  # noqa: E402
 from synthwatch.models.base import Every  # noqa: E402
-from synthwatch.stream.contract import Descriptor, Message, Reading, RunStop  # noqa: E402
-from synthwatch.stream.models_registry import ModelRegistry  # noqa: E402
-from synthwatch.stream.pipeline import run_embedded  # noqa: E402
-from synthwatch.stream.replay import StoreSource, replay  # noqa: E402
-from synthwatch.stream.store import Store  # noqa: E402
+from synthwatch.stream.replay.recorded import StoreSource, replay  # noqa: E402
+from synthwatch.stream.runtime.pipeline import run_embedded  # noqa: E402
+from synthwatch.stream.runtime.registry import ModelRegistry  # noqa: E402
+from synthwatch.stream.store.embedded import Store  # noqa: E402
 
 RUN_ID = "soak-24h"
 UV_INTERVAL_S = 1.0

@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from synthwatch.stream.contract import Estimate, Reading
+from synthwatch.contract.messages import Estimate, Reading
 
 
 class Model:
@@ -178,6 +178,6 @@ class Every(Wrapper, Model):
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
-        from synthwatch.models.quality import FlaggedFrames
+        from synthwatch.models.alerts.quality import FlaggedFrames
 
         return {"model": FlaggedFrames(), "every": 2}

@@ -1,6 +1,6 @@
 """A reading's values as a numpy array, converted once for all the models that see it.
 
-The worker hands the same :class:`~synthwatch.stream.contract.Reading` object to every model of
+The worker hands the same :class:`~synthwatch.contract.messages.Reading` object to every model of
 its sensor (the UV-Vis features, the co-adding wrappers of the lognormal PSD and the shape
 check, the NNLS) and to the store, and each used to turn its 601-value list into an array of its
 own. :func:`reading_values` converts it once and hands the others the same array, read-only so
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthwatch.stream.contract import Reading
+from synthwatch.contract.messages import Reading
 
 __all__ = ["reading_values"]
 

@@ -7,7 +7,7 @@ dropped. It also reports ``rate_per_min``, the change per minute since the previ
 that a runaway (a heater stuck on) shows before the limit is reached.
 
 >>> from datetime import datetime, timedelta, timezone
->>> from synthwatch.stream.contract import Descriptor, Reading
+>>> from synthwatch.contract.messages import Descriptor, Reading
 >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> desc = Descriptor(run_id="r1", t=t0, sensor_id="T1", kind="scalar", axis=[],
 ...                   value_units="degC", quantity="temperature")
@@ -25,8 +25,8 @@ import math
 import re
 from typing import Any
 
+from synthwatch.contract.messages import Descriptor, Estimate, Reading
 from synthwatch.models.base import Model, build_estimate
-from synthwatch.stream.contract import Descriptor, Estimate, Reading
 
 __all__ = ["ScalarValue", "scalar_quantity_name"]
 

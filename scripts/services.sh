@@ -127,7 +127,7 @@ install_influxdb() {
     apt_install influxdb influxdb-client
     # the compose-file validation test (docker/) needs docker-compose, without the docker engine
     apt_install --no-install-recommends docker-compose
-    # the run-report test (dashboards/report.py) renders the HTML in Debian's headless chromium
+    # the run-report test (dashboards/reports/run_report.py) renders the HTML in Debian's headless chromium
     apt_install chromium
     # Debian's package enables a systemd unit; nothing here relies on it (start runs influxd itself)
 }

@@ -17,6 +17,7 @@ settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 ROOT = Path(__file__).resolve().parents[1]
 #: repository folder → subpackage of synthwatch (as mapped in pyproject.toml)
 FOLDERS = {
+    "contract": "contract",
     "collectors": "collectors",
     "stream": "stream",
     "models": "models",
@@ -28,9 +29,11 @@ def source_modules() -> list[str]:
     """Every module of synthwatch, named from the repository's folders."""
     names = ["synthwatch"]
     for folder, sub in FOLDERS.items():
-        for path in sorted((ROOT / folder).glob("*.py")):
-            stem = path.stem
-            names.append(f"synthwatch.{sub}" if stem == "__init__" else f"synthwatch.{sub}.{stem}")
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = [sub, *path.relative_to(ROOT / folder).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            names.append(".".join(["synthwatch", *parts]))
     return names
 
 

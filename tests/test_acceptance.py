@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from synthwatch.collectors.gold_sim import GoldCitrateSimulator, noise_free_spectrum
-from synthwatch.models.uvvis import UVVisFeatures
-from synthwatch.stream.contract import Descriptor, Estimate, Reading, encode
-from synthwatch.stream.pipeline import run_embedded
-from synthwatch.stream.store import Store
+from synthwatch.collectors.sim.gold import GoldCitrateSimulator, noise_free_spectrum
+from synthwatch.contract.messages import Descriptor, Estimate, Reading, encode
+from synthwatch.models.uvvis.model import UVVisFeatures
+from synthwatch.stream.runtime.pipeline import run_embedded
+from synthwatch.stream.store.embedded import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 WL = np.arange(300.0, 901.0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from synthwatch.collectors.scenarios import simulate
-from synthwatch.stream.pipeline import run_embedded
-from synthwatch.stream.store import Store
+from synthwatch.collectors.sim.scenarios import simulate
+from synthwatch.stream.runtime.pipeline import run_embedded
+from synthwatch.stream.store.embedded import Store
 
 
 def run(tmp_path, scenario: str, seed: int = 2):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthwatch.collectors.stober_sim import StoberSimulator
-from synthwatch.stream.cli import main
-from synthwatch.stream.contract import encode
-from synthwatch.stream.pipeline import run_embedded
-from synthwatch.stream.store import Store
+from synthwatch.collectors.sim.stober import StoberSimulator
+from synthwatch.contract.messages import encode
+from synthwatch.stream.cli.main import main
+from synthwatch.stream.runtime.pipeline import run_embedded
+from synthwatch.stream.store.embedded import Store
 
 SIM = dict(duration_s=12 * 3600.0, interval_s=300.0, p_bubble=0.03, p_spike=0.03)
 
@@ -93,8 +93,8 @@ def test_silica_demo_mistakes_give_one_line(tmp_path, capsys, extra, words):
 
 
 def test_silica_demo_timing_defaults():
-    from synthwatch.stream.config import DemoConfig
-    from synthwatch.stream.demo_silica import demo_timing
+    from synthwatch.contract.config import DemoConfig
+    from synthwatch.stream.cli.demo_silica import demo_timing
 
     assert demo_timing(DemoConfig(scenario="silica")) == (86400.0, 60.0)
     assert demo_timing(DemoConfig(scenario="gold")) == (7200.0, 2.0)

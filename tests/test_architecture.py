@@ -31,7 +31,7 @@ def test_contract_module_imports_no_other_synthwatch_module(assembled):
     proc = _run(
         "import grimp; g = grimp.build_graph('synthwatch');"
         "print(sorted(m for m in g.find_modules_directly_imported_by("
-        "'synthwatch.stream.contract') if m.startswith('synthwatch')))",
+        "'synthwatch.contract.messages') if m.startswith('synthwatch')))",
         assembled,
     )
     assert proc.returncode == 0, proc.stderr

@@ -6,7 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from synthwatch.stream.contract import Descriptor, Reading, RunStart, RunStop
+from synthwatch.contract.messages import Descriptor, Reading, RunStart, RunStop
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_soak.py"
 

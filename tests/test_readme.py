@@ -35,7 +35,7 @@ def test_ci_runs_exactly_the_second_command():
 
 
 def test_the_config_example_in_readme_is_valid(tmp_path):
-    from synthwatch.stream.config import load_config
+    from synthwatch.contract.config import load_config
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     (block,) = [b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S) if "[store]" in b]
@@ -47,8 +47,8 @@ def test_the_config_example_in_readme_is_valid(tmp_path):
 
 
 def test_the_rule_examples_in_readme_parse():
-    from synthwatch.models.alert_rules import parse_rules
-    from synthwatch.models.catalogue import is_known, known_names
+    from synthwatch.models.alerts.catalogue import is_known, known_names
+    from synthwatch.models.alerts.rules import parse_rules
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```toml\n(.*?)```", text, flags=re.S)

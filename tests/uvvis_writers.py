@@ -1,6 +1,6 @@
 """Write absorbance spectra in the layouts of the UV-Vis exports synthwatch reads (test helper).
 
-The layouts are those of collectors/uvvis_files.py's docstring: OceanView "ASCII with header"
+The layouts are those of collectors/uvvis/files.py's docstring: OceanView "ASCII with header"
 (tab-separated pairs after ``>>>>>Begin Spectral Data<<<<<``), SpectraSuite (processed-spectrum
 block between begin/end markers), JCAMP-DX 4.24 UV/VIS (``##XYDATA=(X++(Y..Y))`` with integer
 ordinates and ``##YFACTOR``, as spectrometer software writes it) and CSV (wavelength column,

@@ -20,7 +20,7 @@ from dockerfile_parse import DockerfileParser
 
 from conftest import ROOT
 from required import unavailable
-from synthwatch.stream.cli import main
+from synthwatch.stream.cli.main import main
 
 DOCKER = ROOT / "docker"
 ENV_FILES = ("influxdb", "grafana", "synthwatch")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from conftest import source_modules
+from synthwatch.contract.messages import Descriptor, Estimate, Quantity, Reading
 from synthwatch.models.base import Model
-from synthwatch.stream.contract import Descriptor, Estimate, Quantity, Reading
 
 
 def all_models() -> list[type[Model]]:

@@ -140,7 +140,7 @@ def contract_server():
 @pytest.fixture
 def influx_config(tmp_path):
     """Factory of an enabled InfluxConfig with a private spool and fast retries."""
-    from synthwatch.stream.config import InfluxConfig
+    from synthwatch.contract.config import InfluxConfig
 
     def make(url: str, **kw) -> InfluxConfig:
         base = dict(

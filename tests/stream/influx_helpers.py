@@ -149,7 +149,7 @@ def sample_estimates(n: int, run_id: str = "r1", t0=None, step_s: float = 2.0) -
     """``n`` uvvis_features estimates of one run, ``step_s`` apart."""
     from datetime import datetime, timedelta, timezone
 
-    from synthwatch.stream.contract import Estimate, Quantity
+    from synthwatch.contract.messages import Estimate, Quantity
 
     t0 = t0 or datetime(2026, 3, 1, tzinfo=timezone.utc)
     return [

@@ -10,10 +10,10 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, UnknownTopicOrPartitionError
 
-from synthwatch.stream.config import KafkaConfig
-from synthwatch.stream.kafka_transport import ALL_TOPICS, ensure_topics
-from synthwatch.stream.pipeline import run_embedded
-from synthwatch.stream.store import Store
+from synthwatch.contract.config import KafkaConfig
+from synthwatch.stream.runtime.pipeline import run_embedded
+from synthwatch.stream.store.embedded import Store
+from synthwatch.stream.transport.kafka_topics import ALL_TOPICS, ensure_topics
 
 
 def fresh_topics(bootstrap: str, partitions: int = 4, **kw) -> KafkaConfig:

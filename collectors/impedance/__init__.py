@@ -1,0 +1,1 @@
+"""Impedance instrument exports: parsers, the sweep type, writers and contract messages."""

@@ -1,0 +1,1 @@
+"""Live instrument drivers (pyvisa)."""

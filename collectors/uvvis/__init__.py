@@ -1,0 +1,1 @@
+"""UV-Vis instrument exports: parsers that turn a file into spectra."""

@@ -1,0 +1,1 @@
+"""Grafana dashboards, alert rules and provisioning files as code."""

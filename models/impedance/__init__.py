@@ -1,0 +1,1 @@
+"""Impedance: equivalent circuits, their fits, Kramers-Kronig checks and label calibration."""

@@ -1,0 +1,1 @@
+"""Reaction kinetics: conversion curves, their fits, t90 forecasts."""

@@ -1,0 +1,1 @@
+"""Particle size distribution of metal spheres by Mie inversion: lognormal and NNLS."""

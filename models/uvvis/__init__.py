@@ -1,0 +1,1 @@
+"""UV-Vis features, preprocessing, co-adding and shape (rods, aggregation)."""

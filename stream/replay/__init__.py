@@ -1,0 +1,1 @@
+"""Replay recorded runs (store, folders, Kafka) and compare runs."""

@@ -1,0 +1,1 @@
+"""Sinks: where messages land besides the store (InfluxDB, webhooks)."""

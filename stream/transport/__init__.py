@@ -1,0 +1,1 @@
+"""Transports: how encoded messages move (in memory, Kafka topics)."""
