@@ -65,7 +65,7 @@ from bench_pipeline import machine_info  # noqa: E402
 from synthwatch.collectors.sim.gold import GoldCitrateSimulator  # noqa: E402
 from synthwatch.collectors.sim.stober import StoberSimulator  # noqa: E402
 from synthwatch.contract.messages import Descriptor, Message, Reading, RunStop  # noqa: E402
-from synthwatch.models.base import Every  # noqa: E402
+from synthwatch.models.every import Every  # noqa: E402
 from synthwatch.stream.replay.recorded import StoreSource, replay  # noqa: E402
 from synthwatch.stream.runtime.pipeline import run_embedded  # noqa: E402
 from synthwatch.stream.runtime.registry import ModelRegistry  # noqa: E402

@@ -1,2 +1,4 @@
-"""The bottom layer: the message contract, the configuration schema and the errors; imports nothing
-else of synthwatch."""
+"""The bottom layer: the message contract, the configuration schema and the errors.
+
+It depends on nothing else of synthwatch; every other package builds on it.
+"""

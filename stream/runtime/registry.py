@@ -34,7 +34,8 @@ from synthwatch.models.alerts.engine import DEFAULT_RULES, AlertEngine
 from synthwatch.models.alerts.golden import GoldenBatch
 from synthwatch.models.alerts.quality import FlaggedFrames
 from synthwatch.models.alerts.rules import Rule
-from synthwatch.models.base import Every, Model
+from synthwatch.models.base import Model
+from synthwatch.models.every import Every
 from synthwatch.models.impedance.calibration import SizeCalibration
 from synthwatch.models.impedance.model import ImpedanceFit
 from synthwatch.models.kinetics.model import Kinetics
