@@ -10,15 +10,16 @@ so the run continues as if one worker had seen everything. ``state=None`` marks 
 over (its records are skipped; nothing is restored). A tombstone (no value) forgets the run.
 
 The state is pickled (the models' own pickling, which tests/models/test_protocol.py checks) and
-compressed with zlib behind a magic prefix and version. Numpy arrays of 16 kB and more (the
-size-distribution kernels, mostly: 3 MB of a UV-Vis run's 3.1 MB), and read-only arrays of
-512 bytes and more (tables the models share between runs), are written once, as records
-``blob:<sha256>`` on the same partition, and referred to by digest, so a checkpoint of a UV-Vis
-run is about 55 kB instead of 3 MB. A writer that keeps a :class:`BlobCache` hashes a
-read-only array once and does not serialize again an array already on the broker: a UV-Vis
-run's checkpoint then takes about 5 ms instead of 90 ms. Unpickling runs code chosen by whoever
-can write the topic: give only the workers write access to ``synthwatch.checkpoints`` (Kafka
-ACLs), as to the other topics.
+compressed with zlib behind a magic prefix and version; a header (:data:`OFFSETS_HEADER`) repeats
+the offsets, so that a reader can tell which of two checkpoints of a run covers more input
+without unpickling them. Numpy arrays of 16 kB and more (the size-distribution kernels,
+mostly: 3 MB of a UV-Vis run's 3.1 MB), and read-only arrays of 512 bytes and more (tables the
+models share between runs), are written once, as records ``blob:<sha256>`` on the same
+partition, and referred to by digest, so a checkpoint of a UV-Vis run is about 55 kB instead of
+3 MB. A writer that keeps a :class:`BlobCache` hashes a read-only array once and does not
+serialize again an array already on the broker: a UV-Vis run's checkpoint then takes about 5 ms
+instead of 90 ms. Unpickling runs code chosen by whoever can write the topic: give only the
+workers write access to ``synthwatch.checkpoints`` (Kafka ACLs), as to the other topics.
 
 >>> from synthwatch.stream.runtime.worker import RunState
 >>> raw = encode_checkpoint(Checkpoint("r1", 2, {"synthwatch.runs": 5}, RunState("r1")))
@@ -43,6 +44,7 @@ from typing import Mapping
 
 import numpy as np
 
+from synthwatch.contract.errors import FAILURE, SynthwatchError
 from synthwatch.stream.runtime.worker import RunState
 
 MAGIC = b"SWCP\x01"
@@ -55,8 +57,10 @@ BLOB_MIN_BYTES = 16 * 1024
 READONLY_BLOB_MIN_BYTES = 512
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SynthwatchError, ValueError):
     """A checkpoint record that cannot be restored; the message says where and why."""
+
+    exit_code = FAILURE
 
 
 @dataclass
@@ -76,6 +80,26 @@ class Checkpoint:
     def newer_than(self, other: Checkpoint) -> bool:
         """Whether this checkpoint's state has seen more of the run's input than ``other``'s."""
         return sum(self.offsets.values()) > sum(other.offsets.values())
+
+
+#: Header of a checkpoint record: the input offsets it covers, ``topic=offset`` joined by ``,``.
+OFFSETS_HEADER = "offsets"
+
+
+def offsets_header(offsets: Mapping[str, int]) -> bytes:
+    """The value of a checkpoint record's :data:`OFFSETS_HEADER` for ``offsets``."""
+    return ",".join(f"{t}={o}" for t, o in sorted(offsets.items())).encode()
+
+
+def covered_by(headers) -> int | None:
+    """How much input a checkpoint record covers (the sum of its offsets); None: unknown."""
+    for name, value in headers or ():
+        if name == OFFSETS_HEADER:
+            try:
+                return sum(int(pair.rsplit(b"=", 1)[1]) for pair in value.split(b",") if pair)
+            except (IndexError, ValueError):
+                return None
+    return None
 
 
 class BlobCache:

@@ -82,16 +82,16 @@ from synthwatch.contract.messages import Message
 from synthwatch.stream.sinks.base import Sink
 from synthwatch.stream.store.query import DeadLetter, RunSummary, StoreQueries
 from synthwatch.stream.store.rows import (
-    _INSERT_DEADLETTER,
-    _REGISTER_RUN,
-    _SCHEMA,
-    _WRITES,
     APPLICATION_ID,
+    INSERT_DEADLETTER,
+    REGISTER_RUN,
+    SCHEMA,
     SCHEMA_VERSION,
+    WRITES,
     SchemaVersionError,
     StoreError,
     UnknownRunError,
-    _us,
+    to_us,
 )
 
 __all__ = [
@@ -249,7 +249,7 @@ class Store(StoreQueries, Sink):
             if version > SCHEMA_VERSION:  # pragma: no cover - raced with a newer writer
                 raise SchemaVersionError(f"{path}: written by a newer synthwatch")
             # not executescript(): it would COMMIT first; run the statements one by one
-            for statement in _SCHEMA.split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -339,7 +339,7 @@ class Store(StoreQueries, Sink):
 
     def add(self, message: Message) -> None:
         """Store one message (upsert), in the open transaction; see :meth:`flush`."""
-        write = _WRITES.get(type(message))
+        write = WRITES.get(type(message))
         if write is None:
             raise TypeError(
                 f"Store.add: expected a contract message (RunStart, Descriptor, Reading, Label, "
@@ -349,7 +349,7 @@ class Store(StoreQueries, Sink):
             conn = self._writer()
             self._begin(conn)
             if message.run_id not in self._known_runs:
-                conn.execute(_REGISTER_RUN, (message.run_id,))
+                conn.execute(REGISTER_RUN, (message.run_id,))
                 self._known_runs.add(message.run_id)
             sql, row = write
             conn.execute(sql, row(message))
@@ -369,12 +369,12 @@ class Store(StoreQueries, Sink):
         if isinstance(raw, str):
             raw = raw.encode()
         raw = bytes(raw)
-        now = _us(datetime.now(timezone.utc))
+        now = to_us(datetime.now(timezone.utc))
         with self._lock:
             conn = self._writer()
             self._begin(conn)
             conn.execute(
-                _INSERT_DEADLETTER, (raw, reason, source, now, hashlib.sha256(raw).digest())
+                INSERT_DEADLETTER, (raw, reason, source, now, hashlib.sha256(raw).digest())
             )
             self._after_write()
 

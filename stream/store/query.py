@@ -28,12 +28,13 @@ from synthwatch.contract.messages import (
     RunStop,
 )
 from synthwatch.stream.store.rows import (
-    _READING_COLUMNS,
+    ESTIMATE_COLUMNS,
+    READING_COLUMNS,
     StoreError,
     UnknownRunError,
-    _dt,
-    _reading_from_row,
-    _unflags,
+    estimate_from_row,
+    from_us,
+    reading_from_row,
 )
 
 __all__ = ["StoreQueries", "RunSummary", "DeadLetter"]
@@ -86,17 +87,18 @@ class StoreQueries:
             raise StoreError(f"{self.path}: store is not open; call setup() or use `with`")
         return self._conn
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of one read-only statement (under the store's lock, as every query here)."""
         with self._lock:
             return self._reader().execute(sql, params).fetchall()
 
     def _require_run(self, run_id: str) -> None:
-        if not self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
+        if not self.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
             raise UnknownRunError(run_id, self.path)
 
     def runs(self) -> list[RunSummary]:
         """Every run in the store, oldest start first (runs without a RunStart last)."""
-        ids = self._query("SELECT run_id FROM runs ORDER BY t_start IS NULL, t_start, run_id")
+        ids = self.query("SELECT run_id FROM runs ORDER BY t_start IS NULL, t_start, run_id")
         return [self.run(run_id) for (run_id,) in ids]
 
     def run(self, run_id: str) -> RunSummary:
@@ -139,19 +141,19 @@ class StoreQueries:
             run_id=run_id,
             reactor=reactor,
             system=system,
-            t_start=_dt(t_start),
-            t_stop=_dt(t_stop),
+            t_start=from_us(t_start),
+            t_stop=from_us(t_stop),
             status=status,
             reason=reason,
             n_readings=n_readings,
             n_estimates=n_estimates,
             n_alerts=n_alerts,
-            t_last=_dt(max(known)) if known else None,
+            t_last=from_us(max(known)) if known else None,
         )
 
     def run_start(self, run_id: str) -> RunStart:
         """The run's RunStart; :class:`UnknownRunError` if the store has none for it."""
-        rows = self._query(
+        rows = self.query(
             "SELECT reactor, system, recipe, operator, tags, t_start FROM runs "
             "WHERE run_id = ? AND t_start IS NOT NULL",
             (run_id,),
@@ -161,7 +163,7 @@ class StoreQueries:
         reactor, system, recipe, operator, tags, t_start = rows[0]
         return RunStart(
             run_id=run_id,
-            t=_dt(t_start),
+            t=from_us(t_start),
             reactor=reactor,
             system=system,
             recipe=json.loads(recipe),
@@ -171,17 +173,17 @@ class StoreQueries:
 
     def run_stop(self, run_id: str) -> RunStop | None:
         """The run's RunStop, or None while it is still running; UnknownRunError if no run."""
-        rows = self._query("SELECT t_stop, status, reason FROM runs WHERE run_id = ?", (run_id,))
+        rows = self.query("SELECT t_stop, status, reason FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise UnknownRunError(run_id, self.path)
         t_stop, status, reason = rows[0]
         if t_stop is None:
             return None
-        return RunStop(run_id=run_id, t=_dt(t_stop), status=status, reason=reason)
+        return RunStop(run_id=run_id, t=from_us(t_stop), status=status, reason=reason)
 
     def descriptors(self, run_id: str) -> list[Descriptor]:
         """The run's sensor descriptors, by sensor_id."""
-        rows = self._query(
+        rows = self.query(
             "SELECT msg FROM descriptors WHERE run_id = ? ORDER BY sensor_id", (run_id,)
         )
         return [Descriptor.model_validate(json.loads(msg)) for (msg,) in rows]
@@ -193,7 +195,7 @@ class StoreQueries:
         another thread or process) while this iterates. Rows present when the iteration started
         come once each, in order; rows written meanwhile may or may not appear.
         """
-        base = f"SELECT {_READING_COLUMNS} FROM readings WHERE run_id = ?"
+        base = f"SELECT {READING_COLUMNS} FROM readings WHERE run_id = ?"
         page_rows = self._page_rows
         if sensor_id is not None:
             # one sensor: seek on (run_id, sensor_id, seq > last). With a row-value bound
@@ -215,13 +217,13 @@ class StoreQueries:
             def resume(last: tuple) -> tuple:
                 return (*first, last[1], last[2])
 
-        rows = self._query(base + order, first)
+        rows = self.query(base + order, first)
         while rows:
             for row in rows:
-                yield _reading_from_row(row)
+                yield reading_from_row(row)
             if len(rows) < page_rows:
                 return
-            rows = self._query(base + after + order, resume(rows[-1]))
+            rows = self.query(base + after + order, resume(rows[-1]))
 
     def readings_by_time(self, run_id: str) -> Iterator[Reading]:
         """The run's readings of all sensors merged by event time (each sensor in seq order).
@@ -230,7 +232,7 @@ class StoreQueries:
         """
         sensors = [
             s
-            for (s,) in self._query(
+            for (s,) in self.query(
                 "SELECT DISTINCT sensor_id FROM readings WHERE run_id = ? ORDER BY sensor_id",
                 (run_id,),
             )
@@ -242,10 +244,7 @@ class StoreQueries:
         self, run_id: str, measurement: str | None = None, model: str | None = None
     ) -> list[Estimate]:
         """The run's estimates in event-time order (then model, then quantity set)."""
-        sql = (
-            "SELECT run_id, model, t, model_version, measurement, sensor_id, seq, quantities, "
-            "flags, distribution FROM estimates WHERE run_id = ?"
-        )
+        sql = f"SELECT {ESTIMATE_COLUMNS} FROM estimates WHERE run_id = ?"
         params: list[Any] = [run_id]
         if measurement is not None:
             sql += " AND measurement = ?"
@@ -254,25 +253,11 @@ class StoreQueries:
             sql += " AND model = ?"
             params.append(model)
         sql += " ORDER BY t, model, qkey"
-        return [
-            Estimate(
-                run_id=r[0],
-                model=r[1],
-                t=_dt(r[2]),
-                model_version=r[3],
-                measurement=r[4],
-                sensor_id=r[5],
-                seq=r[6],
-                quantities=json.loads(r[7]),
-                flags=_unflags(r[8]),
-                distribution=None if r[9] is None else json.loads(r[9]),
-            )
-            for r in self._query(sql, params)
-        ]
+        return [estimate_from_row(r) for r in self.query(sql, params)]
 
     def alerts(self, run_id: str) -> list[Alert]:
         """The run's alerts in event-time order."""
-        rows = self._query(
+        rows = self.query(
             "SELECT msg FROM alerts WHERE run_id = ? ORDER BY t, rule, sensor_key, state",
             (run_id,),
         )
@@ -280,7 +265,7 @@ class StoreQueries:
 
     def labels(self, run_id: str) -> list[Label]:
         """The run's labels in sample-time order."""
-        rows = self._query(
+        rows = self.query(
             "SELECT msg FROM labels WHERE run_id = ? ORDER BY sample_t, quantity, method",
             (run_id,),
         )
@@ -311,8 +296,8 @@ class StoreQueries:
             )
             params = (int(limit),)
         return [
-            DeadLetter(raw=bytes(raw), reason=reason, source=source, time=_dt(t))
-            for raw, reason, source, t in self._query(sql, params)
+            DeadLetter(raw=bytes(raw), reason=reason, source=source, time=from_us(t))
+            for raw, reason, source, t in self.query(sql, params)
         ]
 
     def count(
@@ -351,8 +336,8 @@ class StoreQueries:
             params.append(sensor_id)
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        return self._query(sql, params)[0][0]
+        return self.query(sql, params)[0][0]
 
     def integrity_check(self) -> list[str]:
         """SQLite's ``PRAGMA integrity_check``: ``['ok']`` for a sound file."""
-        return [r[0] for r in self._query("PRAGMA integrity_check")]
+        return [r[0] for r in self.query("PRAGMA integrity_check")]

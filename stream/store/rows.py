@@ -1,14 +1,16 @@
-"""The store's table layout and the row <-> message codecs (used by :mod:`.store`).
+"""The store's table layout and the row <-> message codecs (used by :mod:`.embedded`,
+:mod:`.query` and :mod:`.thinned`).
 
-The SQL schema, the upsert statements the writer runs (``_WRITES``: message type -> statement and
+The SQL schema, the upsert statements the writer runs (``WRITES``: message type -> statement and
 its parameters), the errors a store raises, and the helpers that turn contract messages into
-column values and back: times as integer microseconds since the epoch (UTC), reading arrays as
+column values and back (:func:`reading_from_row` and :func:`estimate_from_row` decode the rows
+every reader selects): times as integer microseconds since the epoch (UTC), reading arrays as
 little-endian float64 blobs, everything else as Python's JSON (NaN/Infinity survive). See
 :mod:`synthwatch.stream.store.embedded` for why and how.
 
 >>> from datetime import datetime, timezone
 >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
->>> _dt(_us(t)) == t, _unblob(_blob([0.5, float("nan")]))
+>>> from_us(to_us(t)) == t, _unblob(_blob([0.5, float("nan")]))
 (True, [0.5, nan])
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
+from synthwatch.contract.errors import SynthwatchError
 from synthwatch.contract.messages import (
     Alert,
     Descriptor,
@@ -40,9 +43,19 @@ from synthwatch.models.reading_values import reading_values
 __all__ = [
     "SCHEMA_VERSION",
     "APPLICATION_ID",
+    "SCHEMA",
+    "WRITES",
+    "REGISTER_RUN",
+    "INSERT_DEADLETTER",
+    "READING_COLUMNS",
+    "ESTIMATE_COLUMNS",
     "StoreError",
     "SchemaVersionError",
     "UnknownRunError",
+    "to_us",
+    "from_us",
+    "reading_from_row",
+    "estimate_from_row",
 ]
 
 #: Version of the table layout written by this synthwatch (``PRAGMA user_version``).
@@ -53,7 +66,7 @@ APPLICATION_ID = 0x53575354
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id    TEXT PRIMARY KEY,
     reactor   TEXT,
@@ -176,15 +189,20 @@ INSERT INTO runs (run_id, t_stop, status, reason) VALUES (?, ?, ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET
     t_stop = excluded.t_stop, status = excluded.status, reason = excluded.reason
 """
-_REGISTER_RUN = "INSERT OR IGNORE INTO runs (run_id, status) VALUES (?, 'unknown')"
-_INSERT_DEADLETTER = """
+REGISTER_RUN = "INSERT OR IGNORE INTO runs (run_id, status) VALUES (?, 'unknown')"
+INSERT_DEADLETTER = """
 INSERT INTO deadletters (raw, reason, source, time, digest) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (digest, source, reason) DO NOTHING
 """
-_READING_COLUMNS = "run_id, sensor_id, seq, t, vals, imag, counts, dark, reference, flags"
+#: The columns :func:`reading_from_row` decodes, in its order.
+READING_COLUMNS = "run_id, sensor_id, seq, t, vals, imag, counts, dark, reference, flags"
+#: The columns :func:`estimate_from_row` decodes, in its order.
+ESTIMATE_COLUMNS = (
+    "run_id, model, t, model_version, measurement, sensor_id, seq, quantities, flags, distribution"
+)
 
 
-class StoreError(Exception):
+class StoreError(SynthwatchError):
     """The store file cannot be used (not a database, not a synthwatch store, unwritable...)."""
 
 
@@ -192,7 +210,7 @@ class SchemaVersionError(StoreError):
     """The store was written by a newer synthwatch (a newer schema) than this one."""
 
 
-class UnknownRunError(KeyError):
+class UnknownRunError(SynthwatchError, KeyError):
     """No run of that id in the store."""
 
     def __init__(self, run_id: str, path: Path | str | None = None):
@@ -205,11 +223,13 @@ class UnknownRunError(KeyError):
         return self.message
 
 
-def _us(t: datetime) -> int:
+def to_us(t: datetime) -> int:
+    """A time as the store keeps it: integer microseconds since the epoch (UTC)."""
     return (t - _EPOCH) // _US
 
 
-def _dt(us: int | None) -> datetime | None:
+def from_us(us: int | None) -> datetime | None:
+    """The time of a stored column (None stays None)."""
     return None if us is None else _EPOCH + timedelta(microseconds=us)
 
 
@@ -248,11 +268,15 @@ def _unflags(text: str | None) -> list[str]:
     return json.loads(text) if text else []
 
 
-def _reading_from_row(row: tuple) -> Reading:
+# ------------------------------------------------------------------ row -> message (reading)
+
+
+def reading_from_row(row: tuple) -> Reading:
+    """The Reading of a ``readings`` row selected as :data:`READING_COLUMNS`."""
     run_id, sensor_id, seq, t, vals, imag, counts, dark, reference, flags = row
     return Reading(
         run_id=run_id,
-        t=_dt(t),
+        t=from_us(t),
         sensor_id=sensor_id,
         seq=seq,
         values=_unblob(vals),
@@ -261,6 +285,23 @@ def _reading_from_row(row: tuple) -> Reading:
         dark=_unblob(dark),
         reference=_unblob(reference),
         flags=_unflags(flags),
+    )
+
+
+def estimate_from_row(row: tuple) -> Estimate:
+    """The Estimate of an ``estimates`` row selected as :data:`ESTIMATE_COLUMNS`."""
+    run_id, model, t, version, measurement, sensor_id, seq, quantities, flags, dist = row
+    return Estimate(
+        run_id=run_id,
+        model=model,
+        t=from_us(t),
+        model_version=version,
+        measurement=measurement,
+        sensor_id=sensor_id,
+        seq=seq,
+        quantities=json.loads(quantities),
+        flags=_unflags(flags),
+        distribution=None if dist is None else json.loads(dist),
     )
 
 
@@ -273,7 +314,7 @@ def _reading_row(m: Reading) -> tuple:
         m.run_id,
         m.sensor_id,
         m.seq,
-        _us(m.t),
+        to_us(m.t),
         reading_values(m).astype("<f8", copy=False).tobytes(),
         _blob(m.values_imag),
         _blob(m.counts),
@@ -293,7 +334,7 @@ def _estimate_row(m: Estimate) -> tuple:
         m.run_id,
         m.model,
         m.identity[2],
-        _us(m.t),
+        to_us(m.t),
         m.model_version,
         m.measurement,
         m.sensor_id,
@@ -309,7 +350,7 @@ def _alert_row(m: Alert) -> tuple:
         m.run_id,
         m.rule,
         m.sensor_id or "",
-        _us(m.t),
+        to_us(m.t),
         m.state,
         m.severity,
         _dumps(m.model_dump(by_alias=True)),
@@ -321,14 +362,14 @@ def _label_row(m: Label) -> tuple:
         m.run_id,
         m.quantity,
         m.method,
-        _us(m.sample_t),
-        _us(m.t),
+        to_us(m.sample_t),
+        to_us(m.t),
         _dumps(m.model_dump(by_alias=True)),
     )
 
 
 def _descriptor_row(m: Descriptor) -> tuple:
-    return (m.run_id, m.sensor_id, m.kind, _us(m.t), _dumps(m.model_dump(by_alias=True)))
+    return (m.run_id, m.sensor_id, m.kind, to_us(m.t), _dumps(m.model_dump(by_alias=True)))
 
 
 def _run_start_row(m: RunStart) -> tuple:
@@ -339,16 +380,16 @@ def _run_start_row(m: RunStart) -> tuple:
         _dumps(m.recipe),
         m.operator,
         _dumps(m.tags),
-        _us(m.t),
+        to_us(m.t),
     )
 
 
 def _run_stop_row(m: RunStop) -> tuple:
-    return (m.run_id, _us(m.t), m.status, m.reason)
+    return (m.run_id, to_us(m.t), m.status, m.reason)
 
 
 #: message type -> (upsert statement, the statement's parameters from the message)
-_WRITES: dict[type[Message], tuple[str, Callable[[Any], tuple]]] = {
+WRITES: dict[type[Message], tuple[str, Callable[[Any], tuple]]] = {
     Reading: (_UPSERT_READING, _reading_row),
     Estimate: (_UPSERT_ESTIMATE, _estimate_row),
     Alert: (_UPSERT_ALERT, _alert_row),

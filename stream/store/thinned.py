@@ -9,20 +9,20 @@ those alone, with the store's own row codecs.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from synthwatch.contract.messages import Estimate, Reading
 from synthwatch.stream.store.embedded import Store
-from synthwatch.stream.store.rows import _READING_COLUMNS, _dt, _reading_from_row, _unflags
+from synthwatch.stream.store.rows import (
+    ESTIMATE_COLUMNS,
+    READING_COLUMNS,
+    estimate_from_row,
+    reading_from_row,
+)
 
 __all__ = ["pick", "thinned_estimates", "thinned_readings"]
 
 _CHUNK = 500  # row ids per IN (...) query (SQLite allows 32766 parameters)
-_ESTIMATE_COLUMNS = (
-    "run_id, model, t, model_version, measurement, sensor_id, seq, quantities, flags, distribution"
-)
 
 
 def pick(n: int, most: int) -> np.ndarray:
@@ -37,7 +37,7 @@ def _by_rowid(store: Store, table: str, columns: str, rowids: list[int]) -> list
     for k in range(0, len(rowids), _CHUNK):
         part = rowids[k : k + _CHUNK]
         marks = ",".join("?" * len(part))
-        rows = store._query(f"SELECT rowid, {columns} FROM {table} WHERE rowid IN ({marks})", part)
+        rows = store.query(f"SELECT rowid, {columns} FROM {table} WHERE rowid IN ({marks})", part)
         order = {r: i for i, r in enumerate(part)}
         out += [row[1:] for row in sorted(rows, key=lambda row: order[row[0]])]
     return out
@@ -51,23 +51,10 @@ def thinned_estimates(
     sql = "SELECT rowid FROM estimates WHERE run_id = ? AND model = ?"
     if with_distribution:
         sql += " AND distribution IS NOT NULL"
-    ids = [r for (r,) in store._query(sql + " ORDER BY t, qkey", (run_id, model))]
+    ids = [r for (r,) in store.query(sql + " ORDER BY t, qkey", (run_id, model))]
     chosen = [ids[i] for i in pick(len(ids), most)]
-    return [
-        Estimate(
-            run_id=r[0],
-            model=r[1],
-            t=_dt(r[2]),
-            model_version=r[3],
-            measurement=r[4],
-            sensor_id=r[5],
-            seq=r[6],
-            quantities=json.loads(r[7]),
-            flags=_unflags(r[8]),
-            distribution=None if r[9] is None else json.loads(r[9]),
-        )
-        for r in _by_rowid(store, "estimates", _ESTIMATE_COLUMNS, chosen)
-    ]
+    rows = _by_rowid(store, "estimates", ESTIMATE_COLUMNS, chosen)
+    return [estimate_from_row(r) for r in rows]
 
 
 def thinned_readings(
@@ -76,11 +63,11 @@ def thinned_readings(
     """(how many readings the sensor has, at most ``most`` of them evenly spread by seq)."""
     ids = [
         r
-        for (r,) in store._query(
+        for (r,) in store.query(
             "SELECT rowid FROM readings WHERE run_id = ? AND sensor_id = ? ORDER BY seq",
             (run_id, sensor_id),
         )
     ]
     chosen = [ids[i] for i in pick(len(ids), most)]
-    rows = _by_rowid(store, "readings", _READING_COLUMNS, chosen)
-    return len(ids), [_reading_from_row(r) for r in rows]
+    rows = _by_rowid(store, "readings", READING_COLUMNS, chosen)
+    return len(ids), [reading_from_row(r) for r in rows]

@@ -1,4 +1,4 @@
-"""The Kafka transport (kafka-python): the topics and keys of DESIGN.md on a real broker.
+"""The Kafka transport (kafka-python): the topics and keys of docs/architecture.md.
 
 Every topic has the same number of partitions and every record is keyed by its ``run_id``, so
 Kafka's default partitioner puts all of a run on the same partition number of every topic
@@ -116,8 +116,10 @@ def ensure_topics(cfg: KafkaConfig) -> None:
         for meta in admin.describe_topics([t for t in ALL_TOPICS if t != CHECKPOINTS_TOPIC]):
             n = len(meta.get("partitions") or ())
             if n and n != cfg.partitions:
+                # kafka-python names the topic "topic" (2.x) or "name" (newer responses)
+                name = meta.get("topic") or meta.get("name") or "?"
                 raise KafkaTransportError(
-                    f"kafka topic {meta['topic']}: has {n} partitions, kafka.partitions says "
+                    f"kafka topic {name}: has {n} partitions, kafka.partitions says "
                     f"{cfg.partitions}; every synthwatch topic needs the same count "
                     "(co-partitioning keeps a run on one worker)"
                 )

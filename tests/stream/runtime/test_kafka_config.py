@@ -13,13 +13,15 @@ from synthwatch.contract.config import ConfigError, KafkaConfig, load_config
 from synthwatch.stream.cli.main import build_parser, main
 from synthwatch.stream.runtime import checkpoint as checkpoint_module
 from synthwatch.stream.runtime.checkpoint import (
+    OFFSETS_HEADER,
     BlobCache,
     Checkpoint,
     CheckpointError,
+    covered_by,
     decode_checkpoint,
     encode_checkpoint,
+    offsets_header,
 )
-from synthwatch.stream.runtime.kafka_worker import OFFSETS_HEADER, covered_by, offsets_header
 from synthwatch.stream.runtime.worker import Worker
 from synthwatch.stream.transport.errors import KafkaTransportError
 from synthwatch.stream.transport.kafka_topics import client_settings, describe
@@ -119,7 +121,7 @@ def test_checkpoint_restores_a_run_that_continues_identically():
     outputs: list = []
     original.on_output(outputs.append)
     run(msgs[:half], original)
-    state = original.runs[msgs[0].run_id]
+    state = original.run_state(msgs[0].run_id)
     blobs: dict[str, bytes] = {}
     raw = encode_checkpoint(Checkpoint(state.run_id, 3, {"synthwatch.runs": 7}, state), blobs)
     assert len(raw) < 200_000 < sum(map(len, blobs.values()))  # the kernels are blobs
@@ -132,7 +134,7 @@ def test_checkpoint_restores_a_run_that_continues_identically():
     assert again.keys() == blobs.keys()  # restored arrays have the same content
 
     restored = Worker(MemoryTransport(), [], publish=False, reorder_window_s=0)
-    restored.runs[cp.run_id] = cp.state
+    restored.adopt_run(cp.state)
     after_restore: list = []
     restored.on_output(after_restore.append)
     run(msgs[half:], restored)
@@ -146,7 +148,7 @@ def test_a_blob_cache_writes_each_array_once_and_hashes_read_only_ones_once(monk
     worker = Worker(MemoryTransport(), [], publish=False, reorder_window_s=0)
     for m in msgs[:-1]:
         worker.handle_message(m)
-    state = worker.runs[msgs[0].run_id]
+    state = worker.run_state(msgs[0].run_id)
     cache = BlobCache()
     first: dict[str, bytes] = {}
     encode_checkpoint(Checkpoint(state.run_id, 0, {}, state), first, cache)
@@ -185,9 +187,9 @@ def test_cli_work_without_a_broker_fails_in_one_line(capsys, monkeypatch):
     monkeypatch.setenv("SYNTHWATCH_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9")
     monkeypatch.setenv("SYNTHWATCH_KAFKA__REQUEST_TIMEOUT_MS", "2000")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    assert main(["work", "--max-runtime", "1"]) == 2
+    assert main(["work", "--max-runtime", "1"]) == 1  # a runtime failure, not a usage mistake
     err = capsys.readouterr().err
-    assert err.startswith("error: kafka at 127.0.0.1:9 (PLAINTEXT): ") and err.count("\n") == 1
+    assert err.startswith("synthwatch: kafka at 127.0.0.1:9 (PLAINTEXT): ") and err.count("\n") == 1
 
 
 def test_cli_collect_usage_errors(capsys):

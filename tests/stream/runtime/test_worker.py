@@ -10,67 +10,17 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from worker_doubles import Echo, ListSink
 
 from synthwatch.contract import messages as c
 from synthwatch.models.base import Model
 from synthwatch.stream.runtime.pipeline import Publisher
 from synthwatch.stream.runtime.registry import ModelSet
 from synthwatch.stream.runtime.worker import Worker
-from synthwatch.stream.sinks.base import BackPressure, Sink
+from synthwatch.stream.sinks.base import BackPressure
 from synthwatch.stream.transport.memory import DEADLETTER_TOPIC, MemoryTransport, readings_topic
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
-
-
-class Echo(Model):
-    """Test model: remembers the seqs it saw and estimates the reading's first value."""
-
-    name = "echo"
-    version = "1"
-
-    def __init__(self, sensor_id: str = "uv1"):
-        self.sensor_id = sensor_id
-        self._seen: list[int] = []
-        self._last: c.Estimate | None = None
-
-    def update(self, reading: c.Reading) -> None:
-        self._seen.append(reading.seq)
-        self._last = c.Estimate(
-            run_id=reading.run_id,
-            t=reading.t,
-            sensor_id=reading.sensor_id,
-            seq=reading.seq,
-            model=self.name,
-            model_version=self.version,
-            measurement="echo",
-            quantities=[c.Quantity(name="x_au", value=reading.values[0], units="AU")],
-            flags=["dropout"] if reading.values[0] < 0 else [],
-        )
-
-    @property
-    def estimate(self) -> c.Estimate | None:
-        return self._last
-
-
-class ListSink(Sink):
-    """A plain in-memory sink for the tests (the real store has its own tests)."""
-
-    def __init__(self):
-        self.messages: list[c.Message] = []
-        self.deadletters: list[tuple[bytes, str]] = []
-        self.flushes = 0
-
-    def add(self, message):
-        self.messages.append(message)
-
-    def add_deadletter(self, raw, reason, source):
-        self.deadletters.append((raw, reason))
-
-    def flush(self):
-        self.flushes += 1
-
-    def of(self, kind):
-        return [m for m in self.messages if isinstance(m, kind)]
 
 
 def make_worker(window: float = 2.0, serialize: bool = False):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from worker_doubles import Echo, ListSink
+
 from synthwatch.contract import messages as c
 from synthwatch.models.base import Model
 from synthwatch.stream.runtime.pipeline import run_embedded
@@ -11,29 +13,6 @@ from synthwatch.stream.runtime.registry import ModelRegistry, ModelSet
 from synthwatch.stream.runtime.worker import Worker
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
-
-
-class Echo(Model):
-    name, version = "echo", "1"
-
-    def __init__(self):
-        self._last = None
-
-    def update(self, reading: c.Reading) -> None:
-        self._last = c.Estimate(
-            run_id=reading.run_id,
-            t=reading.t,
-            sensor_id=reading.sensor_id,
-            seq=reading.seq,
-            model=self.name,
-            model_version=self.version,
-            measurement="echo",
-            quantities=[c.Quantity(name="x", value=reading.values[0], units="1")],
-        )
-
-    @property
-    def estimate(self):
-        return self._last
 
 
 class Recorder(Model):
@@ -98,21 +77,6 @@ def run_messages():
     yield c.RunStop(run_id="r1", t=T0 + timedelta(minutes=4), status="success")
 
 
-class ListSink:
-    def __init__(self):
-        self.messages = []
-        self.deadletters = []
-
-    def add(self, msg):
-        self.messages.append(msg)
-
-    def add_deadletter(self, raw, reason, source=""):
-        self.deadletters.append(reason)
-
-    def flush(self):
-        pass
-
-
 def test_run_models_see_estimates_then_labels_and_their_output_is_emitted():
     factory = Factory()
     sink = ListSink()
@@ -128,7 +92,7 @@ def test_a_failing_run_model_dead_letters_its_input_and_the_run_goes_on():
     factory = Factory(fail_on_label=True)
     sink = ListSink()
     run_embedded(run_messages(), [sink], reorder_window_s=0.0, model_factory=factory)
-    assert any("model recorder 1 failed on label 'd_mean_nm'" in r for r in sink.deadletters)
+    assert any("model recorder 1 failed on label 'd_mean_nm'" in r for _, r in sink.deadletters)
     health = [m for m in sink.messages if isinstance(m, c.Estimate) and m.model == "worker"]
     assert health[-1].get("model_errors_count").value == 1
 
