@@ -35,17 +35,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from synthwatch.contract.errors import SynthwatchError
+
 ENV_PREFIX = "SYNTHWATCH_"
 DEFAULT_FILE = "synthwatch.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(SynthwatchError, ValueError):
     """A configuration value that cannot be used; the message says where and why."""
 
 
@@ -56,6 +59,13 @@ def default_data_dir() -> Path:
         return Path(home)
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg) / "synthwatch"
+
+
+def _comma_separated(value: Any) -> Any:
+    """A list from a comma-separated string (as the environment gives lists); else ``value``."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 class _Section(BaseModel):
@@ -91,34 +101,17 @@ class TransportConfig(_Section):
 
 
 class ModelsConfig(_Section):
-    psd_lognormal: bool = Field(
-        default=True, description="Lognormal size distribution by Mie inversion, every spectrum."
-    )
-    psd_nnls_every: int = Field(
-        default=60, ge=0, description="Non-parametric distribution every n-th spectrum; 0 = off."
-    )
-    shape: bool = Field(default=True, description="Rod (Gans) and aggregation detection.")
-    psd_average_s: float = Field(
-        default=0.0,
-        ge=0,
-        le=3600,
-        description="Co-add the spectra of this many seconds (the sensor's expected interval "
-        "sets how many) before the lognormal PSD and the shape check fit them; 0 = every "
-        "spectrum.",
-    )
-    n_medium: float = Field(
-        default=1.333, ge=1.0, le=2.0, description="Refractive index of the medium (water)."
-    )
-    impedance_fit: bool = Field(
-        default=True, description="Kramers-Kronig check and circuit fit of every impedance sweep."
-    )
-    calibration: bool = Field(
-        default=True, description="Size calibration from delayed labels (silica runs)."
-    )
-    kinetics: bool = Field(
-        default=True,
-        description="Conversion kinetics (Finke-Watzky, JMAK, first order) and t90 forecast.",
-    )
+    """``[models]``: the models' switches and parameters, taken as given here.
+
+    The models declare their keys themselves, next to their classes
+    (:func:`synthwatch.models.declare.setting`), and this layer sits below them, so it only
+    checks that each value is a plain bool, number or string; the runtime validates the section
+    against the declarations (``synthwatch.stream.runtime.catalog.settings_from_config``), naming
+    the file or variable a bad key came from (:meth:`Config.source_of`).
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    __pydantic_extra__: dict[str, bool | int | float | str]
 
 
 class DemoConfig(_Section):
@@ -172,9 +165,7 @@ class AlertsConfig(_Section):
     @field_validator("webhooks", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):  # from the environment: comma-separated
-            return [u.strip() for u in value.split(",") if u.strip()]
-        return value
+        return _comma_separated(value)
 
     @field_validator("webhooks")
     @classmethod
@@ -338,9 +329,7 @@ class KafkaConfig(_Section):
     @field_validator("bootstrap_servers", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):  # from the environment: comma-separated
-            return [s.strip() for s in value.split(",") if s.strip()]
-        return value
+        return _comma_separated(value)
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -393,10 +382,18 @@ class Config(_Section):
     influxdb: InfluxConfig = Field(default_factory=InfluxConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
 
+    #: "section.key" -> where :func:`load_config` read it: the file, or "environment VAR"
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
-def _describe(err: ValidationError) -> str:
+    def source_of(self, dotted: str) -> str:
+        """Where ``section.key`` was set: the file, ``environment <VAR>``, or ``defaults``."""
+        return self._sources.get(dotted, "defaults")
+
+
+def describe_error(err: ValidationError, section: str = "") -> str:
+    """``section.field: what was expected (got value)`` for the first error of ``err``."""
     first = err.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    loc = ".".join(str(p) for p in ([section] if section else []) + list(first["loc"]))
     got = first.get("input")
     got_text = "" if isinstance(got, dict) else f" (got {got!r})"
     return f"{loc}: {first['msg']}{got_text}"
@@ -423,6 +420,7 @@ def load_config(path: str | Path | None = "auto", env: Mapping[str, str] | None 
             DEFAULT_FILE if Path(DEFAULT_FILE).exists() else None
         )
     tree: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # "section.key" -> the file or variable it came from
     if path is not None:
         p = Path(path)
         try:
@@ -434,15 +432,24 @@ def load_config(path: str | Path | None = "auto", env: Mapping[str, str] | None 
         try:
             Config.model_validate(tree)
         except ValidationError as err:
-            raise ConfigError(f"{p}: {_describe(err)}") from None
+            raise ConfigError(f"{p}: {describe_error(err)}") from None
+        sources.update(
+            (f"{name}.{key}", str(p))
+            for name, section in tree.items()
+            if isinstance(section, dict)
+            for key in section
+        )
     cfg_tree = dict(tree)
     for key in sorted(env):
         if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
         dotted = key[len(ENV_PREFIX) :].lower().split("__")
         _set(cfg_tree, dotted, env[key])
+        sources[".".join(dotted)] = f"environment {key}"
         try:
             Config.model_validate(cfg_tree)
         except ValidationError as err:
-            raise ConfigError(f"environment {key}: {_describe(err)}") from None
-    return Config.model_validate(cfg_tree)
+            raise ConfigError(f"environment {key}: {describe_error(err)}") from None
+    cfg = Config.model_validate(cfg_tree)
+    cfg._sources = sources
+    return cfg

@@ -44,6 +44,8 @@ from pydantic import (
     model_validator,
 )
 
+from synthwatch.contract.errors import SynthwatchError
+
 __all__ = [
     "ContractError",
     "RunStart",
@@ -68,6 +70,18 @@ __all__ = [
 #: Chemistry systems the models know about. Others are accepted, but no model is attached.
 SYSTEMS = ("Au-citrate", "Ag-citrate", "SiO2-Stober")
 
+#: The counters of a run's ``pipeline_health`` estimate (quantities ``<name>_count``), in order;
+#: the worker writes them when a run stops and the dashboards read them.
+HEALTH_COUNTERS = (
+    "received",
+    "processed",
+    "duplicates",
+    "late",
+    "deadlettered",
+    "flagged",
+    "model_errors",
+)
+
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 _ID_HELP = "1-128 characters: letters, digits, '_', '.', ':', '-', starting with a letter or digit"
 
@@ -83,7 +97,7 @@ SensorId = Annotated[
 ]
 
 
-class ContractError(ValueError):
+class ContractError(SynthwatchError, ValueError):
     """A message that does not follow the contract.
 
     ``field`` is the dotted path of the offending field (``values.3``), or ``None`` when the

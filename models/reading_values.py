@@ -22,11 +22,16 @@ such everywhere).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 
 from synthwatch.contract.messages import Reading
 
-__all__ = ["reading_values"]
+__all__ = ["reading_values", "frame_result"]
+
+R = TypeVar("R")
 
 _last: tuple[Reading, np.ndarray] | None = None
 
@@ -41,3 +46,36 @@ def reading_values(reading: Reading) -> np.ndarray:
     values.setflags(write=False)
     _last = (reading, values)
     return values
+
+
+def frame_result(
+    message: Reading,
+    sensor_id: str,
+    n_values: int,
+    run: Callable[[np.ndarray], R],
+    failed: Callable[[list[str]], R],
+) -> R:
+    """What a per-spectrum model makes of one reading, never raising on a bad frame.
+
+    ``run(values)`` (:func:`reading_values`, NumPy's floating-point warnings silenced) for a
+    reading of ``sensor_id`` with ``n_values`` values; else ``failed([flag])``, the flag
+    ``sensor_mismatch``, ``shape_mismatch``, or ``model_error`` when ``run`` raised (a numerical
+    failure is caught so that the pipeline goes on).
+
+    >>> from datetime import datetime, timezone
+    >>> r = Reading(run_id="r", t=datetime(2026, 1, 1, tzinfo=timezone.utc), sensor_id="uv1",
+    ...             seq=0, values=[0.5, 0.25])
+    >>> frame_result(r, "uv1", 2, lambda v: float(v.sum()), tuple)
+    0.75
+    >>> frame_result(r, "uv1", 3, len, tuple), frame_result(r, "uv1", 2, lambda v: 1 / 0, tuple)
+    (('shape_mismatch',), ('model_error',))
+    """
+    if message.sensor_id != sensor_id:
+        return failed(["sensor_mismatch"])
+    if len(message.values) != n_values:
+        return failed(["shape_mismatch"])
+    try:
+        with np.errstate(all="ignore"):
+            return run(reading_values(message))
+    except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
+        return failed(["model_error"])

@@ -27,6 +27,7 @@ from typing import Any
 
 from synthwatch.contract.messages import Descriptor, Estimate, Reading
 from synthwatch.models.base import Model, build_estimate
+from synthwatch.models.declare import register
 
 __all__ = ["ScalarValue", "scalar_quantity_name"]
 
@@ -38,6 +39,7 @@ def scalar_quantity_name(descriptor: Descriptor) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)[:64]
 
 
+@register(kinds=("scalar",), cost="cheap", build=lambda ctx: ScalarValue(ctx.descriptor))
 class ScalarValue(Model):
     """A scalar sensor's reading as an estimate (measurement ``scalar``)."""
 

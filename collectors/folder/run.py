@@ -46,6 +46,7 @@ from synthwatch.collectors.folder.watch import (
     SweepFile,
     journal_lines,
 )
+from synthwatch.contract.errors import SynthwatchError
 from synthwatch.contract.messages import (
     ContractError,
     Descriptor,
@@ -65,7 +66,7 @@ _VERSION = 1
 Event = SweepFile | SpectraFile | FailedFile
 
 
-class RunJournalError(ValueError):
+class RunJournalError(SynthwatchError, ValueError):
     """The run's journal is unreadable, of another run, or the run has ended (says which)."""
 
 

@@ -55,6 +55,7 @@ from pathlib import Path
 
 from synthwatch.collectors.impedance.formats import read_sweep
 from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError
+from synthwatch.contract.errors import SynthwatchError
 
 __all__ = ["FileKey", "SweepFile", "FailedFile", "StateError", "FolderWatcher", "journal_lines"]
 
@@ -90,7 +91,7 @@ class FailedFile:
     line: int | None = None
 
 
-class StateError(ValueError):
+class StateError(SynthwatchError, ValueError):
     """The watcher's state file is unreadable or not a state file (names it and the problem)."""
 
 

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError, make_sweep
+from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError
 from synthwatch.collectors.impedance.table import read_lines, scan_rows
 
 __all__ = ["HeaderError", "ColumnSpec", "parse_header", "read_csv", "read_named_table"]
@@ -169,14 +169,7 @@ def read_named_table(path: Path, lines: list[str], fmt: str) -> ImpedanceSweep:
         scale=spec.scale,
         decimal_comma=sep != ",",
     )
-    return make_sweep(
-        path,
-        table.frequencies_hz,
-        table.z_real_ohm,
-        table.z_imag_ohm,
-        lines=table.lines,
-        fmt=fmt,
-    )
+    return table.sweep(path, fmt)
 
 
 def read_csv(path: str | Path) -> ImpedanceSweep:

@@ -37,12 +37,13 @@ from datetime import datetime
 import numpy as np
 
 from synthwatch.collectors.impedance.sweep import ImpedanceSweep
+from synthwatch.contract.errors import SynthwatchError
 from synthwatch.contract.messages import Descriptor, Reading
 
 __all__ = ["AxisMismatchError", "descriptor_for", "reading_for", "axis_matches"]
 
 
-class AxisMismatchError(ValueError):
+class AxisMismatchError(SynthwatchError, ValueError):
     """A sweep whose frequencies are not its sensor's descriptor axis (module doc)."""
 
 

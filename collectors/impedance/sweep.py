@@ -31,13 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
+from synthwatch.contract.errors import SynthwatchError
+
 __all__ = ["MIN_POINTS", "ParseError", "ImpedanceSweep", "make_sweep"]
 
 #: fewest points a sweep may have (the contract's impedance descriptor needs 3 frequencies)
 MIN_POINTS = 3
 
 
-class ParseError(ValueError):
+class ParseError(SynthwatchError, ValueError):
     """An impedance export that cannot be read: names the file, the line and what was expected.
 
     ``line`` is 1-based (``None`` when the file as a whole is wrong, e.g. empty), ``column`` the

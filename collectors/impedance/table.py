@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from synthwatch.collectors.impedance.sweep import ParseError
+from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError, make_sweep
 
 __all__ = ["MAX_BYTES", "Table", "read_lines", "to_float", "scan_rows", "local_time"]
 
@@ -77,6 +78,18 @@ class Table:
     z_real_ohm: np.ndarray
     z_imag_ohm: np.ndarray
     lines: tuple[int, ...]
+
+    def sweep(self, path: str | Path, fmt: str, **kw: Any) -> ImpedanceSweep:
+        """The validated sweep of these rows (:func:`~.sweep.make_sweep`; ``kw``: its options)."""
+        return make_sweep(
+            path,
+            self.frequencies_hz,
+            self.z_real_ohm,
+            self.z_imag_ohm,
+            lines=self.lines,
+            fmt=fmt,
+            **kw,
+        )
 
 
 def scan_rows(

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 from impedance import preprocessing
 
-from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError, make_sweep
+from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError
 from synthwatch.collectors.impedance.table import Table, local_time, scan_rows
 
 __all__ = [
@@ -133,13 +133,9 @@ def _sweep(
     the flag ``start_time_unreadable`` and the reason in ``meta['start_time_error']``.
     """
     unreadable = isinstance(started, ParseError)
-    sweep = make_sweep(
+    sweep = table.sweep(
         path,
-        table.frequencies_hz,
-        table.z_real_ohm,
-        table.z_imag_ohm,
-        lines=table.lines,
-        fmt=fmt,
+        fmt,
         started_at=None if unreadable else started,
         flags=("start_time_unreadable",) if unreadable else (),
         meta=(("start_time_error", str(started)),) if unreadable else (),

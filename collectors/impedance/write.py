@@ -28,7 +28,10 @@ from synthwatch.collectors.impedance.sweep import ImpedanceSweep
 
 __all__ = ["WRITERS", "write_sweep"]
 
-Writer = Callable[[ImpedanceSweep, int | None, datetime | None], str]
+Writer = Callable[[ImpedanceSweep, int | None, datetime], str]
+
+#: the start written when neither the caller nor the sweep gives one (local wall-clock time)
+_DEFAULT_STARTED_AT = datetime(2026, 1, 1, 12, 0, 0)
 
 
 def _num(x: float, digits: int | None) -> str:
@@ -40,8 +43,19 @@ def _points(s: ImpedanceSweep):
     return [(s.frequencies_hz[i], s.z_real_ohm[i], s.z_imag_ohm[i]) for i in order]
 
 
-def _gamry(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
-    t = t or datetime(2026, 1, 1, 12, 0, 0)
+def _polar_points(s: ImpedanceSweep):
+    """(f, Z', Z'', |Z|, phase in degrees) of every point, from the highest frequency down."""
+    return [
+        (f, zr, zi, float(np.hypot(zr, zi)), float(np.degrees(np.arctan2(zi, zr))))
+        for f, zr, zi in _points(s)
+    ]
+
+
+def _text(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
+
+
+def _gamry(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     head = [
         "EXPLAIN",
         "TAG\tEISPOT",
@@ -58,19 +72,15 @@ def _gamry(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
         "\tPt\tTime\tFreq\tZreal\tZimag\tZsig\tZmod\tZphz\tIdc\tVdc\tIERange",
         "\t#\ts\tHz\tohm\tohm\tV\tohm\t°\tA\tV\t#",
     ]
-    rows = []
-    for i, (f, zr, zi) in enumerate(_points(s)):
-        mod = float(np.hypot(zr, zi))
-        phz = float(np.degrees(np.arctan2(zi, zr)))
-        rows.append(
-            f"\t{i}\t{i + 1}\t{_num(f, digits)}\t{_num(zr, digits)}\t{_num(zi, digits)}\t1\t"
-            f"{_num(mod, digits)}\t{_num(phz, digits)}\t1.0E-09\t0.0\t7"
-        )
-    return "\n".join(head + rows) + "\n"
+    rows = [
+        f"\t{i}\t{i + 1}\t{_num(f, digits)}\t{_num(zr, digits)}\t{_num(zi, digits)}\t1\t"
+        f"{_num(mod, digits)}\t{_num(phz, digits)}\t1.0E-09\t0.0\t7"
+        for i, (f, zr, zi, mod, phz) in enumerate(_polar_points(s))
+    ]
+    return _text(head + rows)
 
 
-def _zplot(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
-    t = t or datetime(2026, 1, 1, 12, 0, 0)
+def _zplot(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     head = [
         "ZPLOT2 ASCII",
         "  Measured Data, ZPlot:       3.2c",
@@ -88,11 +98,10 @@ def _zplot(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
         f"{_num(zi, digits)}\t0.0000E+00\t0\t3"
         for i, (f, zr, zi) in enumerate(_points(s))
     ]
-    return "\n".join(head + rows) + "\n"
+    return _text(head + rows)
 
 
-def _biologic(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
-    t = t or datetime(2026, 1, 1, 12, 0, 0)
+def _biologic(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     head = [
         "EC-Lab ASCII FILE",
         "Nb header lines : 11",
@@ -106,18 +115,15 @@ def _biologic(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
         "",
         "freq/Hz\tRe(Z)/Ohm\t-Im(Z)/Ohm\t|Z|/Ohm\tPhase(Z)/deg\ttime/s\tcycle number\t",
     ]
-    rows = []
-    for i, (f, zr, zi) in enumerate(_points(s)):
-        mod = float(np.hypot(zr, zi))
-        phz = float(np.degrees(np.arctan2(zi, zr)))
-        rows.append(
-            f"{_num(f, digits)}\t{_num(zr, digits)}\t{_num(-zi, digits)}\t{_num(mod, digits)}\t"
-            f"{_num(phz, digits)}\t{i * 0.25}\t1.000000000000000E+000\t"
-        )
-    return "\n".join(head + rows) + "\n"
+    rows = [
+        f"{_num(f, digits)}\t{_num(zr, digits)}\t{_num(-zi, digits)}\t{_num(mod, digits)}\t"
+        f"{_num(phz, digits)}\t{i * 0.25}\t1.000000000000000E+000\t"
+        for i, (f, zr, zi, mod, phz) in enumerate(_polar_points(s))
+    ]
+    return _text(head + rows)
 
 
-def _autolab(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
+def _autolab(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     head = ['"Z60W Data File: Version 1.1"'] + ['""'] * 7 + ["0,2,0,1,0.1,10000", str(s.n_points)]
     head.append(
         "\"  Freq (Hz)    Ampl     Bias   Time(Sec)   Z'(a)    Z''(b)    GD   Err   Range\""
@@ -126,24 +132,20 @@ def _autolab(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
         f"{_num(f, digits)},0,0,0,{_num(zr, digits)},{_num(zi, digits)},0,0,0"
         for f, zr, zi in _points(s)
     ]
-    return "\n".join(head + rows) + "\n"
+    return _text(head + rows)
 
 
-def _nova(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
+def _nova(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     head = ["Index;Frequency (Hz);Z' (Ω);-Z'' (Ω);Z (Ω);-Phase (°);Time (s)"]
-    rows = []
-    for i, (f, zr, zi) in enumerate(_points(s)):
-        mod = float(np.hypot(zr, zi))
-        phz = float(np.degrees(np.arctan2(zi, zr)))
-        rows.append(
-            f"{i + 1};{_num(f, digits)};{_num(zr, digits)};{_num(-zi, digits)};"
-            f"{_num(mod, digits)};{_num(-phz, digits)};{i * 0.5}"
-        )
-    return "\n".join(head + rows) + "\n"
+    rows = [
+        f"{i + 1};{_num(f, digits)};{_num(zr, digits)};{_num(-zi, digits)};"
+        f"{_num(mod, digits)};{_num(-phz, digits)};{i * 0.5}"
+        for i, (f, zr, zi, mod, phz) in enumerate(_polar_points(s))
+    ]
+    return _text(head + rows)
 
 
-def _chi(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
-    t = t or datetime(2026, 1, 1, 12, 0, 0)
+def _chi(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     head = [
         f"{t:%b}. {t.day}, {t.year}   {t:%H:%M:%S}",
         "A.C. Impedance",
@@ -160,18 +162,14 @@ def _chi(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
         "Freq/Hz, Z'/ohm, Z\"/ohm, Z/ohm, Phase/deg",
         "",
     ]
-    rows = []
-    for f, zr, zi in _points(s):
-        mod = float(np.hypot(zr, zi))
-        phz = float(np.degrees(np.arctan2(zi, zr)))
-        rows.append(
-            f"{_num(f, digits)}, {_num(zr, digits)}, {_num(zi, digits)}, {_num(mod, digits)}, "
-            f"{phz:.1f}"
-        )
-    return "\n".join(head + rows) + "\n"
+    rows = [
+        f"{_num(f, digits)}, {_num(zr, digits)}, {_num(zi, digits)}, {_num(mod, digits)}, {phz:.1f}"
+        for f, zr, zi, mod, phz in _polar_points(s)
+    ]
+    return _text(head + rows)
 
 
-def _parstat(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
+def _parstat(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     head = [
         "Potential (V)\tCurrent (A)\tElapsed Time (s)\tFrequency (Hz)\tZre (ohms)\tZim (ohms)\t"
         "|Vac| (V)\t|Iac| (A)\t"
@@ -182,23 +180,22 @@ def _parstat(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
         "0.01\t1.0E-04\t"
         for i, (f, zr, zi) in enumerate(_points(s))
     ]
-    return "\n".join(head + dc + rows) + "\n"
+    return _text(head + dc + rows)
 
 
-def _powersuite(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
+def _powersuite(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     rows = [
         f"{_num(f, digits)}\t {_num(zr, digits)}\t {_num(zi, digits)}" for f, zr, zi in _points(s)
     ]
-    return "\n".join(["Frequency\t Zre\t Zimg"] + rows) + "\n"
+    return _text(["Frequency\t Zre\t Zimg"] + rows)
 
 
-def _csv(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
+def _csv(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     rows = [f"{_num(f, digits)},{_num(zr, digits)},{_num(zi, digits)}" for f, zr, zi in _points(s)]
-    return "\n".join(["frequency_hz,z_real_ohm,z_imag_ohm"] + rows) + "\n"
+    return _text(["frequency_hz,z_real_ohm,z_imag_ohm"] + rows)
 
 
-def _versastudio(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> str:
-    t = t or datetime(2026, 1, 1, 12, 0, 0)
+def _versastudio(s: ImpedanceSweep, digits: int | None, t: datetime) -> str:
     hour = t.hour % 12 or 12
     head = [
         "<Application>",
@@ -240,9 +237,7 @@ def _versastudio(s: ImpedanceSweep, digits: int | None, t: datetime | None) -> s
         f"{_num(zr, digits)},{_num(zi, digits)},0,0,0,0,0,0,21,0.02"
         for i, (f, zr, zi) in enumerate(_points(s))
     ]
-    return (
-        "\n".join(head + rows + ["</Segment1>", "", "<Graph1>", "Analysis=0", "</Graph1>"]) + "\n"
-    )
+    return _text(head + rows + ["</Segment1>", "", "<Graph1>", "Analysis=0", "</Graph1>"])
 
 
 #: format name -> writer; ``nova`` is Autolab NOVA's ASCII export (read back as ``autolab``)
@@ -278,7 +273,7 @@ def write_sweep(
     if digits is not None and not 2 <= digits <= 17:
         raise ValueError(f"digits: expected 2..17 significant digits, got {digits}")
     t = started_at or sweep.started_at
-    text = WRITERS[fmt](sweep, digits, t.replace(tzinfo=None) if t else None)
+    text = WRITERS[fmt](sweep, digits, t.replace(tzinfo=None) if t else _DEFAULT_STARTED_AT)
     path = Path(path)
     path.write_text(text, encoding="utf-8")
     return path

@@ -48,6 +48,7 @@ from pyvisa import constants
 from pyvisa.errors import VisaIOError
 
 from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError, make_sweep
+from synthwatch.contract.errors import FAILURE, SynthwatchError
 
 __all__ = [
     "SIM_DEVICES",
@@ -67,8 +68,10 @@ MAX_POINTS = 201
 _FIELDS_PER_POINT = 4
 
 
-class ScpiError(RuntimeError):
+class ScpiError(SynthwatchError, RuntimeError):
     """The instrument did not answer, answered something malformed, or reported an error."""
+
+    exit_code = FAILURE
 
 
 @dataclass(frozen=True)

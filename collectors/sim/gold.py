@@ -55,6 +55,7 @@ import numpy as np
 from scipy.special import expit
 
 from synthwatch.collectors.sim.optics import EnsembleKernel, ensemble_kernel
+from synthwatch.collectors.sim.run import SimulatedRun
 from synthwatch.contract.messages import Descriptor, Reading, RunStart, RunStop
 
 __all__ = [
@@ -192,7 +193,7 @@ class TruthPoint:
     dropout: bool
 
 
-class GoldCitrateSimulator:
+class GoldCitrateSimulator(SimulatedRun):
     """Seeded, reproducible citrate gold synthesis seen by an in-situ UV-Vis spectrometer.
 
     The constructor arguments are kept as attributes of the same names (``wavelengths_nm`` as
@@ -266,12 +267,7 @@ class GoldCitrateSimulator:
         n_medium: float = 1.333,
         use_cache: bool = True,
     ) -> None:
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
-        if not (duration_s > 0 and interval_s > 0 and interval_s <= duration_s):
-            raise ValueError("expected duration_s > 0 and 0 < interval_s <= duration_s")
-        if start.tzinfo is None:
-            raise ValueError("start: expected a timezone-aware datetime (UTC)")
+        self._check_run(seed, duration_s, interval_s, start)
         if not (HAuCl4_mM > 0 and path_length_cm > 0 and noise_au >= 0 and saturation_au > 0):
             raise ValueError(
                 "expected HAuCl4_mM > 0, path_length_cm > 0, noise_au >= 0, saturation_au > 0"
@@ -286,12 +282,7 @@ class GoldCitrateSimulator:
             raise ValueError(
                 "expected induction_s >= 0, k1_per_s > 0, k2_per_s > 0, kinetics_jitter >= 0"
             )
-        self.seed = int(seed)
-        self.duration_s = float(duration_s)
-        self.interval_s = float(interval_s)
-        self.run_id = run_id if run_id is not None else f"{self.run_id_prefix}-s{self.seed}"
-        self.reactor = reactor
-        self.start = start.astimezone(timezone.utc)
+        self._set_run(seed, duration_s, interval_s, run_id, reactor, start)
         wl = DEFAULT_WAVELENGTHS_NM if wavelengths_nm is None else wavelengths_nm
         self.wavelengths_nm = np.array(wl, dtype=float)
         self.wavelengths_nm.setflags(write=False)
@@ -316,7 +307,6 @@ class GoldCitrateSimulator:
         self.gsd_final = float(gsd_final)
         self.n_medium = float(n_medium)
 
-        self.n_readings = int(math.floor(self.duration_s / self.interval_s + 1e-9))
         self._seeds = np.random.SeedSequence(self.seed).spawn(4)  # kinetics, events, drift, noise
         self.use_cache = bool(use_cache)
         self._kernel = ensemble_kernel(
@@ -490,22 +480,8 @@ class GoldCitrateSimulator:
             for i in range(k1 - k0):
                 yield k0 + i, rows[i]
 
-    def run_start(self) -> RunStart:
-        """The RunStart message of the run."""
-        return RunStart(
-            run_id=self.run_id,
-            t=self.start,
-            reactor=self.reactor,
-            system=self.system,
-            recipe=self.recipe(),
-            operator="simulator",
-            tags={
-                "source": "simulator",
-                "simulator": type(self).__name__,
-                "seed": str(self.seed),
-                "recipe": f"{self.system}-{self.d_final_nm:g}nm",  # the golden batch's key
-            },
-        )
+    def _run_tags(self) -> dict[str, str]:
+        return {"recipe": f"{self.system}-{self.d_final_nm:g}nm"}  # the golden batch's key
 
     def descriptor(self) -> Descriptor:
         """The Descriptor of the spectrometer."""
@@ -535,23 +511,24 @@ class GoldCitrateSimulator:
                 seq=k,
                 values=values.tolist(),
             )
-        yield RunStop(
-            run_id=self.run_id,
-            t=self.start + timedelta(seconds=self.duration_s),
-            status="success",
-            reason="simulation finished",
-        )
+        yield self.run_stop()
 
     def __iter__(self) -> Iterator[RunStart | Descriptor | Reading | RunStop]:
         return self.messages()
 
     def _naturally_saturated(self) -> np.ndarray:
         """Frames whose noise-free absorbance plus drift reaches the saturation level."""
-        out = np.zeros(self.n_readings, dtype=bool)
         last = self._clean_rows(self.n_readings - 1, self.n_readings).max()
         drift_max = np.abs(self._baseline[0]).max() + np.abs(self._baseline[1]).max()
         if last + drift_max < 0.8 * self.saturation_au:
-            return out  # the plateau is the most absorbing state; far below saturation
+            # the plateau is the most absorbing state; far below saturation
+            return np.zeros(self.n_readings, dtype=bool)
+        return self._saturated_frames()
+
+    def _saturated_frames(self) -> np.ndarray:
+        """Frames whose noise-free absorbance plus drift reaches the saturation level, each
+        checked."""
+        out = np.zeros(self.n_readings, dtype=bool)
         for k0 in range(0, self.n_readings, _CHUNK):
             k1 = min(k0 + _CHUNK, self.n_readings)
             a = self._clean_rows(k0, k1) + self._baseline_rows(k0, k1)

@@ -54,7 +54,6 @@ import numpy as np
 
 from synthwatch.collectors.sim.gans import gans_cross_sections_from_eps
 from synthwatch.collectors.sim.gold import (
-    _CHUNK,
     _DEFAULT_START,
     _LN10,
     _NM2_TO_CM2,
@@ -138,12 +137,7 @@ class _ScenarioSimulator(GoldCitrateSimulator):
 
     def _naturally_saturated(self) -> np.ndarray:
         # the last frame is not necessarily the most absorbing one here: check them all
-        out = np.zeros(self.n_readings, dtype=bool)
-        for k0 in range(0, self.n_readings, _CHUNK):
-            k1 = min(k0 + _CHUNK, self.n_readings)
-            a = self._clean_rows(k0, k1) + self._baseline_rows(k0, k1)
-            out[k0:k1] = a.max(axis=1) >= self.saturation_au
-        return out
+        return self._saturated_frames()
 
     def run_start(self) -> RunStart:
         """The RunStart message; ``tags["scenario"]`` names the scenario."""

@@ -71,6 +71,7 @@ from typing import Any
 
 import numpy as np
 
+from synthwatch.collectors.sim.run import SimulatedRun
 from synthwatch.contract.messages import Descriptor, Label, Reading, RunStart, RunStop
 
 __all__ = ["StoberTruth", "StoberSimulator", "DEFAULT_FREQUENCIES_HZ", "randles_cpe"]
@@ -123,7 +124,7 @@ class StoberTruth:
     spike: bool
 
 
-class StoberSimulator:
+class StoberSimulator(SimulatedRun):
     """Seeded, reproducible Stöber synthesis seen by an interdigitated impedance cell.
 
     Constructor arguments are kept as attributes of the same names (``kwargs`` holds them all,
@@ -134,6 +135,7 @@ class StoberSimulator:
     """
 
     system = "SiO2-Stober"
+    run_id_prefix = "sim-sio2-stober"
 
     def __init__(
         self,
@@ -171,12 +173,7 @@ class StoberSimulator:
         label_delay_jitter_s: float = 3600.0,
         label_noise_rel: float = 0.03,
     ) -> None:
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
-        if not (duration_s > 0 and 0 < interval_s <= duration_s):
-            raise ValueError("expected duration_s > 0 and 0 < interval_s <= duration_s")
-        if start.tzinfo is None:
-            raise ValueError("start: expected a timezone-aware datetime (UTC)")
+        self._check_run(seed, duration_s, interval_s, start)
         if not (cell_constant_per_cm > 0 and noise_rel >= 0 and 0 <= p_bubble + p_spike <= 1):
             raise ValueError(
                 "expected cell_constant_per_cm > 0, noise_rel >= 0, p_bubble, p_spike >= 0 with "
@@ -202,12 +199,7 @@ class StoberSimulator:
         self.kwargs: dict[str, Any] = {
             k: v for k, v in given.items() if k not in ("self", "seed", "__class__")
         }
-        self.seed = int(seed)
-        self.duration_s = float(duration_s)
-        self.interval_s = float(interval_s)
-        self.run_id = run_id if run_id is not None else f"sim-sio2-stober-s{self.seed}"
-        self.reactor = reactor
-        self.start = start.astimezone(timezone.utc)
+        self._set_run(seed, duration_s, interval_s, run_id, reactor, start)
         f = DEFAULT_FREQUENCIES_HZ if frequencies_hz is None else frequencies_hz
         self.frequencies_hz = np.array(f, dtype=float)
         self.frequencies_hz.setflags(write=False)
@@ -235,7 +227,6 @@ class StoberSimulator:
         self.label_delay_jitter_s = float(label_delay_jitter_s)
         self.label_noise_rel = float(label_noise_rel)
 
-        self.n_readings = int(math.floor(self.duration_s / self.interval_s + 1e-9))
         # streams: kinetics/cell, events, drift, noise, labels
         self._seeds = np.random.SeedSequence(self.seed).spawn(5)
         self._state = self._kinetics()
@@ -394,17 +385,6 @@ class StoberSimulator:
         # a room-temperature run: the setpoint the alert rules' temperature limits are set from
         return {"TEOS_M": self.TEOS_M, "NH3_M": self.NH3_M, "H2O_M": self.H2O_M, "T_degC": 25.0}
 
-    def run_start(self) -> RunStart:
-        return RunStart(
-            run_id=self.run_id,
-            t=self.start,
-            reactor=self.reactor,
-            system=self.system,
-            recipe=self.recipe(),
-            operator="simulator",
-            tags={"source": "simulator", "simulator": type(self).__name__, "seed": str(self.seed)},
-        )
-
     def descriptor(self) -> Descriptor:
         return Descriptor(
             run_id=self.run_id,
@@ -438,12 +418,7 @@ class StoberSimulator:
                 values_imag=z.imag.tolist(),
             )
         yield from labels[i:]
-        yield RunStop(
-            run_id=self.run_id,
-            t=self.start + timedelta(seconds=self.duration_s),
-            status="success",
-            reason="simulation finished",
-        )
+        yield self.run_stop()
 
     def __iter__(self) -> Iterator[RunStart | Descriptor | Reading | Label | RunStop]:
         return self.messages()

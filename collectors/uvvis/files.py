@@ -59,6 +59,8 @@ from pathlib import Path
 import jcamp
 import numpy as np
 
+from synthwatch.contract.errors import SynthwatchError
+
 __all__ = [
     "FORMATS",
     "Spectrum",
@@ -83,7 +85,7 @@ _WAVELENGTH_HEADER = re.compile(r"^\s*(wavelength|wl|lambda|λ|nm)(?![a-z])", re
 _SECONDS_HEADER = re.compile(r"^\s*(?:t\s*=\s*)?([0-9]+(?:\.[0-9]*)?)\s*s?\s*$", re.IGNORECASE)
 
 
-class UVVisParseError(ValueError):
+class UVVisParseError(SynthwatchError, ValueError):
     """A UV-Vis export that cannot be read: names the file, the line and what was expected."""
 
     def __init__(

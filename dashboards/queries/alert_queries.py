@@ -16,11 +16,10 @@ from __future__ import annotations
 from synthwatch.dashboards.queries.layout import DEFAULT_BUCKET
 from synthwatch.dashboards.queries.text import (
     Target,
-    flux_filter,
     flux_from,
     flux_str,
     ident,
-    influxql_where,
+    last_per_run_and_reactor,
 )
 
 
@@ -131,18 +130,8 @@ def latest(
     measurement: str, field: str, *, model: str | None = None, bucket: str = DEFAULT_BUCKET
 ) -> Target:
     """Per run and reactor, the last value of ``field`` in the query's range (alert rules)."""
-    influxql = (
-        f"SELECT last({ident(field)}) AS {ident(field)} FROM {ident(measurement)} "
-        f'WHERE {influxql_where(False, model)} GROUP BY "run_id", "reactor"'
-    )
-    flux = (
-        flux_from(bucket)
-        + flux_filter(measurement, (field,), False, model)
-        + '\n  |> group(columns: ["run_id", "reactor"])'
-        + '\n  |> sort(columns: ["_time"])'
-        + "\n  |> last()"
-        + '\n  |> keep(columns: ["_time", "_value", "run_id", "reactor"])'
-    )
+    influxql, flux = last_per_run_and_reactor(measurement, field, model, bucket)
+    flux += '\n  |> keep(columns: ["_time", "_value", "run_id", "reactor"])'
     return Target(measurement, (field,), influxql, flux)
 
 

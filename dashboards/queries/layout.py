@@ -16,6 +16,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from synthwatch.contract.messages import HEALTH_COUNTERS
+
 #: Tags on every estimate point.
 TAGS = ("run_id", "reactor", "sensor_id", "model", "model_version")
 #: Extra tags of the alerts measurement.
@@ -108,18 +110,7 @@ _M = (
     Measurement("alerts", (), string_fields=("message",), with_sd=False, extra_tags=ALERT_TAGS),
     Measurement(
         "pipeline_health",
-        tuple(
-            f"{n}_count"
-            for n in (
-                "received",
-                "processed",
-                "duplicates",
-                "late",
-                "deadlettered",
-                "flagged",
-                "model_errors",
-            )
-        ),
+        tuple(f"{n}_count" for n in HEALTH_COUNTERS),
         with_sd=False,
     ),
 )

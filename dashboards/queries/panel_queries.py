@@ -29,6 +29,7 @@ from synthwatch.dashboards.queries.text import (
     flux_str,
     ident,
     influxql_where,
+    last_per_run_and_reactor,
 )
 
 SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -182,17 +183,9 @@ def last_per_run(
     bucket: str = DEFAULT_BUCKET,
 ) -> Target:
     """The last value of ``field`` per run and reactor in the time range, with its time."""
-    where = influxql_where(False, model)
-    influxql = (
-        f"SELECT last({ident(field)}) AS {ident(field)} FROM {ident(measurement)} WHERE {where} "
-        'GROUP BY "run_id", "reactor"'
-    )
+    influxql, flux = last_per_run_and_reactor(measurement, field, model, bucket)
     flux = (
-        flux_from(bucket)
-        + flux_filter(measurement, (field,), False, model)
-        + '\n  |> group(columns: ["run_id", "reactor"])'
-        + '\n  |> sort(columns: ["_time"])'
-        + "\n  |> last()"
+        flux
         + "\n  |> group()"
         + f"\n  |> map(fn: (r) => ({{_time: r._time, run_id: r.run_id, reactor: r.reactor, "
         f"{flux_str(field)}: r._value}})" + ")"

@@ -55,3 +55,22 @@ def influxql_where(run: bool, model: str | None) -> str:
     if model:
         cond.append(f"\"model\" = '{model}'")
     return " AND ".join(cond + ["$timeFilter"])
+
+
+def last_per_run_and_reactor(
+    measurement: str, field: str, model: str | None, bucket: str
+) -> tuple[str, str]:
+    """The InfluxQL, and the Flux up to its ``last()``, of the last value of ``field`` per run
+    and reactor in the query's time range (Flux: one table per run and reactor)."""
+    influxql = (
+        f"SELECT last({ident(field)}) AS {ident(field)} FROM {ident(measurement)} "
+        f'WHERE {influxql_where(False, model)} GROUP BY "run_id", "reactor"'
+    )
+    flux = (
+        flux_from(bucket)
+        + flux_filter(measurement, (field,), False, model)
+        + '\n  |> group(columns: ["run_id", "reactor"])'
+        + '\n  |> sort(columns: ["_time"])'
+        + "\n  |> last()"
+    )
+    return influxql, flux

@@ -59,6 +59,7 @@ from synthwatch.contract.messages import Alert, Estimate, RunStart
 from synthwatch.models.alerts.chart_rules import MULTIVARIATE, ChartRunner, explain_chart_rules
 from synthwatch.models.alerts.rules import Rule
 from synthwatch.models.base import Model
+from synthwatch.models.declare import Context, register
 
 __all__ = ["AlertEngine", "DEFAULT_RULES", "LABELS"]
 
@@ -108,6 +109,17 @@ class _State:
     last_detection: datetime | None = None
 
 
+def _build(ctx: Context) -> Model | None:
+    """With the configured rules (None: :data:`DEFAULT_RULES`); none when alerts are off. It
+    must come last among the run-level models, so it sees every other one's estimates."""
+    if not ctx.alerts:
+        return None
+    engine = AlertEngine(DEFAULT_RULES if ctx.alert_rules is None else ctx.alert_rules)
+    engine.update(ctx.start)
+    return engine
+
+
+@register(kinds=("run",), cost="cheap", build=_build)
 class AlertEngine(Model):
     """Rules over a run's estimates; :attr:`alerts` holds the alerts of the last update."""
 

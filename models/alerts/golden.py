@@ -44,6 +44,7 @@ import numpy as np
 
 from synthwatch.contract.messages import Estimate, RunStart
 from synthwatch.models.base import Model, build_estimate
+from synthwatch.models.declare import Context, register
 
 __all__ = ["RunSeries", "Envelope", "build_envelope", "GoldenBatch"]
 
@@ -222,6 +223,18 @@ def build_envelope(
     )
 
 
+def _build(ctx: Context) -> Model | None:
+    """For a run tagged ``recipe`` whose envelope the runtime finds (none: no golden batch)."""
+    recipe = ctx.start.tags.get("recipe") if ctx.start is not None else None
+    envelope = ctx.envelope(recipe) if recipe else None
+    if envelope is None:
+        return None
+    golden = GoldenBatch(envelope)
+    golden.update(ctx.start)
+    return golden
+
+
+@register(kinds=("run",), cost="cheap", build=_build)
 class GoldenBatch(Model):
     """Each estimate's quantities scored against the golden-batch envelope (``golden_batch``).
 

@@ -40,7 +40,17 @@ import numpy as np
 
 from synthwatch.contract.messages import Estimate
 
-__all__ = ["Chart", "MultivariateChart", "as_float", "as_vector", "check_finite", "check_positive"]
+__all__ = [
+    "Chart",
+    "MultivariateChart",
+    "as_float",
+    "as_vector",
+    "check_finite",
+    "check_lam",
+    "check_positive",
+    "check_probability",
+    "quantity_names",
+]
 
 
 def check_positive(name: str, value: float, strict: bool = True) -> float:
@@ -63,6 +73,35 @@ def check_finite(name: str, value: float) -> float:
     if not math.isfinite(v):
         raise ValueError(f"{name}: expected a finite number, got {value!r}")
     return v
+
+
+def check_lam(lam: float) -> float:
+    """An EWMA weight: ``float(lam)`` if ``0 < lam <= 1``; ValueError naming it."""
+    v = check_positive("lam", lam)
+    if v > 1.0:
+        raise ValueError(f"lam: expected 0 < lam <= 1, got {lam}")
+    return v
+
+
+def check_probability(name: str, p: float) -> float:
+    """A false-alarm or miss probability: ``float(p)`` if a number in (0, 0.5); ValueError."""
+    if not (isinstance(p, (int, float)) and 0.0 < p < 0.5):
+        raise ValueError(f"{name}: expected a probability in (0, 0.5), got {p!r}")
+    return float(p)
+
+
+def quantity_names(quantities: Sequence[str] | None, p: int) -> tuple[str, ...]:
+    """The names of a multivariate chart's ``p`` quantities: ``x0, x1, ...`` when None.
+
+    >>> quantity_names(None, 2), quantity_names(("d_nm", "c_mM"), 2)
+    (('x0', 'x1'), ('d_nm', 'c_mM'))
+    """
+    if quantities is None:
+        return tuple(f"x{j}" for j in range(p))
+    names = tuple(str(q) for q in quantities)
+    if len(names) != p:
+        raise ValueError(f"quantities: expected {p} names, got {len(names)}")
+    return names
 
 
 def as_float(x: Any, quantity: str | None) -> float:

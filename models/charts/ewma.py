@@ -34,7 +34,13 @@ import math
 from typing import Any
 
 from synthwatch.models.base import Model
-from synthwatch.models.charts.base import Chart, as_float, check_finite, check_positive
+from synthwatch.models.charts.base import (
+    Chart,
+    as_float,
+    check_finite,
+    check_lam,
+    check_positive,
+)
 
 __all__ = ["Ewma"]
 
@@ -68,9 +74,7 @@ class Ewma(Chart, Model):
         self.quantity = quantity
         self._mu = check_finite("mu0", mu0)
         self._sigma = check_positive("sigma", sigma)
-        self._lam = check_positive("lam", lam)
-        if self._lam > 1.0:
-            raise ValueError(f"lam: expected 0 < lam <= 1, got {lam}")
+        self._lam = check_lam(lam)
         self._L = check_positive("L", L)
         if not isinstance(exact_limits, bool):
             raise ValueError(f"exact_limits: expected True or False, got {exact_limits!r}")

@@ -56,7 +56,14 @@ import numpy as np
 from scipy import linalg, optimize, stats
 
 from synthwatch.models.base import Model
-from synthwatch.models.charts.base import MultivariateChart, as_vector, check_positive
+from synthwatch.models.charts.base import (
+    MultivariateChart,
+    as_vector,
+    check_lam,
+    check_positive,
+    check_probability,
+    quantity_names,
+)
 
 __all__ = ["HotellingT2", "Mewma", "Phase1", "phase1_t2", "mewma_h", "reference_stats"]
 
@@ -92,19 +99,15 @@ def _inverse(cov: np.ndarray, what: str) -> np.ndarray:
     return linalg.cho_solve(c, np.eye(cov.shape[0]))
 
 
-def _names(quantities: Sequence[str] | None, p: int) -> tuple[str, ...]:
-    if quantities is None:
-        return tuple(f"x{j}" for j in range(p))
-    names = tuple(str(q) for q in quantities)
-    if len(names) != p:
-        raise ValueError(f"quantities: expected {p} names, got {len(names)}")
-    return names
-
-
 def _alpha(alpha: float) -> float:
-    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 0.5):
-        raise ValueError(f"alpha: expected a probability in (0, 0.5), got {alpha!r}")
-    return float(alpha)
+    return check_probability("alpha", alpha)
+
+
+def t2_phase2_limit(p: int, m: int, alpha: float) -> float:
+    """Phase II upper control limit of Hotelling's T² for ``p`` variables estimated from ``m``
+    reference observations: ``p (m + 1)(m - 1) / (m (m - p)) F(1 - alpha; p, m - p)`` (Tracy,
+    Young & Mason 1992; Montgomery, Introduction to Statistical Quality Control, eq. 11.19)."""
+    return float(p * (m + 1) * (m - 1) / (m * (m - p)) * stats.f.ppf(1 - alpha, p, m - p))
 
 
 @dataclass(frozen=True)
@@ -168,10 +171,8 @@ class HotellingT2(_Contributions, Model):
         self._sinv = _inverse(cov, "reference")
         m, p = np.shape(reference)
         self._m, self._p = m, p
-        self._names = _names(quantities, p)
-        self._ucl = float(
-            p * (m + 1) * (m - 1) / (m * (m - p)) * stats.f.ppf(1 - _alpha(alpha), p, m - p)
-        )
+        self._names = quantity_names(quantities, p)
+        self._ucl = t2_phase2_limit(p, m, _alpha(alpha))
         self._d = np.zeros(p)
         self._y = np.zeros(p)
         self._t2 = math.nan
@@ -247,13 +248,11 @@ class Mewma(_Contributions, Model):
             raise ValueError(f"mu0, cov: expected finite arrays of shapes ({p},) and ({p}, {p})")
         self._p = p
         self._sinv = _inverse(c, "cov")
-        self._lam = check_positive("lam", lam)
-        if self._lam > 1.0:
-            raise ValueError(f"lam: expected 0 < lam <= 1, got {lam}")
+        self._lam = check_lam(lam)
         self._h = check_positive("h", h)
         self._c_inf = self._lam / (2.0 - self._lam)
         self._a2 = (1.0 - self._lam) ** 2
-        self._names = _names(quantities, p)
+        self._names = quantity_names(quantities, p)
         self._restart()
         self._t2 = math.nan
         self._reason = ""

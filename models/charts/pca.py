@@ -57,7 +57,13 @@ import numpy as np
 from scipy import stats
 
 from synthwatch.models.base import Model
-from synthwatch.models.charts.base import MultivariateChart, as_vector
+from synthwatch.models.charts.base import (
+    MultivariateChart,
+    as_vector,
+    check_probability,
+    quantity_names,
+)
+from synthwatch.models.charts.multivariate import t2_phase2_limit
 
 __all__ = ["PcaMonitor", "unfold_batchwise", "unfolded_names", "spe_limit"]
 
@@ -120,8 +126,7 @@ class PcaMonitor(MultivariateChart, Model):
         bad = np.argwhere(~np.isfinite(a))
         if bad.size:
             raise ValueError(f"reference: row {bad[0][0]}, column {bad[0][1]} is not finite")
-        if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 0.5):
-            raise ValueError(f"alpha: expected a probability in (0, 0.5), got {alpha!r}")
+        check_probability("alpha", alpha)
         m, p = a.shape
         self._m, self._p = m, p
         self._mean = a.mean(axis=0)
@@ -149,16 +154,9 @@ class PcaMonitor(MultivariateChart, Model):
         self._p_load = vt[:n_a].T.copy()  # (p, A)
         self._eig = eig
         self._inv_eig = 1.0 / eig[:n_a]
-        self._t2_lim = float(
-            n_a * (m + 1) * (m - 1) / (m * (m - n_a)) * stats.f.ppf(1 - alpha, n_a, m - n_a)
-        )
+        self._t2_lim = t2_phase2_limit(n_a, m, alpha)
         self._spe_lim = spe_limit(eig[n_a:], alpha)
-        if quantities is None:
-            self._names = tuple(f"x{j}" for j in range(p))
-        else:
-            self._names = tuple(str(q) for q in quantities)
-            if len(self._names) != p:
-                raise ValueError(f"quantities: expected {p} names, got {len(self._names)}")
+        self._names = quantity_names(quantities, p)
         self._x = np.zeros(p)
         self._t = np.zeros(n_a)
         self._e = np.zeros(p)

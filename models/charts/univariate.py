@@ -61,7 +61,13 @@ import math
 from typing import Any
 
 from synthwatch.models.base import Model
-from synthwatch.models.charts.base import Chart, as_float, check_finite, check_positive
+from synthwatch.models.charts.base import (
+    Chart,
+    as_float,
+    check_finite,
+    check_positive,
+    check_probability,
+)
 
 __all__ = ["Shewhart", "Sprt", "RULES", "RULE_SETS"]
 
@@ -464,9 +470,8 @@ class Sprt(Chart, Model):
         if not math.isfinite(d) or d == 0.0:
             raise ValueError(f"shift_sigma: expected a finite non-zero number, got {shift_sigma!r}")
         self._d = d
-        for pname, p in (("alpha", alpha), ("beta", beta)):
-            if not (isinstance(p, (int, float)) and 0.0 < p < 0.5):
-                raise ValueError(f"{pname}: expected a probability in (0, 0.5), got {p!r}")
+        check_probability("alpha", alpha)
+        check_probability("beta", beta)
         self._a = math.log((1.0 - beta) / alpha)
         self._b = math.log(beta / (1.0 - alpha))
         self._llr = 0.0

@@ -57,8 +57,9 @@ from typing import Any
 
 from river import linear_model
 
-from synthwatch.contract.messages import Estimate, Label, Quantity
+from synthwatch.contract.messages import SYSTEMS, Estimate, Label, Quantity
 from synthwatch.models.base import Model, finite_or_none
+from synthwatch.models.declare import register, setting
 
 __all__ = ["SizeCalibration", "DEFAULT_FEATURES"]
 
@@ -78,6 +79,10 @@ _INFO_FLAGS = frozenset(
 )
 
 
+SWITCH = setting("calibration", True, "Size calibration from delayed labels (silica runs).")
+
+
+@register(kinds=("run",), systems=SYSTEMS, switch=SWITCH, cost="cheap")
 class SizeCalibration(Model):
     """Online regressor from sensor features to a delayed reference (progressive validation).
 

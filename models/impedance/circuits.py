@@ -37,6 +37,8 @@ from typing import Callable
 
 import numpy as np
 
+from synthwatch.contract.errors import SynthwatchError
+
 __all__ = ["ELEMENTS", "Element", "element", "Circuit", "CircuitSyntaxError"]
 
 #: f(params (k,), w (m,)) -> (Z (m,) complex, dZ/dparams (k, m) complex)
@@ -108,7 +110,7 @@ def _warburg(p: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p[0] * unit, unit[None, :]
 
 
-class CircuitSyntaxError(ValueError):
+class CircuitSyntaxError(SynthwatchError, ValueError):
     """A circuit string that cannot be parsed; the message gives the offset and what was
     expected."""
 

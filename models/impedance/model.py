@@ -60,12 +60,14 @@ from typing import Any
 import numpy as np
 
 from synthwatch.contract.messages import Descriptor, Estimate, Reading
+from synthwatch.models.alerts.quality import FlaggedFrames
 from synthwatch.models.base import Model, build_estimate
+from synthwatch.models.declare import register, setting
 from synthwatch.models.impedance.circuits import Circuit
 from synthwatch.models.impedance.fit import CircuitFit, fit_circuit, initial_guess
 from synthwatch.models.impedance.kk import lin_kk
 
-__all__ = ["ImpedanceFit", "DEFAULT_CIRCUITS", "units_of"]
+__all__ = ["ImpedanceFit", "DEFAULT_CIRCUITS", "BAD_FLAGS", "units_of"]
 
 DEFAULT_CIRCUITS = ("R_s-p(R_ct,CPE)", "R_s-CPE_dl-p(R_ct,CPE)")
 
@@ -87,6 +89,20 @@ def units_of(name: str) -> str:
     return "1"
 
 
+#: Flags of a sweep that mean the instrument delivered a bad one (rule ``flagged_frames``).
+BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed", "poor_fit")
+SWITCH = setting(
+    "impedance_fit", True, "Kramers-Kronig check and circuit fit of every impedance sweep."
+)
+
+
+@register(
+    kinds=("impedance",),
+    switch=SWITCH,
+    cost="per-spectrum fit",
+    build=lambda ctx: ImpedanceFit(ctx.descriptor),
+    rules=lambda ctx: [FlaggedFrames(model=ImpedanceFit.name, flags=BAD_FLAGS)],
+)
 class ImpedanceFit(Model):
     """Kramers-Kronig check and equivalent-circuit fit of every sweep of one impedance sensor.
 

@@ -72,17 +72,44 @@ import numpy as np
 
 from synthwatch.contract.messages import Estimate, RunStart
 from synthwatch.models.base import Model, build_estimate
+from synthwatch.models.declare import Context, register, setting
 from synthwatch.models.kinetics.curves import MECHANISMS
 from synthwatch.models.kinetics.fit import BinnedHistory, CurveFit, fit_curve
 
-__all__ = ["Kinetics", "PHASES", "PRECURSORS"]
+__all__ = ["Kinetics", "PHASES", "PRECURSORS", "SOURCES"]
 
 PHASES = ("induction", "nucleation", "growth", "plateau")
 #: recipe keys of the precursor concentration (mM), per source quantity
 PRECURSORS = {"au0_mM": ("HAuCl4_mM",), "metal0_mM": ("HAuCl4_mM", "AgNO3_mM")}
 _Z95 = 1.959964
+#: What the model follows per system: (source model, quantity, relative to the start). Au(0)
+#: by Hendel from A_400 for gold; Ag(0) in the fitted particles for silver (there is no A_400
+#: calibration for silver).
+SOURCES = {
+    "Au-citrate": ("uvvis_features", "au0_mM", False),
+    "Ag-citrate": ("psd_lognormal", "metal0_mM", False),
+    # the change of conductivity since the start: on the Stöber simulator its t90 is that of
+    # condensation (80,844 s fitted against 80,100 s true, seed 0)
+    "SiO2-Stober": ("impedance_fit", "conductivity_s_per_m", True),
+}
+SWITCH = setting(
+    "kinetics",
+    True,
+    "Conversion kinetics (Finke-Watzky, JMAK, first order) and t90 forecast.",
+)
 
 
+def _build(ctx: Context) -> Model:
+    """Following the system's source quantity, from the run's start (time origin, precursor)."""
+    source, quantity, relative = SOURCES[ctx.system]
+    kinetics = Kinetics(source=source, quantity=quantity, relative=relative)
+    kinetics.update(ctx.start)
+    return kinetics
+
+
+@register(
+    kinds=("run",), systems=tuple(SOURCES), switch=SWITCH, cost="per-spectrum fit", build=_build
+)
 class Kinetics(Model):
     """Conversion kinetics of a run, fitted online; mechanism chosen by AICc."""
 

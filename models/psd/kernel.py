@@ -98,6 +98,24 @@ class PSDKernel:
         )
 
 
+def flagged(flags: list[str]) -> dict[str, Any]:
+    """The result of a size-distribution model's reading that has only ``flags``, no fit."""
+    return {"flags": flags}
+
+
+def red_excess(resid: np.ndarray, peak: float, noise: float) -> bool:
+    """Whether the residuals of a fit of spheres leave a positive mean over the red third of the
+    fit window above 2 % of the ``peak`` absorbance and 5 standard errors of the ``noise``, as
+    aggregates or rods give (one of the tests of the ``unexplained`` flag).
+
+    >>> red_excess(np.array([0.0, 0.0, 0.0, 0.05, 0.05, 0.05]), 1.0, 0.001)
+    True
+    """
+    red = resid[-max(resid.size // 3, 1) :]
+    red_mean = float(red.mean())
+    return red_mean > 0.02 * peak and red_mean > 5.0 * noise / math.sqrt(red.size)
+
+
 def psd_estimate(
     reading: Reading,
     model: Model,

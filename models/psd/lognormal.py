@@ -100,7 +100,15 @@ import numpy as np
 
 from synthwatch.contract.messages import Estimate, Reading
 from synthwatch.models.base import Model
-from synthwatch.models.psd.kernel import LN10, NM2_TO_CM2, PSDKernel, psd_estimate
+from synthwatch.models.declare import Context, register, setting
+from synthwatch.models.psd.kernel import (
+    LN10,
+    NM2_TO_CM2,
+    PSDKernel,
+    flagged,
+    psd_estimate,
+    red_excess,
+)
 from synthwatch.models.psd.lut import (
     FitResult,
     ReducedKernel,
@@ -109,16 +117,15 @@ from synthwatch.models.psd.lut import (
     model_and_grad,
     model_vector,
 )
-from synthwatch.models.reading_values import reading_values
+from synthwatch.models.reading_values import frame_result
+from synthwatch.models.uvvis.features import SYSTEM_WINDOWS_NM
 from synthwatch.models.uvvis.preprocess import (
     DEFAULT_SATURATION_AU,
-    fill_missing,
-    invalid_mask,
-    noise_au,
-    saturation_mask,
     savgol_plan,
-    savgol_smooth,
+    screen_window,
+    window_noise_au,
 )
+from synthwatch.models.uvvis.settings import AVERAGE_S, N_MEDIUM
 
 __all__ = ["LognormalPSD", "METALS", "FLAGS"]
 
@@ -198,6 +205,30 @@ _WINDOWS: WeakKeyDictionary[PSDKernel, dict[tuple, tuple[_Window | None, _Window
 )
 
 
+SWITCH = setting(
+    "psd_lognormal", True, "Lognormal size distribution by Mie inversion, every spectrum."
+)
+
+
+def _build(ctx: Context) -> Model:
+    """Fit on the runtime's Mie kernel; co-added over ``psd_average_s`` when set."""
+    desc = ctx.descriptor
+    psd = LognormalPSD(
+        ctx.kernel(ctx.settings[N_MEDIUM.key]),
+        sensor_id=desc.sensor_id,
+        saturation_au=desc.saturation_au or DEFAULT_SATURATION_AU,
+    )
+    return ctx.coadd(psd, ctx.settings[AVERAGE_S.key])
+
+
+@register(
+    kinds=("uvvis",),
+    systems=tuple(SYSTEM_WINDOWS_NM),
+    switch=SWITCH,
+    cost="per-spectrum fit",
+    build=_build,
+    optional=True,
+)
 class LognormalPSD(Model):
     """Lognormal PSD (number-mean d, gsd) and number concentration of spheres per spectrum."""
 
@@ -300,39 +331,26 @@ class LognormalPSD(Model):
         """Fit one reading (never raises; other messages are ignored)."""
         if not isinstance(message, Reading):
             return
-        if message.sensor_id != self.sensor_id:
-            res = {"flags": ["sensor_mismatch"]}
-        elif len(message.values) != self.kernel.wavelengths_nm.size:
-            res = {"flags": ["shape_mismatch"]}
-        else:
-            self._iterations = 0
-            try:
-                with np.errstate(all="ignore"):
-                    res = self._fit(reading_values(message)[self._sel])
-            except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
-                res = {"flags": ["model_error"]}
+        res = frame_result(
+            message,
+            self.sensor_id,
+            self.kernel.wavelengths_nm.size,
+            lambda values: self._fit(values[self._sel]),
+            flagged,
+        )
         self._last = (message, res)
         self._estimate = None
 
     def _fit(self, y: np.ndarray) -> dict[str, Any]:
-        flags: list[str] = []
-        n_all = y.size
-        missing = invalid_mask(y) & ~np.isposinf(y)
-        sat = saturation_mask(y, self.saturation_au)
-        if missing.any():
-            flags.append("dropout")
-        if sat.any():
-            flags.append("saturated")
-        bad = missing | sat
-        if bad.sum() > self.max_excluded_fraction * n_all:
+        self._iterations = 0
+        flags, bad, peak = screen_window(
+            y, self.saturation_au, self.max_excluded_fraction, self.min_signal_au
+        )
+        if bad is None:
             return {"flags": flags}
         good = ~bad
         y_good = y[good]
-        peak = float(y_good.max()) if y_good.size else 0.0
-        if not peak >= self.min_signal_au:
-            return {"flags": [*flags, "no_signal"]}
-        y_noise = fill_missing(y, bad) if bad.any() else y  # excluded points interpolated
-        noise = noise_au(y_noise, savgol_smooth(y_noise, self._plan), self._plan)
+        noise = window_noise_au(y, bad, self._plan)  # excluded points interpolated
         if self._plain is None or self._centred is None:  # offset always or never
             sol = self._solve(self._plain or self._centred, y_good, good, bad)
         else:  # 'auto': the previous frame's choice, kept while its test still supports it
@@ -362,14 +380,13 @@ class LognormalPSD(Model):
             noise = math.sqrt(s2)
         chi2_red = s2 / (noise * noise) if noise * noise > 0 else math.nan
         rel_rms = math.sqrt(rss / n) / peak
-        red = resid[-max(n // 3, 1) :]
-        red_mean = float(red.mean())
-        red_excess = red_mean > 0.02 * peak and red_mean > 5.0 * noise / math.sqrt(red.size)
         ln_d_mean, s = float(fit.p[0]), float(fit.p[1])
         d_mean, gsd, nml = math.exp(ln_d_mean), math.exp(s), fit.number_per_ml
         if d_mean < _EDGE_D_NM[0] or d_mean > _EDGE_D_NM[1] or gsd > _EDGE_GSD:
             flags.append("at_grid_edge")
-        unexplained = (chi2_red > self.max_chi2_red and rel_rms > self.max_rel_rms) or red_excess
+        unexplained = (chi2_red > self.max_chi2_red and rel_rms > self.max_rel_rms) or (
+            red_excess(resid, peak, noise)
+        )
         if unexplained:
             flags.append("unexplained")
         cov = fit.jtj_inv * s2

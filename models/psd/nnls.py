@@ -80,17 +80,24 @@ from scipy.optimize import nnls
 
 from synthwatch.contract.messages import Estimate, Reading
 from synthwatch.models.base import Model
-from synthwatch.models.psd.kernel import LN10, NM2_TO_CM2, PSDKernel, psd_estimate
-from synthwatch.models.reading_values import reading_values
+from synthwatch.models.declare import Context, register, setting
+from synthwatch.models.psd.kernel import (
+    LN10,
+    NM2_TO_CM2,
+    PSDKernel,
+    flagged,
+    psd_estimate,
+    red_excess,
+)
+from synthwatch.models.reading_values import frame_result
+from synthwatch.models.uvvis.features import SYSTEM_WINDOWS_NM
 from synthwatch.models.uvvis.preprocess import (
     DEFAULT_SATURATION_AU,
-    fill_missing,
-    invalid_mask,
-    noise_au,
-    saturation_mask,
     savgol_plan,
-    savgol_smooth,
+    screen_window,
+    window_noise_au,
 )
+from synthwatch.models.uvvis.settings import N_MEDIUM
 
 __all__ = ["NNLSPSD", "FLAGS", "UNITS"]
 
@@ -107,6 +114,28 @@ _PEAK_MIN, _VALLEY_MAX = 0.1, 0.5
 _TABLES: WeakKeyDictionary[PSDKernel, dict[tuple, tuple]] = WeakKeyDictionary()
 
 
+SWITCH = setting(
+    "psd_nnls_every",
+    60,
+    "Non-parametric distribution every n-th spectrum; 0 = off.",
+    ge=0,
+)
+
+
+def _build(ctx: Context) -> Model:
+    """On the runtime's Mie kernel, every ``psd_nnls_every``-th spectrum (tens of ms a fit)."""
+    psd = NNLSPSD(ctx.kernel(ctx.settings[N_MEDIUM.key]), sensor_id=ctx.descriptor.sensor_id)
+    return ctx.every(psd, ctx.settings[SWITCH.key])
+
+
+@register(
+    kinds=("uvvis",),
+    systems=tuple(SYSTEM_WINDOWS_NM),
+    switch=SWITCH,
+    cost="slow",
+    build=_build,
+    optional=True,
+)
 class NNLSPSD(Model):
     """Number distribution of sphere diameters by Tikhonov-regularised NNLS, per spectrum."""
 
@@ -207,17 +236,15 @@ class NNLSPSD(Model):
         """Invert one reading (never raises; other messages are ignored)."""
         if not isinstance(message, Reading):
             return
-        if message.sensor_id != self.sensor_id:
-            res: dict[str, Any] = {"flags": ["sensor_mismatch"]}
-        elif len(message.values) != self.kernel.wavelengths_nm.size:
-            res = {"flags": ["shape_mismatch"]}
-        else:
-            try:
-                with np.errstate(all="ignore"):
-                    y = reading_values(message)[self._sel]
-                    res = self._fit(y, np.random.default_rng((self.seed, message.seq)))
-            except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
-                res = {"flags": ["model_error"]}
+        res = frame_result(
+            message,
+            self.sensor_id,
+            self.kernel.wavelengths_nm.size,
+            lambda values: self._fit(
+                values[self._sel], np.random.default_rng((self.seed, message.seq))
+            ),
+            flagged,
+        )
         self._last = (message, res)
         self._estimate = None
 
@@ -228,21 +255,13 @@ class NNLSPSD(Model):
         ]
 
     def _fit(self, y: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
-        flags: list[str] = []
-        missing = invalid_mask(y) & ~np.isposinf(y)
-        sat = saturation_mask(y, self.saturation_au)
-        if missing.any():
-            flags.append("dropout")
-        if sat.any():
-            flags.append("saturated")
-        bad = missing | sat
-        if bad.sum() > self.max_excluded_fraction * y.size:
+        flags, bad, peak = screen_window(
+            y, self.saturation_au, self.max_excluded_fraction, self.min_signal_au
+        )
+        if bad is None:
             return {"flags": flags}
         good = ~bad
         yg = y[good]
-        peak = float(yg.max()) if yg.size else 0.0
-        if not peak >= self.min_signal_au:
-            return {"flags": [*flags, "no_signal"]}
         if bad.any():
             q, r = np.linalg.qr(self._k[good])
         else:
@@ -250,8 +269,7 @@ class NNLSPSD(Model):
         n = yg.size
         z = q.T @ yg
         rss_out = max(float(yg @ yg) - float(z @ z), 0.0)
-        y_noise = fill_missing(y, bad) if bad.any() else y
-        noise = noise_au(y_noise, savgol_smooth(y_noise, self._plan), self._plan)
+        noise = window_noise_au(y, bad, self._plan)
         g = r.T @ r
         fits = []
         for lam in self._lams:
@@ -275,10 +293,9 @@ class NNLSPSD(Model):
         chi2_red = rss / dof / (noise * noise) if noise > 0 else math.nan
         rel_rms = math.sqrt(rss / n) / peak
         resid = yg - self._k[good] @ u
-        red = resid[-max(n // 3, 1) :]
-        red_mean = float(red.mean())
-        red_excess = red_mean > 0.02 * peak and red_mean > 5.0 * noise / math.sqrt(red.size)
-        unexplained = (chi2_red > self.max_chi2_red and rel_rms > self.max_rel_rms) or red_excess
+        unexplained = (chi2_red > self.max_chi2_red and rel_rms > self.max_rel_rms) or (
+            red_excess(resid, peak, noise)
+        )
         # residual bootstrap at the chosen lam, all replicates projected at once
         fitted = yg - resid
         boot = (resid - resid.mean()) * math.sqrt(n / dof)

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from synthwatch.contract.messages import Descriptor, Estimate, Reading
+from synthwatch.models.alerts.quality import FlaggedFrames
 from synthwatch.models.base import Model, build_estimate
-from synthwatch.models.reading_values import reading_values
+from synthwatch.models.declare import register
+from synthwatch.models.reading_values import frame_result
 from synthwatch.models.uvvis.features import (
     FLAGS,
     HAISS_B1,
@@ -51,6 +53,13 @@ __all__ = [
 ]
 
 
+@register(
+    kinds=("uvvis",),
+    systems=tuple(SYSTEM_WINDOWS_NM),
+    cost="cheap",
+    build=lambda ctx: UVVisFeatures(ctx.descriptor, system=ctx.system),
+    rules=lambda ctx: [FlaggedFrames(model=UVVisFeatures.name)],
+)
 class UVVisFeatures(Model):
     """SPR position, width, absorbances and Haiss diameter from each UV-Vis reading.
 
@@ -146,15 +155,7 @@ class UVVisFeatures(Model):
     def update(self, message: Reading) -> None:
         """Compute the features of one reading (never raises on a bad frame)."""
         plan = self._plan
-        if message.sensor_id != self.descriptor.sensor_id:
-            result = plan.empty(["sensor_mismatch"])
-        elif len(message.values) != plan.n:
-            result = plan.empty(["shape_mismatch"])
-        else:
-            try:
-                result = plan.run(reading_values(message))
-            except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
-                result = plan.empty(["model_error"])
+        result = frame_result(message, self.descriptor.sensor_id, plan.n, plan.run, plan.empty)
         self._last = (message, result)
         self._estimate = None
 

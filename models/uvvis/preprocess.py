@@ -44,6 +44,8 @@ __all__ = [
     "saturation_mask",
     "baseline_offset_au",
     "noise_au",
+    "screen_window",
+    "window_noise_au",
     "peak_fit_table",
 ]
 
@@ -191,6 +193,49 @@ def noise_au(absorbance: np.ndarray, smoothed: np.ndarray, plan: SavgolPlan) -> 
     if resid.size == 0:
         return float("nan")
     return float(1.4826 * _median(np.abs(resid)) / np.sqrt(1.0 - plan.c0))
+
+
+def screen_window(
+    absorbance: np.ndarray,
+    saturation_au: float,
+    max_excluded_fraction: float,
+    min_signal_au: float,
+) -> tuple[list[str], np.ndarray | None, float]:
+    """``(flags, bad, peak)`` of a fit window's absorbances before a size-distribution fit.
+
+    Missing points (:func:`invalid_mask`, +inf excepted: no light is saturation) flag
+    ``dropout``, saturated ones (:func:`saturation_mask`) ``saturated``; ``bad`` marks both, to
+    be left out of the fit. ``bad`` is None when no fit is to be made: more than
+    ``max_excluded_fraction`` of the window left out, or a peak of the points kept below
+    ``min_signal_au`` (``flags`` then ends with ``no_signal``).
+
+    >>> flags, bad, peak = screen_window(np.array([0.2, np.nan, 0.4, 0.3]), 3.5, 0.3, 0.01)
+    >>> flags, bad.astype(int).tolist(), peak
+    (['dropout'], [0, 1, 0, 0], 0.4)
+    >>> screen_window(np.array([0.001, 0.002]), 3.5, 0.1, 0.01)[::2]
+    (['no_signal'], 0.002)
+    """
+    flags: list[str] = []
+    missing = invalid_mask(absorbance) & ~np.isposinf(absorbance)
+    sat = saturation_mask(absorbance, saturation_au)
+    if missing.any():
+        flags.append("dropout")
+    if sat.any():
+        flags.append("saturated")
+    bad = missing | sat
+    if bad.sum() > max_excluded_fraction * absorbance.size:
+        return flags, None, float("nan")
+    kept = absorbance[~bad]
+    peak = float(kept.max()) if kept.size else 0.0
+    if not peak >= min_signal_au:
+        return [*flags, "no_signal"], None, peak
+    return flags, bad, peak
+
+
+def window_noise_au(absorbance: np.ndarray, bad: np.ndarray, plan: SavgolPlan) -> float:
+    """:func:`noise_au` of a window whose ``bad`` points are interpolated (:func:`fill_missing`)."""
+    x = fill_missing(absorbance, bad) if bad.any() else absorbance
+    return noise_au(x, savgol_smooth(x, plan), plan)
 
 
 def _median(a: np.ndarray) -> float:

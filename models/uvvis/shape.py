@@ -62,7 +62,8 @@ import numpy as np
 
 from synthwatch.contract.messages import Descriptor, Estimate, Reading
 from synthwatch.models.base import Model, build_estimate
-from synthwatch.models.reading_values import reading_values
+from synthwatch.models.declare import Context, register, setting
+from synthwatch.models.reading_values import frame_result
 from synthwatch.models.uvvis.preprocess import (
     DEFAULT_SATURATION_AU,
     fill_missing,
@@ -73,6 +74,7 @@ from synthwatch.models.uvvis.preprocess import (
     savgol_plan,
     savgol_smooth,
 )
+from synthwatch.models.uvvis.settings import AVERAGE_S, N_MEDIUM
 
 __all__ = [
     "ShapeCheck",
@@ -155,6 +157,31 @@ class ShapeResult:
     tail_threshold: float | None = None
 
 
+SWITCH = setting("shape", True, "Rod (Gans) and aggregation detection.")
+
+
+def _build(ctx: Context) -> Model:
+    """With the metal's dielectric function from the runtime; co-added as the lognormal PSD."""
+    wl, eps_real, eps_imag = ctx.dielectric()
+    check = ShapeCheck(
+        ctx.descriptor,
+        eps_wavelengths_nm=wl,
+        eps_real=eps_real,
+        eps_imag=eps_imag,
+        n_medium=ctx.settings[N_MEDIUM.key],
+        system=ctx.system,
+    )
+    return ctx.coadd(check, ctx.settings[AVERAGE_S.key])
+
+
+@register(
+    kinds=("uvvis",),
+    systems=tuple(SPR_WINDOWS_NM),
+    switch=SWITCH,
+    cost="per-spectrum fit",
+    build=_build,
+    optional=True,
+)
 class ShapeCheck(Model):
     """Longitudinal plasmon band and Gans aspect ratio of gold rods; aggregation tail.
 
@@ -276,16 +303,7 @@ class ShapeCheck(Model):
 
     def update(self, message: Reading) -> None:
         """Analyse one reading (never raises on a bad frame)."""
-        if message.sensor_id != self.descriptor.sensor_id:
-            res = self._empty(["sensor_mismatch"])
-        elif len(message.values) != self._n:
-            res = self._empty(["shape_mismatch"])
-        else:
-            try:
-                with np.errstate(all="ignore"):
-                    res = self._run(reading_values(message))
-            except Exception:  # noqa: BLE001 - a frame must never stop the pipeline
-                res = self._empty(["model_error"])
+        res = frame_result(message, self.descriptor.sensor_id, self._n, self._run, self._empty)
         self._last = (message, res)
         self._estimate = None
 

@@ -14,36 +14,43 @@ again under new seqs nor skips one). A file that cannot be read is reported (nam
 and goes to the dead-letter topic. ``--once`` publishes what the folder holds and exits;
 ``--end-run`` sends the RunStop when the collector exits (the run then takes no more files).
 
-Messages go to the topics of DESIGN.md keyed by ``run_id`` ([kafka] settings: brokers, TLS,
-SASL), paced in event time at ``--speed`` simulated seconds per second (``max``: no pacing).
-Readings are flushed to the broker before the RunStop is sent, so a worker that sees the stop
-can wait for every reading before it (stream/runtime/kafka_worker.py).
+Messages go to the topics of docs/architecture.md keyed by ``run_id`` ([kafka] settings:
+brokers, TLS, SASL), paced in event time at ``--speed`` simulated seconds per second (``max``:
+no pacing). Readings are flushed to the broker before the RunStop is sent, so a worker that
+sees the stop can wait for every reading before it (stream/runtime/kafka_worker.py). A broker
+that does not answer within a few seconds ends the command in one line, exit status 1.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import signal
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rich.console import Console
 
-from synthwatch.collectors.folder.impedance import Rejected
 from synthwatch.contract.config import Config, DemoConfig
+from synthwatch.contract.errors import UsageError
 from synthwatch.contract.messages import SYSTEMS, Message, Reading, RunStop
-from synthwatch.stream.cli.demo_silica import demo_timing
-from synthwatch.stream.runtime.pipeline import Pacer, Publisher
-from synthwatch.stream.transport.memory import DEADLETTER_TOPIC, readings_topic, topic_for
+from synthwatch.stream.cli.args import parse_duration, parse_speed, parse_time, parse_tz, positive
+from synthwatch.stream.cli.common import load, probe_broker, stdout
 
+if TYPE_CHECKING:
+    from synthwatch.collectors.folder.impedance import Rejected
+    from synthwatch.stream.runtime.pipeline import Publisher
+
+NAME = "collect"
+HELP = "publish a collector's readings to Kafka: simulator, folder"
 SCENARIOS = ("gold", "silver", "gold-rods", "gold-aggregating", "silica")
 
 
-def add_parser(sub, parse_duration: Callable, parse_speed: Callable) -> None:
-    collect = sub.add_parser("collect", help="publish a collector's readings to Kafka")
-    sources = collect.add_subparsers(dest="source", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``simulator`` and ``folder DIR``, each with its options."""
+    sources = parser.add_subparsers(dest="source", required=True, metavar="{simulator,folder}")
     sim = sources.add_parser("simulator", help="a simulated synthesis (as `synthwatch demo`)")
     sim.add_argument("--scenario", choices=SCENARIOS, default="gold", help="default gold")
     sim.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
@@ -58,8 +65,6 @@ def add_parser(sub, parse_duration: Callable, parse_speed: Callable) -> None:
 
 
 def _add_folder_parser(sources) -> None:
-    from synthwatch.stream.cli.replay import parse_time, parse_tz, positive
-
     fold = sources.add_parser(
         "folder", help="a folder of UV-Vis or impedance exports, followed as files arrive"
     )
@@ -85,6 +90,7 @@ def simulator_messages(args) -> Iterable[Message]:
     """The messages of the simulator that ``args`` describe; ValueError if they disagree."""
     from synthwatch.collectors.sim.scenarios import simulate
     from synthwatch.collectors.sim.stober import StoberSimulator
+    from synthwatch.stream.cli.demo_silica import demo_timing
 
     demo = DemoConfig(scenario=args.scenario, seed=args.seed)
     if args.duration is not None:
@@ -107,6 +113,8 @@ def publish(
 
     Pass the same ``publisher`` to go on with runs whose Descriptors an earlier call sent.
     """
+    from synthwatch.stream.runtime.pipeline import Pacer, Publisher
+
     publisher = Publisher(transport) if publisher is None else publisher
     pacer = Pacer(speed)
     n = 0
@@ -172,6 +180,9 @@ def collect_folder(
     when no file is left to settle, ``should_stop`` between files; ``end_run`` then sends the
     RunStop.
     """
+    from synthwatch.collectors.folder.impedance import Rejected
+    from synthwatch.stream.transport.memory import DEADLETTER_TOPIC, readings_topic, topic_for
+
     readings = rejected = 0
     while not should_stop():
         files = 0
@@ -209,13 +220,13 @@ def collect_folder(
 def run_folder(cfg: Config, args, console: Console) -> int:
     from synthwatch.collectors.folder.run import RunJournalError
     from synthwatch.collectors.folder.watch import StateError
-    from synthwatch.stream.cli.main import UsageError
     from synthwatch.stream.transport.kafka_topics import KafkaTransport, describe, ensure_topics
 
     try:
         run = folder_run(args)
     except (RunJournalError, StateError, NotADirectoryError, ValueError) as err:
         raise UsageError(f"synthwatch collect folder: {err}") from None
+    probe_broker(cfg.kafka)
     stop = {"now": False}
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(now=True))
     ensure_topics(cfg.kafka)
@@ -243,12 +254,17 @@ def run_folder(cfg: Config, args, console: Console) -> int:
     return 0
 
 
-def run(cfg: Config, args, console: Console) -> int:
+def run(args: argparse.Namespace) -> int:
     from synthwatch.stream.transport.kafka_topics import KafkaTransport, describe, ensure_topics
 
+    cfg, console = load(args), stdout()
     if args.source == "folder":
         return run_folder(cfg, args, console)
-    messages = simulator_messages(args)
+    try:
+        messages = simulator_messages(args)
+    except ValueError as err:
+        raise UsageError(f"synthwatch collect simulator: {err}") from None
+    probe_broker(cfg.kafka)
     ensure_topics(cfg.kafka)
     transport = KafkaTransport(cfg.kafka)
     started = time.monotonic()

@@ -12,104 +12,39 @@ import argparse
 from itertools import combinations
 from pathlib import Path
 
-import numpy as np
-from rich.console import Console
-from rich.table import Table
+from synthwatch.contract.errors import UsageError
+from synthwatch.stream.cli.common import load, need_store, resolve_run, stdout
 
-from synthwatch.contract.config import Config
-from synthwatch.dashboards.reports.compare import PairRow, TrajectoryPanel, render_compare
-from synthwatch.stream.cli.live import fmt_elapsed
-from synthwatch.stream.cli.replay import CommandError
-from synthwatch.stream.cli.report import resolve_run
-from synthwatch.stream.replay.compare import (
-    TRAJECTORIES,
-    PairScore,
-    Trajectory,
-    score_pair,
-    trajectory_of,
-)
-from synthwatch.stream.store.embedded import Store
-from synthwatch.stream.store.thinned import thinned_estimates
-
-#: estimates read per model and run (evenly spread; a 24-h run at 1 Hz has 86,400)
-MAX_ESTIMATES = 4000
-
-#: how each trajectory is printed in the terminal table
-_FORMATS = {"d_mean": "{:.1f}", "conversion": "{:.2f}", "peak": "{:.1f}", "r_ct": "{:.4g}",
-            "kappa": "{:.4g}"}  # fmt: skip
+NAME = "compare"
+HELP = "trajectories of runs side by side, similarity per pair"
 
 
-def load_trajectories(store: Store, run_id: str) -> dict[str, Trajectory]:
-    """Every trajectory of :data:`TRAJECTORIES` the run has."""
-    summary = store.run(run_id)
-    t0 = summary.t_start or summary.t_last
-    out: dict[str, Trajectory] = {}
-    if t0 is None:
-        return out
-    cache = {}
-    for name, (model, _, _) in TRAJECTORIES.items():
-        if model not in cache:
-            cache[model] = thinned_estimates(store, run_id, model, MAX_ESTIMATES)
-        tr = trajectory_of(name, cache[model], t0)
-        if tr is not None:
-            out[name] = tr
-    return out
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_ids", metavar="RUN", nargs="+", help="two or more run ids")
+    parser.add_argument("--html", type=Path, help="also write the comparison as an HTML file")
+    parser.add_argument("--rows", type=int, default=12, help="rows of the side-by-side table")
 
 
-def side_by_side(runs: dict[str, dict[str, Trajectory]], rows: int) -> list[Table]:
-    """One table per trajectory: the runs side by side at evenly spaced times since start."""
-    end = max((tr.t_s[-1] for trs in runs.values() for tr in trs.values()), default=0.0)
-    tables = []
-    for name, (model, quantity, units) in TRAJECTORIES.items():
-        if not any(name in trs for trs in runs.values()):
-            continue
-        table = Table(title=f"{name}: {quantity} ({units}, {model}) over time since each start")
-        table.add_column("t", justify="right")
-        for run_id in runs:
-            table.add_column(run_id, justify="right")
-        for t in np.linspace(0.0, end, rows):
-            cells = [fmt_elapsed(float(t))]
-            for trs in runs.values():
-                v = trs[name].at(float(t)) if name in trs else None
-                cells.append("–" if v is None else _FORMATS[name].format(v))
-            table.add_row(*cells)
-        tables.append(table)
-    return tables
+def run(args: argparse.Namespace) -> int:
+    from synthwatch.dashboards.reports.compare import PairRow, TrajectoryPanel, render_compare
+    from synthwatch.stream.cli.compare_tables import load_trajectories, pair_table, side_by_side
+    from synthwatch.stream.replay.compare import TRAJECTORIES, score_pair
+    from synthwatch.stream.store.embedded import Store
 
-
-def pair_table(scores: list[PairScore]) -> Table:
-    names = [n for n in TRAJECTORIES if any(n in s.distances for s in scores)]
-    table = Table(title="similarity per pair (distance per trajectory; 1 = identical)")
-    table.add_column("run A")
-    table.add_column("run B")
-    for n in names:
-        table.add_column(f"d({n})", justify="right")
-    table.add_column("similarity", justify="right")
-    for s in scores:
-        table.add_row(
-            s.run_a,
-            s.run_b,
-            *(f"{s.distances[n]:.3f}" if n in s.distances else "–" for n in names),
-            "–" if s.score is None else f"{s.score:.3f}",
-        )
-    return table
-
-
-def cmd_compare(cfg: Config, args: argparse.Namespace, console: Console) -> int:
+    cfg, console = load(args), stdout()
     if len(args.run_ids) < 2:
-        raise CommandError("synthwatch compare: give two or more runs")
+        raise UsageError("synthwatch compare: give two or more runs")
     if args.rows < 2:
-        raise CommandError(f"synthwatch compare: --rows: expected 2 or more, got {args.rows}")
-    if not Path(cfg.store.path).exists():
-        raise CommandError(f"synthwatch compare: no store at {cfg.store.path}")
+        raise UsageError(f"synthwatch compare: --rows: expected 2 or more, got {args.rows}")
+    need_store(cfg, "compare")
     with Store(cfg.store.path, readonly=True) as store:
         ids = [resolve_run(store, r) for r in args.run_ids]
         if len(set(ids)) < len(ids):
-            raise CommandError("synthwatch compare: a run is named twice")
+            raise UsageError("synthwatch compare: a run is named twice")
         runs = {r: load_trajectories(store, r) for r in ids}
     empty = [r for r, trs in runs.items() if not trs]
     if empty:
-        raise CommandError(
+        raise UsageError(
             f"synthwatch compare: run {empty[0]!r} has no estimates of "
             f"{', '.join(sorted({m for m, _, _ in TRAJECTORIES.values()}))}"
         )
@@ -137,7 +72,7 @@ def cmd_compare(cfg: Config, args: argparse.Namespace, console: Console) -> int:
                 render_compare(f"synthwatch: {' vs '.join(ids)}", panels, pairs), encoding="utf-8"
             )
         except OSError as err:
-            raise CommandError(
+            raise UsageError(
                 f"synthwatch compare: cannot write {args.html}: {err.strerror}"
             ) from None
         console.print(f"comparison written to {args.html}")

@@ -7,7 +7,7 @@ Grafana's HTTP API with grafana-client. The token comes from ``--token-file``,
 ``$SYNTHWATCH_GRAFANA_TOKEN`` or ``--token`` (in that order of preference: a token on the
 command line is visible to other users of the machine); it is never printed or logged.
 
-Errors end in one line on stderr and exit status 2.
+Errors end in one line on stderr and exit status 2 (main() prints them).
 """
 
 from __future__ import annotations
@@ -20,18 +20,22 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
+from synthwatch.contract.errors import FAILURE, SynthwatchError, UsageError
 from synthwatch.dashboards.grafana.settings import RuleSettings
 from synthwatch.dashboards.queries.layout import DEFAULT_BUCKET, DEFAULT_INFLUX_URL, Flavour
+from synthwatch.stream.cli.common import stdout
 
 if TYPE_CHECKING:
     from synthwatch.dashboards.grafana.provisioning import Bundle
 
 
+NAME = "dashboards"
+HELP = "Grafana dashboards and alert rules: export, push"
 TOKEN_ENV = "SYNTHWATCH_GRAFANA_TOKEN"
 WEBHOOK_ENV = "SYNTHWATCH_ALERT_WEBHOOK_URL"
 
 
-class DashboardsError(Exception):
+class DashboardsError(UsageError):
     """A problem the person running the command can fix; the message says which."""
 
 
@@ -52,10 +56,9 @@ def _http_url(text: str) -> str:
     return text
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """The ``dashboards`` subcommand's parser block."""
-    dash = sub.add_parser("dashboards", help="Grafana dashboards and alert rules: export, push")
-    what = dash.add_subparsers(dest="dashboards_command", required=True, metavar="{export,push}")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``export DIR`` and ``push --url URL``, with their common options."""
+    what = parser.add_subparsers(dest="dashboards_command", required=True, metavar="{export,push}")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -157,8 +160,10 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-class PushStepError(Exception):
+class PushStepError(SynthwatchError):
     """A Grafana API call of ``push`` failed; ``what`` names the step."""
+
+    exit_code = FAILURE
 
     def __init__(self, what: str, error: Exception):
         super().__init__(what)
@@ -273,15 +278,8 @@ def _push(args: argparse.Namespace, console: Console, env: dict[str, str]) -> in
     return 0
 
 
-def run(
-    args: argparse.Namespace, console: Console, err: Console, env: dict[str, str] | None = None
-) -> int:
-    """Dispatch ``synthwatch dashboards ...``; errors are one line on ``err`` and status 2."""
-    env = dict(os.environ) if env is None else env
-    try:
-        if args.dashboards_command == "export":
-            return _export(args, console)
-        return _push(args, console, env)
-    except DashboardsError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        return 2
+def run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
+    """Run ``synthwatch dashboards export|push``; a DashboardsError ends in one line (exit 2)."""
+    if args.dashboards_command == "export":
+        return _export(args, stdout())
+    return _push(args, stdout(), dict(os.environ) if env is None else env)

@@ -17,13 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from synthwatch.contract.config import Config
-from synthwatch.stream.store.embedded import Store
-from synthwatch.stream.store.golden_files import envelope_from_store, save_envelope
+from synthwatch.stream.cli.common import load, stdout
+
+NAME = "golden"
+HELP = "golden-batch envelopes from stored good runs: build, list"
 
 
-def add_parser(sub) -> None:
-    golden = sub.add_parser("golden", help="golden-batch envelopes from stored good runs")
-    gsub = golden.add_subparsers(dest="golden_command", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    gsub = parser.add_subparsers(dest="golden_command", required=True, metavar="{build,list}")
     build = gsub.add_parser("build", help="build RECIPE's envelope from stored good runs")
     build.add_argument("recipe", metavar="RECIPE", help="recipe name, e.g. Au-citrate-15nm")
     build.add_argument("runs", metavar="RUN", nargs="+", help="run ids of good runs (>= 2)")
@@ -39,7 +40,11 @@ def add_parser(sub) -> None:
     gsub.add_parser("list", help="the envelopes in alerts.golden_dir")
 
 
-def run(cfg: Config, args: argparse.Namespace, console: Console) -> int:
+def run(args: argparse.Namespace) -> int:
+    from synthwatch.stream.store.embedded import Store
+    from synthwatch.stream.store.golden_files import envelope_from_store, save_envelope
+
+    cfg, console = load(args), stdout()
     if args.golden_command == "list":
         return _list(cfg, console)
     width = args.bin_width or (60.0 if args.align == "time" else 0.02)

@@ -4,7 +4,8 @@ Each run of the window (``--run``, or every run open at some time between T0 and
 from the broker ([kafka] settings) by :class:`~synthwatch.stream.replay.from_kafka.KafkaSource` and
 replayed into a new run ``<run>:<tag>`` of the embedded store, with the options of the other
 replays (``--speed``, ``--tag``, ``--as`` for a single run). Records that do not decode are
-dead-lettered in the store and listed by topic, partition and offset.
+dead-lettered in the store and listed by topic, partition and offset. A broker that cannot be
+reached is a KafkaTransportError (exit 1); a mistake in the options, a UsageError (exit 2).
 """
 
 from __future__ import annotations
@@ -14,26 +15,27 @@ import argparse
 from rich.console import Console
 
 from synthwatch.contract.config import Config
+from synthwatch.contract.errors import UsageError
 from synthwatch.contract.messages import Message, Reading
-from synthwatch.stream.cli.replay import CommandError, _progress
+from synthwatch.stream.cli.common import progress
 from synthwatch.stream.runtime.alerting import registry_from_config
 from synthwatch.stream.store.embedded import Store
-from synthwatch.stream.transport.errors import KafkaTransportError
 
 #: rejected records listed one per line; the rest are counted
 SHOWN_REJECTED = 10
 
 
-def cmd_replay_kafka(cfg: Config, args: argparse.Namespace, console: Console, err: Console) -> int:
+def replay_kafka(cfg: Config, args: argparse.Namespace, console: Console, err: Console) -> int:
+    """Replay the runs of the window (``synthwatch replay kafka``); 0 when done."""
     from synthwatch.stream.replay.from_kafka import KafkaSource, runs_in_window
     from synthwatch.stream.replay.recorded import ReplayError, replay
 
     if args.run_id != "kafka":
-        raise CommandError("synthwatch replay: --run applies to `synthwatch replay kafka`")
+        raise UsageError("synthwatch replay: --run applies to `synthwatch replay kafka`")
     if args.t_from is None or args.t_to is None:
-        raise CommandError("synthwatch replay kafka: give the window, --from T0 and --to T1")
+        raise UsageError("synthwatch replay kafka: give the window, --from T0 and --to T1")
     if args.folder is not None or args.system is not None:
-        raise CommandError("synthwatch replay kafka: --folder/--system apply to folder replays")
+        raise UsageError("synthwatch replay kafka: --folder/--system apply to folder replays")
     registry = registry_from_config(cfg)
     try:
         runs = (
@@ -42,12 +44,12 @@ def cmd_replay_kafka(cfg: Config, args: argparse.Namespace, console: Console, er
             else runs_in_window(cfg.kafka, args.t_from, args.t_to, timeout_s=args.timeout)
         )
         if not runs:
-            raise CommandError(
+            raise UsageError(
                 f"synthwatch replay kafka: no run on the topics between "
                 f"{args.t_from.isoformat()} and {args.t_to.isoformat()}"
             )
         if args.as_run_id and len(runs) > 1:
-            raise CommandError(
+            raise UsageError(
                 f"synthwatch replay kafka: --as names one run, the window has {len(runs)} "
                 f"({', '.join(runs)}); pick one with --run"
             )
@@ -61,14 +63,14 @@ def cmd_replay_kafka(cfg: Config, args: argparse.Namespace, console: Console, er
                     speed=args.speed,
                     timeout_s=args.timeout,
                 )
-                progress = _progress(err, None, not args.no_progress and err.is_terminal)
-                task = progress.add_task("replay", total=None)
+                bar = progress(err, not args.no_progress and err.is_terminal)
+                task = bar.add_task("replay", total=None)
 
-                def on_message(msg: Message, progress=progress, task=task) -> None:
+                def on_message(msg: Message, bar=bar, task=task) -> None:
                     if isinstance(msg, Reading):
-                        progress.advance(task)
+                        bar.advance(task)
 
-                with progress:
+                with bar:
                     result = replay(
                         source,
                         store,
@@ -95,7 +97,5 @@ def cmd_replay_kafka(cfg: Config, args: argparse.Namespace, console: Console, er
                     if len(source.rejected) > SHOWN_REJECTED:
                         console.print(f"  ... and {len(source.rejected) - SHOWN_REJECTED} more")
     except ReplayError as e:
-        raise CommandError(f"synthwatch replay kafka: {e}") from None
-    except KafkaTransportError as e:
-        raise CommandError(f"synthwatch replay kafka: {e}") from None
+        raise UsageError(f"synthwatch replay kafka: {e}") from None
     return 0

@@ -6,36 +6,45 @@ It owns the runs of the partitions the group assigns it, runs their models, writ
 to the embedded store (``store.path``) and InfluxDB when enabled, publishes estimates and alerts
 on their topics (unless ``--no-publish``), and checkpoints every ``kafka.checkpoint_interval_s``
 (stream/runtime/kafka_worker.py). On SIGTERM it checkpoints and leaves the group, so another worker
-takes
-its runs over at once; after a SIGKILL the group notices within ``kafka.session_timeout_ms``.
+takes its runs over at once; after a SIGKILL the group notices within
+``kafka.session_timeout_ms``.
+
+Before it joins, the worker looks for a broker for at most a few seconds (``--max-runtime`` if
+shorter): with none reachable it ends in one line naming the bootstrap servers, exit status 1,
+rather than in kafka-python's retries.
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import time
 
-from rich.console import Console
+from synthwatch.stream.cli.common import BROKER_PROBE_S, load, probe_broker, stdout
 
-from synthwatch.contract.config import Config
-from synthwatch.stream.runtime.alerting import registry_from_config
-from synthwatch.stream.runtime.worker import Worker
-from synthwatch.stream.sinks.influx import influx_sinks
-from synthwatch.stream.store.embedded import Store
+NAME = "work"
+HELP = "run a worker in the Kafka consumer group"
 
 
-def add_parser(sub) -> None:
-    work = sub.add_parser("work", help="run a worker in the Kafka consumer group")
-    work.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--max-runtime", type=float, default=None, help="leave after this many seconds"
     )
-    work.add_argument(
+    parser.add_argument(
         "--no-publish", action="store_true", help="do not publish estimates and alerts to Kafka"
     )
 
 
-def run(cfg: Config, args, console: Console) -> int:
+def run(args: argparse.Namespace) -> int:
+    cfg, console = load(args), stdout()
+    budget = BROKER_PROBE_S if args.max_runtime is None else min(BROKER_PROBE_S, args.max_runtime)
+    probe_broker(cfg.kafka, budget)
+
+    from synthwatch.stream.runtime.alerting import registry_from_config
     from synthwatch.stream.runtime.kafka_worker import KafkaWorker, limit_blas_threads
+    from synthwatch.stream.runtime.worker import Worker
+    from synthwatch.stream.sinks.influx import influx_sinks
+    from synthwatch.stream.store.embedded import Store
     from synthwatch.stream.transport.kafka_topics import describe
 
     limit_blas_threads(cfg.kafka.blas_threads)

@@ -56,6 +56,7 @@ from synthwatch.collectors.impedance.messages import (
 )
 from synthwatch.collectors.impedance.sweep import ParseError
 from synthwatch.collectors.uvvis.files import UVVisParseError, is_uvvis_export, read_spectra
+from synthwatch.contract.errors import SynthwatchError
 from synthwatch.contract.messages import (
     Descriptor,
     Label,
@@ -83,7 +84,7 @@ __all__ = [
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
 
 
-class ReplayError(ValueError):
+class ReplayError(SynthwatchError, ValueError):
     """A replay that cannot be done as asked (target run exists, bad tag, empty folder...)."""
 
 

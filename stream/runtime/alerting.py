@@ -3,7 +3,8 @@
 * :func:`load_rules` reads a rule file, checks it against the catalogue of quantities, and
   refuses it with the line that is wrong. Nothing is guessed at start.
 * :func:`registry_from_config` gives the worker its :class:`ModelRegistry`, with the
-  ``[models]`` switches, the rules and the golden-batch directory
+  ``[models]`` switches (validated against the models' declarations), the rules and the
+  golden-batch directory
   (:mod:`~synthwatch.stream.store.golden_files`).
 """
 
@@ -19,6 +20,7 @@ from synthwatch.models.alerts.catalogue import is_known, known_names
 from synthwatch.models.alerts.chart_rules import explain_chart_rules
 from synthwatch.models.alerts.engine import DEFAULT_RULES
 from synthwatch.models.alerts.rules import Rule, parse_rules
+from synthwatch.stream.runtime.catalog import settings_from_config
 from synthwatch.stream.runtime.registry import ModelRegistry
 from synthwatch.stream.sinks.webhook import WebhookSink
 
@@ -51,12 +53,17 @@ def rules_from_config(cfg: Config) -> tuple[Rule, ...]:
 
 
 def registry_from_config(cfg: Config) -> ModelRegistry:
-    """The worker's registry: ``[models]`` switches, alert rules, golden-batch directory."""
+    """The worker's registry: ``[models]`` switches, alert rules, golden-batch directory.
+
+    ``[models]`` is checked against the models' declarations (:mod:`.catalog`): a bad key or
+    value is a :class:`ConfigError` naming the file or variable it came from.
+    """
+    settings = settings_from_config(cfg)
     rules = rules_from_config(cfg) if cfg.alerts.enabled else ()
     for line in explain_chart_rules(rules):  # control-chart rules: how each limit comes about
         log.info("alert chart rule %s", line)
     return ModelRegistry(
-        **cfg.models.model_dump(),
+        **settings,
         alert_rules=rules,
         alerts=cfg.alerts.enabled,
         golden_dir=str(cfg.alerts.golden_dir),

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Sequence
 
 from synthwatch.contract.messages import (
+    HEALTH_COUNTERS,
     MESSAGE_TYPES,
     Alert,
     ContractError,
@@ -190,12 +191,12 @@ class Worker:
                 msg = decode(value)
             except ContractError as err:
                 raw = value.encode() if isinstance(value, str) else bytes(value)
-                self._deadletter(raw, f"{record.topic}@{record.offset}: {err}", record.key)
+                self.deadletter(raw, f"{record.topic}@{record.offset}: {err}", record.key)
                 return
         elif isinstance(value, MESSAGE_TYPES):
             msg = value  # an in-process transport hands over frozen, validated messages
         else:
-            self._deadletter(
+            self.deadletter(
                 repr(value).encode(),
                 f"{record.topic}@{record.offset}: expected JSON bytes or a contract message, "
                 f"got {type(value).__name__}",
@@ -203,7 +204,7 @@ class Worker:
             )
             return
         if msg.run_id != record.key:
-            self._deadletter(
+            self.deadletter(
                 encode(msg),
                 f"{record.topic}@{record.offset}: key {record.key!r} differs from "
                 f"run_id {msg.run_id!r}",
@@ -234,15 +235,35 @@ class Worker:
             self._sink(msg)
             self._on_label(state, msg)
         else:  # Estimate or Alert on an input topic: not the worker's to recompute
-            self._deadletter(
+            self.deadletter(
                 encode(msg), f"{type(msg).__name__} is output, not input of the worker", msg.run_id
             )
+
+    # -- run states ------------------------------------------------------------------------
+    # A Kafka worker (stream/runtime/kafka_worker.py) hands runs over between workers: these are
+    # the only ways in and out of ``runs`` from outside this module.
+    def has_run(self, run_id: str) -> bool:
+        """Whether the worker holds a state for ``run_id``."""
+        return run_id in self.runs
+
+    def run_state(self, run_id: str) -> RunState | None:
+        """The state of ``run_id``'s run (None: the worker holds none)."""
+        return self.runs.get(run_id)
+
+    def adopt_run(self, state: RunState) -> None:
+        """Take over a run's state (restored from a checkpoint): its records go on from it."""
+        self.runs[state.run_id] = state
+
+    def drop_run(self, run_id: str) -> RunState | None:
+        """Forget a run's state (its partition went to another worker, or the run is over and
+        checkpointed); returns it, or None if the worker held none."""
+        return self.runs.pop(run_id, None)
 
     # -- run documents ---------------------------------------------------------------------
     def _on_descriptor(self, state: RunState, desc: Descriptor) -> None:
         if desc.sensor_id in state.sensors:
             if state.sensors[desc.sensor_id].descriptor != desc:
-                self._deadletter(
+                self.deadletter(
                     encode(desc),
                     f"second, different Descriptor for sensor {desc.sensor_id!r}: a sensor's "
                     "axis and units are fixed for the run",
@@ -279,7 +300,7 @@ class Worker:
             self._release(state, sensor, float("inf"))
         self._release_labels(state, float("inf"))
         for reading in state.pending:
-            self._deadletter(
+            self.deadletter(
                 encode(reading),
                 f"no Descriptor for sensor {reading.sensor_id!r} before the run stopped",
                 state.run_id,
@@ -295,7 +316,7 @@ class Worker:
         sensor = state.sensors.get(reading.sensor_id)
         if sensor is None:
             if len(state.pending) >= MAX_PENDING:
-                self._deadletter(
+                self.deadletter(
                     encode(reading),
                     f"no Descriptor for sensor {reading.sensor_id!r} after {MAX_PENDING} readings",
                     state.run_id,
@@ -312,7 +333,7 @@ class Worker:
         if t < sensor.released_t:
             state.counters.late += 1
             self.totals.late += 1
-            self._deadletter(
+            self.deadletter(
                 encode(reading),
                 f"late reading: sensor {reading.sensor_id!r} seq {seq} at {reading.t.isoformat()} "
                 f"arrived after readings up to "
@@ -403,7 +424,7 @@ class Worker:
             what = f"estimate of {msg.model} for sensor {msg.sensor_id!r} seq {msg.seq}"
         else:
             what = f"label {msg.quantity!r} of sample {msg.sample_t.isoformat()}"
-        self._deadletter(
+        self.deadletter(
             encode(msg),
             f"model {model.name} {model.version} failed on {what}: {type(err).__name__}: {err}",
             state.run_id,
@@ -427,15 +448,6 @@ class Worker:
 
     def _health(self, state: RunState, stop: RunStop) -> Estimate:
         c = state.counters
-        names = (
-            "received",
-            "processed",
-            "duplicates",
-            "late",
-            "deadlettered",
-            "flagged",
-            "model_errors",
-        )
         return Estimate(
             run_id=state.run_id,
             t=stop.t,
@@ -444,7 +456,8 @@ class Worker:
             model_version="1",
             measurement="pipeline_health",
             quantities=[
-                Quantity(name=f"{n}_count", value=float(getattr(c, n)), units="1") for n in names
+                Quantity(name=f"{n}_count", value=float(getattr(c, n)), units="1")
+                for n in HEALTH_COUNTERS
             ],
         )
 
@@ -459,7 +472,9 @@ class Worker:
                     log.warning("%s: %s", type(sink).__name__, busy)
                     self._sleep(busy.retry_after)
 
-    def _deadletter(self, raw: bytes, reason: str, run_id: str | None) -> None:
+    def deadletter(self, raw: bytes, reason: str, run_id: str | None) -> None:
+        """Send ``raw`` to the dead-letter topic and the sinks with ``reason``; count it (for
+        ``run_id``'s run too, when the worker holds it)."""
         log.warning("dead-lettered: %s", reason)
         self.totals.deadlettered += 1
         if run_id is not None and run_id in self.runs:

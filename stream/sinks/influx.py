@@ -7,8 +7,8 @@ How a point travels::
                       drain thread: oldest batch first ──▶ InfluxDB ──204──▶ ack (delete)
 
 * **Points**: :mod:`synthwatch.stream.sinks.influx_points` (line protocol from influxdb-client's
-  ``Point``; the measurements and tags of DESIGN.md; timestamp = event time, so rewrites are
-  idempotent).
+  ``Point``; the measurements and tags of docs/architecture.md; timestamp = event time, so
+  rewrites are idempotent).
 * **Spool**: :mod:`synthwatch.stream.sinks.influx_spool`. Every point goes through it, so a point
 that
   ``flush()`` returned for is on disk until the server acknowledged it; points drain in the order

@@ -1,6 +1,6 @@
 """Messages → InfluxDB points (line protocol from influxdb-client's own serializer).
 
-Layout (DESIGN.md "Sinks"; the dashboards in dashboards/ query exactly this):
+Layout (docs/architecture.md "Sinks"; the dashboards in dashboards/ query exactly this):
 
 * An :class:`~synthwatch.contract.messages.Estimate` becomes one point in the measurement it names
   (``uvvis_features``, ``psd``, ``impedance_fit``, ``kinetics``, ``calibration``,

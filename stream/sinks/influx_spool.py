@@ -34,6 +34,8 @@ import threading
 import time
 from pathlib import Path
 
+from synthwatch.contract.errors import SynthwatchError
+
 __all__ = ["Spool", "SpoolError"]
 
 _SCHEMA = """
@@ -48,7 +50,7 @@ CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, reactor TEXT NOT NULL)
 """
 
 
-class SpoolError(RuntimeError):
+class SpoolError(SynthwatchError, RuntimeError):
     """The spool directory cannot be used (locked by another process, not writable, corrupt)."""
 
 

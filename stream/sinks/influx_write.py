@@ -30,18 +30,23 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ResponseError
 
 from synthwatch.contract.config import InfluxConfig
+from synthwatch.contract.errors import FAILURE, SynthwatchError
 
 __all__ = ["BatchRejected", "WriteFailed", "V1Writer", "V2Writer", "make_writer"]
 
 log = logging.getLogger(__name__)
 
 
-class WriteFailed(Exception):
+class WriteFailed(SynthwatchError):
     """The batch did not reach the server (or the server could not take it now): keep it."""
 
+    exit_code = FAILURE
 
-class BatchRejected(Exception):
+
+class BatchRejected(SynthwatchError):
     """The server refused the batch as malformed (HTTP 400): retrying cannot help."""
+
+    exit_code = FAILURE
 
 
 def _retry(cfg: InfluxConfig) -> WritesRetry:

@@ -1,8 +1,8 @@
 """Transports: how encoded messages move between collectors and workers.
 
 Transports carry messages on named topics, keyed by ``run_id``, so the same worker code runs over
-the in-process :class:`MemoryTransport` (the embedded default) and over Kafka. Topic names follow
-DESIGN.md. On a wire a record's value is the contract's JSON bytes; inside one process the
+the in-process :class:`MemoryTransport` (the embedded default) and over Kafka. Topic names:
+docs/architecture.md. On a wire a record's value is the contract's JSON bytes; in one process the
 memory transport hands over the (frozen, already validated) message objects themselves, unless
 it is built with ``serialize=True``: encoding 601 floats to JSON and validating them again costs
 about 50 µs a spectrum and checks nothing that the message's constructor did not.

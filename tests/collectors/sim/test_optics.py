@@ -270,10 +270,14 @@ def test_every_model_names_its_source():
         assert any(name in fn.__doc__ for name in ("Kreibig", "Ordal", "Bohren")), fn
 
 
-@pytest.mark.parametrize("module", ["optics.py", "gold.py"])
+@pytest.mark.parametrize("module", ["optics.py", "gold.py", "run.py"])
 def test_collectors_import_only_the_contract_from_synthwatch(module):
     path = Path(optics.__file__).with_name(module)
-    allowed_synthwatch = {"synthwatch.contract.messages", "synthwatch.collectors.sim.optics"}
+    allowed_synthwatch = {
+        "synthwatch.contract.messages",
+        "synthwatch.collectors.sim.optics",
+        "synthwatch.collectors.sim.run",
+    }
     allowed_top = {"numpy", "scipy", "miepython", "__future__"}
     import sys
 

@@ -21,7 +21,7 @@ from synthwatch.collectors.sim.gold import GoldCitrateSimulator
 from synthwatch.collectors.sim.stober import StoberSimulator
 from synthwatch.contract.messages import Alert
 from synthwatch.stream.cli.main import main
-from synthwatch.stream.cli.report import build_report
+from synthwatch.stream.cli.report_data import build_report
 from synthwatch.stream.runtime.pipeline import run_embedded
 from synthwatch.stream.store.embedded import Store
 

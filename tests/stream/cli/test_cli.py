@@ -78,7 +78,7 @@ def test_mistakes_give_one_line(demo_store, args, words):
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("synthwatch"), proc.stderr
     assert words in lines[0]
     assert "Traceback" not in proc.stderr
 
@@ -89,7 +89,8 @@ def test_bad_config_value_gives_one_line(tmp_path):
     proc = cli("--config", str(cfg), "runs")
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        f"error: {cfg}: store.commit_interval_s: Input should be less than or equal to 1 (got 9)"
+        f"synthwatch: {cfg}: store.commit_interval_s: Input should be less than or equal to 1 "
+        "(got 9)"
     )
 
 

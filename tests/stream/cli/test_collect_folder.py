@@ -27,8 +27,8 @@ from synthwatch.collectors.impedance.write import write_sweep
 from synthwatch.collectors.sim.scenarios import simulate
 from synthwatch.contract.config import load_config
 from synthwatch.contract.messages import Descriptor, Reading
+from synthwatch.stream.cli import main as cli
 from synthwatch.stream.cli.collect import collect_folder
-from synthwatch.stream.cli.main import main as cli
 from synthwatch.stream.replay.recorded import FolderSource, replay
 from synthwatch.stream.runtime.alerting import registry_from_config
 from synthwatch.stream.runtime.kafka_worker import KafkaWorker

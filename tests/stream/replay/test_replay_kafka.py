@@ -18,8 +18,8 @@ from kafka_helpers import first_difference, fresh_topics
 from synthwatch.collectors.sim.scenarios import simulate
 from synthwatch.contract.config import load_config
 from synthwatch.contract.messages import Descriptor, Reading, RunStart, RunStop, encode
+from synthwatch.stream.cli import main as cli
 from synthwatch.stream.cli.collect import publish
-from synthwatch.stream.cli.main import main as cli
 from synthwatch.stream.replay.from_kafka import KafkaSource, runs_in_window
 from synthwatch.stream.replay.recorded import ReplayError, StoreSource, replay
 from synthwatch.stream.runtime.alerting import registry_from_config
