@@ -13,9 +13,13 @@ messages each one becomes, for the caller to publish before it acknowledges the 
   :class:`Rejected` record (raw bytes, reason with file and line, source): the caller's
   dead-letter sink stores it (``Sink.add_deadletter(raw, reason, source)``), the run goes on.
 
-Event time: the sweep's start from the file when it has one, else the file's modification time
-(UTC). The RunStart is the caller's (it knows reactor, system and recipe); so is resuming after
-a restart: pass the descriptor already sent and the next ``first_seq``.
+A file of several sweeps (a looped EC-Lab PEIS, several Gamry ZCURVE tables) becomes one Reading
+per sweep. Event time: the sweep's start from the file when it has one, else the file's
+modification time (UTC); sweeps that would share one are moved 1 ms apart with a warning
+(:func:`~synthwatch.collectors.impedance.messages.event_times`), since the store keys estimates
+by event time and would otherwise keep one fit of them. The RunStart is the caller's (it knows
+reactor, system and recipe); so is resuming after a restart: pass the descriptor already sent
+and the next ``first_seq``.
 
 >>> import os, pathlib, tempfile
 >>> from synthwatch.collectors.folder.watch import FolderWatcher
@@ -48,6 +52,7 @@ from synthwatch.collectors.folder.watch import FailedFile, SweepFile
 from synthwatch.collectors.impedance.messages import (
     AxisMismatchError,
     descriptor_for,
+    event_times,
     reading_for,
 )
 from synthwatch.contract.messages import Descriptor, Reading
@@ -101,6 +106,7 @@ class SweepStream:
         self.expected_interval_s = expected_interval_s
         self.descriptor = descriptor
         self.next_seq = first_seq
+        self._times: set[datetime] = set()  # event times given on this sensor (event_times)
 
     def messages_for(self, event: SweepFile | FailedFile) -> list[Descriptor | Reading | Rejected]:
         """The messages (or rejection) one watcher event becomes."""
@@ -108,22 +114,26 @@ class SweepStream:
             return [
                 Rejected(raw_bytes(event.path), event.reason, str(event.path), _mtime_utc(event))
             ]
-        sweep = event.sweep
-        t = sweep.started_at or _mtime_utc(event)
+        sweeps = event.sweeps or (event.sweep,)
+        times = event_times(sweeps, _mtime_utc(event), self._times)
         out: list[Descriptor | Reading | Rejected] = []
-        if self.descriptor is None:
-            self.descriptor = descriptor_for(
-                sweep,
-                run_id=self.run_id,
-                sensor_id=self.sensor_id,
-                t=t,
-                cell_constant_per_cm=self.cell_constant_per_cm,
-                expected_interval_s=self.expected_interval_s,
-            )
-            out.append(self.descriptor)
-        try:
-            reading = reading_for(sweep, self.descriptor, seq=self.next_seq, t=t)
-        except AxisMismatchError as err:
-            return [*out, Rejected(raw_bytes(event.path), str(err), str(event.path), t)]
-        self.next_seq += 1
-        return [*out, reading]
+        for sweep, t in zip(sweeps, times):
+            if self.descriptor is None:
+                self.descriptor = descriptor_for(
+                    sweep,
+                    run_id=self.run_id,
+                    sensor_id=self.sensor_id,
+                    t=t,
+                    cell_constant_per_cm=self.cell_constant_per_cm,
+                    expected_interval_s=self.expected_interval_s,
+                )
+                out.append(self.descriptor)
+            try:
+                reading = reading_for(sweep, self.descriptor, seq=self.next_seq, t=t)
+            except AxisMismatchError as err:
+                where = f" (sweep {sweep.index + 1} of {sweep.of})" if sweep.of > 1 else ""
+                out.append(Rejected(raw_bytes(event.path), f"{err}{where}", str(event.path), t))
+                continue
+            self.next_seq += 1
+            out.append(reading)
+        return out

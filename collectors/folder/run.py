@@ -22,8 +22,11 @@ The caller (``synthwatch collect folder``, stream/cli/collect.py) publishes each
    is never offered again).
 
 A file that cannot be read becomes a :class:`~synthwatch.collectors.folder.impedance.Rejected`
-(reason with file and line) for the dead-letter topic; it takes no seq. The RunStart's event
-time is that of the first file. :meth:`FolderRun.end` gives the RunStop; once it is recorded
+(reason with file and line) for the dead-letter topic; it takes no seq. So does a file on which
+a parser or the stream raised something else than its own error (``unexpected error reading
+it``): no file ends the collector. The RunStart goes with the first file that gives a message,
+at its event time (a folder whose every file is refused opens no run, so none is left
+running). :meth:`FolderRun.end` gives the RunStop; once it is recorded
 (:meth:`FolderRun.ended`) the run takes no more files: a new run needs a new run id.
 """
 
@@ -34,10 +37,11 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
-from synthwatch.collectors.folder.impedance import Rejected, SweepStream
+from synthwatch.collectors.folder.impedance import Rejected, SweepStream, raw_bytes
+from synthwatch.collectors.folder.tally import unexpected
 from synthwatch.collectors.folder.uvvis import SpectraFile, SpectraStream, UVVisFolderWatcher
 from synthwatch.collectors.folder.watch import (
     FailedFile,
@@ -224,6 +228,8 @@ class FolderRun:
         clock: Callable[[], float] = time.monotonic,
         tz: tzinfo | None = None,
         start: datetime | None = None,
+        dark: str | Path | None = None,
+        reference: str | Path | None = None,
         fmt: str | None = None,
         path_length_cm: float = 1.0,
         cell_constant_per_cm: float | None = None,
@@ -251,7 +257,7 @@ class FolderRun:
         common = dict(clock=clock, settle_s=settle_s, fmt=fmt, tz=tz)
         if kind == "uvvis":
             self.watcher: FolderWatcher = UVVisFolderWatcher(
-                self.folder, watch_path, start=start, **common
+                self.folder, watch_path, start=start, dark=dark, reference=reference, **common
             )
             self.stream: SpectraStream | SweepStream = SpectraStream(
                 run_id=run_id,
@@ -291,13 +297,14 @@ class FolderRun:
         again = self.journal.seqs_of(event.key)
         first = self.journal.next_seq if again is None else again
         self.stream.next_seq = first
-        produced = self.stream.messages_for(event)
+        produced = self._messages_for(event)
         self.stream.next_seq = max(self.stream.next_seq, self.journal.next_seq)
         batch = Batch(event)
-        if self.journal.start is None and self._start is None:
+        good = [m for m in produced if not isinstance(m, Rejected)]
+        if good and self.journal.start is None and self._start is None:
             self._start = RunStart(
                 run_id=self.run_id,
-                t=min(m.t for m in produced),
+                t=min(m.t for m in good),
                 reactor=self.reactor,
                 system=self.system,
                 tags={"source": "folder", **self.tags},
@@ -308,6 +315,22 @@ class FolderRun:
         if readings and again is None:
             self.journal.assign(event.key, first, len(readings), max(m.t for m in readings))
         return batch
+
+    def _messages_for(self, event: Event) -> list[Message | Rejected]:
+        """The stream's messages of ``event``; a file it cannot turn into messages (a Descriptor
+        or Reading the contract refuses, an error nobody foresaw) is refused with why."""
+        descriptor, seq = self.stream.descriptor, self.stream.next_seq
+        try:
+            return self.stream.messages_for(event)
+        except Exception as err:  # noqa: BLE001
+            # the one per-file boundary of the stream: this file is refused, the run goes on
+            # as if it had not been offered (no descriptor, no seq taken)
+            self.stream.descriptor, self.stream.next_seq = descriptor, seq
+            reason = str(err) if isinstance(err, SynthwatchError) else unexpected(event.path, err)
+            if not reason.startswith(str(event.path)):
+                reason = f"{event.path}: {reason}"
+            t = datetime.fromtimestamp(event.key.mtime_ns / 1e9, tz=timezone.utc)
+            return [Rejected(raw_bytes(event.path), reason, str(event.path), t)]
 
     def done(self, batch: Batch) -> None:
         """The broker has ``batch``: record its run documents, acknowledge its file."""

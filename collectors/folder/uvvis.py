@@ -43,7 +43,7 @@ import numpy as np
 
 from synthwatch.collectors.folder.impedance import Rejected, raw_bytes
 from synthwatch.collectors.folder.watch import FailedFile, FileKey, FolderWatcher
-from synthwatch.collectors.uvvis.files import Spectrum, UVVisParseError, read_spectra
+from synthwatch.collectors.uvvis.files import Spectrum, UVVisParseError, order_key, read_spectra
 from synthwatch.contract.messages import Descriptor, Reading
 
 __all__ = ["SpectraFile", "SpectraStream", "UVVisFolderWatcher"]
@@ -60,15 +60,36 @@ class SpectraFile:
 
 class UVVisFolderWatcher(FolderWatcher):
     """:class:`FolderWatcher` of UV-Vis exports; ``start`` is the run's start for CSV columns
-    headed by seconds since it (:func:`read_spectra`), ``fmt`` one of its formats or None."""
+    headed by seconds or minutes since it (:func:`read_spectra`), ``fmt`` one of its formats or
+    None, ``dark``/``reference`` the dark and reference spectra (files or arrays) of raw-count
+    exports. The files that settle in one poll come in :func:`order_key` order: the time inside
+    them, else a number in the name, and only then the modification time."""
 
-    def __init__(self, folder, state_path=None, *, start: datetime | None = None, **kw):
+    def __init__(
+        self, folder, state_path=None, *, start: datetime | None = None, dark=None,
+        reference=None, **kw,
+    ):  # fmt: skip
         super().__init__(folder, state_path, **kw)
         self.start = start
+        self.dark = dark
+        self.reference = reference
+
+    def poll(self) -> list[SpectraFile | FailedFile]:  # type: ignore[override]
+        events = super().poll()
+        good = [k for k, e in enumerate(events) if isinstance(e, SpectraFile)]
+        ordered = sorted(
+            (events[k] for k in good),
+            key=lambda e: order_key(e.path, e.spectra[0].t, _mtime_utc(e.key)),
+        )
+        for k, e in zip(good, ordered):  # failed files keep their place (modification time)
+            events[k] = e
+        return events
 
     def _parse(self, path: Path, key: FileKey) -> SpectraFile | FailedFile:  # type: ignore[override]
         try:
-            spectra = read_spectra(path, self.fmt, self.tz, self.start)
+            spectra = read_spectra(
+                path, self.fmt, self.tz, self.start, dark=self.dark, reference=self.reference
+            )
         except UVVisParseError as err:
             return FailedFile(path, key, str(err), err.line)
         return SpectraFile(path, key, spectra)

@@ -20,8 +20,11 @@ report; the watch goes on).
 * **Order**: the events of one poll come by modification time, then name (so ``b.z`` saved
   before ``a.z`` comes first); across polls, in the order the files settle.
 * A file changed after it was read is reported once as failed ("modified after it was read")
-  and not read again (no sweep twice). Hidden files (leading ``.``, e.g. the default state
-  file) and names ending in ``.tmp``, ``.part`` or ``~`` are ignored, as are directories.
+  and not read again (no sweep twice). Files that are not exports
+  (:func:`~synthwatch.collectors.folder.tally.skip_reason`: hidden files such as the state
+  file, names ending in ``.tmp``, ``.part`` or ``~``, notes such as a README) are skipped and
+  listed in :attr:`FolderWatcher.skipped`; directories are ignored. Files an earlier session
+  handled are not offered again; :attr:`FolderWatcher.earlier` names those seen.
 
 >>> import pathlib, tempfile
 >>> from synthwatch.collectors.impedance.sweep import make_sweep
@@ -53,14 +56,14 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
-from synthwatch.collectors.impedance.formats import read_sweep
+from synthwatch.collectors.folder.tally import skip_reason, unexpected
+from synthwatch.collectors.impedance.formats import read_sweeps
 from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError
 from synthwatch.contract.errors import SynthwatchError
 
 __all__ = ["FileKey", "SweepFile", "FailedFile", "StateError", "FolderWatcher", "journal_lines"]
 
 _STATE_VERSION = 1
-_IGNORED_SUFFIXES = (".tmp", ".part", "~")
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,12 @@ class FileKey:
 
 @dataclass(frozen=True)
 class SweepFile:
-    """A new export file, read as a sweep."""
+    """A new export file, read as a sweep (``sweeps``: every sweep of a multi-sweep file)."""
 
     path: Path
     key: FileKey
     sweep: ImpedanceSweep
+    sweeps: tuple[ImpedanceSweep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,10 +138,10 @@ class FolderWatcher:
         suffixes: tuple[str, ...] = (),
     ):
         if settle_s < 0:
-            raise ValueError(f"settle_s: expected seconds >= 0, got {settle_s}")
+            raise ValueError(f"--settle: expected seconds >= 0, got {settle_s:g}")
         self.folder = Path(folder)
         if not self.folder.is_dir():
-            raise NotADirectoryError(f"{self.folder}: expected a folder of impedance exports")
+            raise NotADirectoryError(f"{self.folder}: not a folder; expected a folder of exports")
         self.state_path = (
             Path(state_path) if state_path else self.folder / ".synthwatch-watch.jsonl"
         )
@@ -149,6 +153,11 @@ class FolderWatcher:
         self._done: dict[str, dict[str, object]] = self._load()
         self._pending: dict[str, _Pending] = {}
         self._offered: set[FileKey] = set()
+        #: files that are not exports, with why (:func:`skip_reason`), as seen by the polls
+        self.skipped: dict[str, str] = {}
+        #: files an earlier session handled, seen by the polls and not offered again
+        self.earlier: set[str] = set()
+        self._handled: set[str] = set()  # acknowledged by this watcher
 
     # state ------------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, object]]:
@@ -218,7 +227,10 @@ class FolderWatcher:
         with os.scandir(self.folder) as entries:
             for entry in entries:
                 name = entry.name
-                if name.startswith(".") or name.endswith(_IGNORED_SUFFIXES):
+                why = skip_reason(name)
+                if why is not None:
+                    if entry.is_file():
+                        self.skipped[name] = why
                     continue
                 if self.suffixes and not name.lower().endswith(self.suffixes):
                     continue
@@ -240,6 +252,8 @@ class FolderWatcher:
             seen.add(key.name)
             if key in self._offered or self._recorded(key) is not None:
                 self._pending.pop(key.name, None)
+                if key not in self._offered and key.name not in self._handled:
+                    self.earlier.add(key.name)
                 continue
             pending = self._pending.get(key.name)
             if pending is None or (pending.size, pending.mtime_ns) != (key.size, key.mtime_ns):
@@ -262,12 +276,20 @@ class FolderWatcher:
             return FailedFile(
                 path, key, f"{path}: modified after it was read; not read again (no sweep twice)"
             )
-        return self._parse(path, key)
+        try:
+            return self._parse(path, key)
+        except SynthwatchError as err:  # a parser's error that _parse did not turn into one
+            return FailedFile(path, key, str(err), getattr(err, "line", None))
+        except Exception as err:  # noqa: BLE001
+            # the one per-file boundary: whatever else a parser raises on this file (a bug, an
+            # input it did not foresee) refuses the file with the error, and the watch goes on
+            return FailedFile(path, key, unexpected(path, err))
 
     def _parse(self, path: Path, key: FileKey) -> SweepFile | FailedFile:
         """Read one settled file; a watcher of other exports overrides this (uvvis_folder)."""
         try:
-            return SweepFile(path, key, read_sweep(path, self.fmt, self.tz))
+            sweeps = read_sweeps(path, self.fmt, self.tz)
+            return SweepFile(path, key, sweeps[0], tuple(sweeps))
         except ParseError as err:
             return FailedFile(path, key, str(err), err.line)
 
@@ -294,4 +316,5 @@ class FolderWatcher:
             record["reason"] = event.reason
         self._append({"name": event.key.name, **record})
         self._done[event.key.name] = record
+        self._handled.add(event.key.name)
         self._offered.discard(event.key)

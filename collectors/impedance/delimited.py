@@ -1,6 +1,8 @@
 """Plain delimited tables with named columns: CSV, and Autolab NOVA's ASCII export.
 
-The header is the first line that is neither blank nor a ``#`` comment. Its delimiter is a tab,
+The header is the first line that is neither blank nor a ``#`` comment. A comma-separated
+file whose first such line is all numbers has no header: its first three columns are frequency,
+Z' and Z'' in Hz and ohm (the CSV of impedance.py's ``readCSV``). Its delimiter is a tab,
 ``;`` or ``,`` (the first of these that cuts the header into at least 3 fields); with a tab or
 ``;`` a decimal comma is accepted in the numbers. Column names are recognised case-insensitively,
 with their units in ``(...)``, ``[...]``, after ``/`` or as a ``_unit`` suffix:
@@ -143,6 +145,10 @@ def _delimiter(header: str) -> str | None:
     return None
 
 
+def _all_numbers(fields: list[str]) -> bool:
+    return all(re.match(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$", c) for c in fields)
+
+
 def read_named_table(path: Path, lines: list[str], fmt: str) -> ImpedanceSweep:
     """Read a delimited table with a named header (module doc) as a sweep of format ``fmt``."""
     start = next(
@@ -152,6 +158,13 @@ def read_named_table(path: Path, lines: list[str], fmt: str) -> ImpedanceSweep:
     if start is None:
         raise HeaderError(path, "expected a header row, found only blank or comment lines")
     sep = _delimiter(lines[start])
+    if sep == "," and _all_numbers(lines[start].split(sep)):
+        # impedance.py's CSV: no header, frequency, Z', Z'' in the first three columns
+        table = scan_rows(
+            path, lines, start, lambda text: text.split(sep), (0, 1, 2), min_fields=3,
+            header_fields=len(lines[start].split(sep)),
+        )  # fmt: skip
+        return table.sweep(path, fmt, meta=(("header", "none: frequency, Z', Z''"),))
     if sep is None:
         raise HeaderError(
             path,
@@ -166,6 +179,7 @@ def read_named_table(path: Path, lines: list[str], fmt: str) -> ImpedanceSweep:
         lambda text: text.split(sep),
         spec.indices,
         min_fields=max(spec.indices) + 1,
+        header_fields=len(lines[start].rstrip(sep + " ").split(sep)),
         scale=spec.scale,
         decimal_comma=sep != ",",
     )

@@ -34,25 +34,25 @@ from synthwatch.collectors.impedance.delimited import HeaderError, read_named_ta
 from synthwatch.collectors.impedance.sweep import ImpedanceSweep, ParseError
 from synthwatch.collectors.impedance.table import read_lines
 
-__all__ = ["FORMATS", "detect_format", "read_sweep"]
+__all__ = ["FORMATS", "SIGNATURES", "detect_format", "read_sweep", "read_sweeps"]
 
-Parser = Callable[[Path, list[str], tzinfo | None], ImpedanceSweep]
+Parser = Callable[[Path, list[str], tzinfo | None], list[ImpedanceSweep]]
 
 
 def _named(fmt: str) -> Parser:
-    def parse(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
-        return read_named_table(path, lines, fmt)
+    def parse(path: Path, lines: list[str], tz: tzinfo | None = None) -> list[ImpedanceSweep]:
+        return [read_named_table(path, lines, fmt)]
 
     return parse
 
 
-def _autolab(path: Path, lines: list[str], tz: tzinfo | None = None) -> ImpedanceSweep:
+def _autolab(path: Path, lines: list[str], tz: tzinfo | None = None) -> list[ImpedanceSweep]:
     if lines[0].lstrip("\ufeff").startswith('"Z60W'):
         return vendors.read_autolab_z60w(path, lines, tz)
-    return read_named_table(path, lines, "autolab")
+    return [read_named_table(path, lines, "autolab")]
 
 
-#: format name -> parser(path, lines, tz)
+#: format name -> parser(path, lines, tz) -> the file's sweeps
 FORMATS: dict[str, Parser] = {
     "gamry": vendors.read_gamry,
     "zplot": vendors.read_zplot,
@@ -65,6 +65,18 @@ FORMATS: dict[str, Parser] = {
     "csv": _named("csv"),
 }
 
+#: what each vendor signature is, for the message of a file that has none
+SIGNATURES = (
+    "gamry (EXPLAIN)",
+    "zplot (ZPLOT2 ASCII, ZPlotW Data File)",
+    "biologic (EC-Lab ASCII FILE)",
+    "autolab (Z60W, NOVA columns)",
+    "chi (Freq/Hz, Z'/ohm)",
+    "parstat (Frequency (Hz)/Zre (ohms))",
+    "powersuite (Frequency/Zre/Zimg)",
+    "versastudio (<Application> VersaStudio)",
+)
+
 
 def detect_format(lines: list[str]) -> str:
     """The format of a file from its first lines (``csv`` when no vendor signature is found)."""
@@ -72,7 +84,11 @@ def detect_format(lines: list[str]) -> str:
     head = lines[:40]
     if first == "EXPLAIN":
         return "gamry"
-    if first.startswith("ZPLOT2 ASCII") or any(line.startswith("Freq(Hz)") for line in head):
+    if (
+        first.startswith("ZPLOT2 ASCII")
+        or first.startswith('"ZPlotW Data File')
+        or any(line.startswith("Freq(Hz)") for line in head)
+    ):
         return "zplot"
     if first.startswith("EC-Lab ASCII FILE"):
         return "biologic"
@@ -89,13 +105,17 @@ def detect_format(lines: list[str]) -> str:
     return "csv"
 
 
-def read_sweep(
+def read_sweeps(
     path: str | Path, fmt: str | None = None, tz: tzinfo | None = None
-) -> ImpedanceSweep:
-    """Read one impedance export file as a validated sweep (module doc).
+) -> list[ImpedanceSweep]:
+    """Read one impedance export file as its validated sweeps, in file order (module doc).
 
-    ``fmt`` forces a format (one of :data:`FORMATS`); ``tz`` is the zone of the instrument PC's
-    clock for files that carry a start time (default: this machine's zone).
+    Most files hold one sweep; a looped EC-Lab PEIS/GEIS (``cycle number``) or a Gamry file of
+    several ``ZCURVE`` tables gives one per sweep (``sweep.index`` of ``sweep.of``). ``fmt``
+    forces a format (one of :data:`FORMATS`); ``tz`` is the zone of the instrument PC's clock
+    for files that carry a start time (default: this machine's zone). A file with no vendor
+    signature that is not a CSV of named columns either (a UV-Vis export, say) is
+    ``not a recognised impedance export (tried: ...)``.
     """
     path = Path(path)
     if fmt is not None and fmt not in FORMATS:
@@ -108,9 +128,22 @@ def read_sweep(
         if fmt is None and detected == "csv":
             raise ParseError(
                 path,
-                "no vendor signature found (Gamry EXPLAIN, ZPLOT2 ASCII, EC-Lab ASCII FILE, "
-                "Z60W, CHI Freq/Hz, Parstat, PowerSuite, VersaStudio), and as CSV: " + err.reason,
+                f"not a recognised impedance export (tried: {', '.join(SIGNATURES)}; "
+                f"csv: {err.reason})",
                 line=err.line,
                 column=err.column,
             ) from err
         raise
+
+
+def read_sweep(
+    path: str | Path, fmt: str | None = None, tz: tzinfo | None = None
+) -> ImpedanceSweep:
+    """Read a file of one sweep (:func:`read_sweeps`); a file of several is a :class:`ParseError`
+    (read it with :func:`read_sweeps`, one reading per sweep)."""
+    sweeps = read_sweeps(path, fmt, tz)
+    if len(sweeps) != 1:
+        raise ParseError(
+            path, f"expected one sweep, the file holds {len(sweeps)} (read it with read_sweeps)"
+        )
+    return sweeps[0]

@@ -31,8 +31,9 @@ b.csv: sensor 'cell1' sweeps 3 frequencies, point 3 is 2000 Hz where the descrip
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -40,11 +41,71 @@ from synthwatch.collectors.impedance.sweep import ImpedanceSweep
 from synthwatch.contract.errors import SynthwatchError
 from synthwatch.contract.messages import Descriptor, Reading
 
-__all__ = ["AxisMismatchError", "descriptor_for", "reading_for", "axis_matches"]
+__all__ = [
+    "AxisMismatchError",
+    "EventTimeWarning",
+    "descriptor_for",
+    "reading_for",
+    "axis_matches",
+    "event_times",
+]
+
+#: how far apart sweeps that would share an event time are put (the store keys estimates by time)
+EVENT_TIME_STEP = timedelta(milliseconds=1)
 
 
 class AxisMismatchError(SynthwatchError, ValueError):
     """A sweep whose frequencies are not its sensor's descriptor axis (module doc)."""
+
+
+class EventTimeWarning(UserWarning):
+    """Sweeps that would share an event time were given distinct ones (:func:`event_times`)."""
+
+
+def event_times(
+    sweeps: Sequence[ImpedanceSweep], fallback: datetime, used: set[datetime] | None = None
+) -> list[datetime]:
+    """One distinct event time per sweep of a file, so that no estimate overwrites another.
+
+    The store keys estimates by run, model, quantities and event time (rewrites are
+    idempotent), so two sweeps at one time would keep one fit. A sweep's time is its start from
+    the file, else ``fallback`` (the file's modification time); a sweep whose time is already
+    taken (by an earlier sweep of the file, or in ``used``, the times already given on this
+    sensor, updated here) moves :data:`EVENT_TIME_STEP` later until free, with an
+    :class:`EventTimeWarning` naming the file.
+
+    >>> from datetime import timezone
+    >>> from synthwatch.collectors.impedance.sweep import make_sweep
+    >>> s = [make_sweep("loop.mpt", [1.0, 2.0, 3.0], [1.0] * 3, [0.0] * 3, fmt="csv")] * 3
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     [x.microsecond for x in event_times(s, t)], len(w)
+    ([0, 1000, 2000], 1)
+    """
+    taken = used if used is not None else set()
+    out: list[datetime] = []
+    moved = 0
+    for sweep in sweeps:
+        t = sweep.started_at or fallback
+        if t in taken:
+            moved += 1
+            while t in taken:
+                t = t + EVENT_TIME_STEP
+        taken.add(t)
+        out.append(t)
+    if moved:
+        source = sweeps[0].source if sweeps else "?"
+        warnings.warn(
+            EventTimeWarning(
+                f"{source}: {moved} of {len(sweeps)} sweeps shared an event time with an "
+                f"earlier sweep of this sensor; moved {EVENT_TIME_STEP.total_seconds() * 1e3:g} "
+                "ms apart so that every fit is kept"
+            ),
+            stacklevel=2,
+        )
+    return out
 
 
 def descriptor_for(

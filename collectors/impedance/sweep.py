@@ -71,7 +71,9 @@ class ImpedanceSweep:
     ``started_at`` when the sweep started if the file says so (timezone-aware, else ``None``),
     ``lines`` the 1-based line of each point in the file (empty for instruments), ``flags``
     per-sweep quality flags from the source (e.g. an instrument's overload status), ``meta``
-    selected header fields as text (instrument, amplitude...).
+    selected header fields as text (instrument, amplitude...). A file of several sweeps (a
+    looped EC-Lab PEIS, several Gamry ZCURVE tables) gives one sweep each: ``index`` is its
+    0-based position in the file and ``of`` how many the file holds.
     """
 
     frequencies_hz: np.ndarray
@@ -83,6 +85,8 @@ class ImpedanceSweep:
     lines: tuple[int, ...] = ()
     flags: tuple[str, ...] = ()
     meta: tuple[tuple[str, str], ...] = field(default=())
+    index: int = 0
+    of: int = 1
 
     @property
     def n_points(self) -> int:
@@ -116,6 +120,8 @@ def make_sweep(
     flags: Sequence[str] = (),
     meta: Sequence[tuple[str, str]] = (),
     allow_nan_z: bool = False,
+    index: int = 0,
+    of: int = 1,
 ) -> ImpedanceSweep:
     """Validate the columns of a sweep and return it sorted by increasing frequency.
 
@@ -186,4 +192,6 @@ def make_sweep(
         lines=tuple(line_no[i] for i in order) if line_no else (),
         flags=tuple(flags),
         meta=tuple(meta),
+        index=index,
+        of=of,
     )

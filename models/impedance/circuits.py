@@ -13,7 +13,10 @@ Elements (Z of angular frequency w, j the imaginary unit):
 
 * ``R`` resistor, Z = R;
 * ``C`` capacitor, Z = 1 / (j w C);
-* ``L`` inductor, Z = j w L;
+* ``L`` inductor, Z = j w L: the inductance of the leads and cables (and of the cell's own
+  current path), which makes Z'' positive at the highest frequencies of a sweep of a
+  low-impedance cell (M. E. Orazem and B. Tribollet, Electrochemical Impedance Spectroscopy,
+  2nd ed., Wiley 2017, ch. 4 on electrical circuits and ch. 22 on instrumentation artefacts);
 * ``CPE`` constant-phase element, Z = 1 / (Q (j w)^alpha) (J.-B. Jorcin et al., Electrochim.
   Acta 51 (2006) 1473);
 * ``W`` semi-infinite Warburg, Z = sigma (1 - j) / sqrt(w) (A. J. Bard and L. R. Faulkner,

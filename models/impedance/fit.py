@@ -148,8 +148,9 @@ def initial_guess(circuit: Circuit, freq_hz: np.ndarray, z: np.ndarray) -> np.nd
 
     Resistances: the series one (first ``R``) from Z' at the highest frequency, the others share
     the low-minus-high-frequency difference of Z'. CPE/C: alpha 0.9 and Q from the frequency of
-    the largest -Z'' (tau = 1 / w_peak, Q = tau^alpha / R). L: 1e-7 H; W: from |Z| at the
-    lowest frequency.
+    the largest -Z'' (tau = 1 / w_peak, Q = tau^alpha / R). L: Z'' / w at the highest
+    frequency when it is positive (an inductive tail), else 1e-9 H; W: from |Z| at the lowest
+    frequency.
     """
     f = np.asarray(freq_hz, dtype=float)
     z = np.asarray(z, dtype=complex)
@@ -174,7 +175,8 @@ def initial_guess(circuit: Circuit, freq_hz: np.ndarray, z: np.ndarray) -> np.nd
         elif nm.startswith("c") and nm.endswith("_f"):
             guess.append(1.0 / (w_peak * spread))
         elif nm.endswith("_h"):
-            guess.append(1e-7)
+            w_max = 2.0 * np.pi * float(f[-1])
+            guess.append(max(float(z.imag[-1]) / w_max, 1e-9))
         else:  # Warburg coefficient
             guess.append(float(np.abs(z[0])) * math.sqrt(2.0 * np.pi * f[0]))
     return np.array(guess, dtype=float)

@@ -19,9 +19,20 @@ for a capacitive cell):
    worth the time (and the extra elements are not identifiable, which makes their fits slow).
 
 The default circuits are R_s - (R_ct || CPE) (a Randles cell with a constant-phase double
-layer) and R_s - CPE_dl - (R_ct || CPE), where R_ct || CPE is the particle (film) term and
+layer), R_s - CPE_dl - (R_ct || CPE), where R_ct || CPE is the particle (film) term and
 CPE_dl a blocking double layer in series (the two-time-constant cell of interdigitated
-electrodes, J. Ferreira et al., ACS Sensors 7 (2022) 1045). The conductivity is K / R_s with
+electrodes, J. Ferreira et al., ACS Sensors 7 (2022) 1045), and R_s - L_s - (R_ct || CPE), a
+series inductance ``l_s_h`` for the inductive high-frequency tail (Z'' > 0) that leads and
+cables give a low-impedance cell (M. E. Orazem and B. Tribollet, Electrochemical Impedance
+Spectroscopy, 2nd ed., Wiley 2017, ch. 22): chosen by AIC like the others, so only when the
+tail is there.
+
+**Divergence**: a fit whose parameters end non-finite or outside :data:`PHYSICAL_BOUNDS` (a
+resistance above 1e12 ohm or below 1e-9 ohm, a capacitance or Q above 1, a CPE exponent that
+is 0 or above 1: a log- or logit-scaled parameter that ran off to its boundary, as a purely
+capacitive line makes R_ct do) is never reported: it is left out of the selection, and when
+every fit diverged the quantities are None and the flag is ``fit_diverged``
+(``fit_failed``: no fit converged at all). The conductivity is K / R_s with
 K the descriptor's cell constant (1/cm, times 100 for 1/m).
 
 The estimate (measurement ``impedance_fit``) holds the chosen circuit's parameters with units in
@@ -67,9 +78,28 @@ from synthwatch.models.impedance.circuits import Circuit
 from synthwatch.models.impedance.fit import CircuitFit, fit_circuit, initial_guess
 from synthwatch.models.impedance.kk import lin_kk
 
-__all__ = ["ImpedanceFit", "DEFAULT_CIRCUITS", "BAD_FLAGS", "units_of"]
+__all__ = [
+    "ImpedanceFit",
+    "DEFAULT_CIRCUITS",
+    "BAD_FLAGS",
+    "PHYSICAL_BOUNDS",
+    "diverged",
+    "units_of",
+]
 
-DEFAULT_CIRCUITS = ("R_s-p(R_ct,CPE)", "R_s-CPE_dl-p(R_ct,CPE)")
+DEFAULT_CIRCUITS = ("R_s-p(R_ct,CPE)", "R_s-CPE_dl-p(R_ct,CPE)", "R_s-L_s-p(R_ct,CPE)")
+
+#: Physical bounds of fitted parameters by name suffix, (low, high): a fit that ends outside
+#: (or with a non-finite value) has run off to a boundary of its log or logit scale - a
+#: resistance of 1e167 ohm, a series resistance of 1e-17 ohm - and is ``fit_diverged``.
+PHYSICAL_BOUNDS = {
+    "ohm": (1e-9, 1e12),
+    "f": (1e-18, 1.0),
+    "q_s_alpha": (1e-18, 1.0),
+    "h": (1e-15, 1.0),
+    "alpha": (1e-6, 1.0),
+    "sigma_ohm_s_half": (1e-9, 1e12),
+}
 
 _UNITS = {
     "ohm": "ohm",
@@ -81,6 +111,24 @@ _UNITS = {
 }
 
 
+def diverged(names: tuple[str, ...], params: np.ndarray) -> list[str]:
+    """The parameters of a fit that are non-finite or outside :data:`PHYSICAL_BOUNDS`.
+
+    >>> diverged(("r_s_ohm", "r_ct_ohm", "cpe_alpha"), np.array([10.0, 1e167, 0.9]))
+    ['r_ct_ohm']
+    """
+    out = []
+    for name, p in zip(names, params):
+        suffix = next(
+            (s for s in sorted(PHYSICAL_BOUNDS, key=len, reverse=True) if name.endswith("_" + s)),
+            None,
+        )
+        lo, hi = PHYSICAL_BOUNDS.get(suffix, (-math.inf, math.inf))
+        if not (math.isfinite(p) and lo <= p <= hi):
+            out.append(name)
+    return out
+
+
 def units_of(name: str) -> str:
     """Units of a circuit parameter from its name's suffix (``r_s_ohm`` -> ``ohm``)."""
     for suffix in sorted(_UNITS, key=len, reverse=True):
@@ -90,7 +138,8 @@ def units_of(name: str) -> str:
 
 
 #: Flags of a sweep that mean the instrument delivered a bad one (rule ``flagged_frames``).
-BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed", "poor_fit")
+BAD_FLAGS = ("kk_invalid", "missing_points", "missing_imag", "fit_failed", "fit_diverged")
+BAD_FLAGS += ("poor_fit",)
 SWITCH = setting(
     "impedance_fit", True, "Kramers-Kronig check and circuit fit of every impedance sweep."
 )
@@ -205,14 +254,21 @@ class ImpedanceFit(Model):
             return self._empty() + kk_q, flags + ["kk_invalid"]
         fits = [self._fit(0, f, z, kk.rms_residual)]
         noise = max(kk.rms_residual, 1e-6)
-        gate = not fits[0].ok or fits[0].rel_rms_residual > self.alt_gate * noise
+        gate = (
+            not fits[0].ok
+            or fits[0].rel_rms_residual > self.alt_gate * noise
+            or bool(diverged(fits[0].names, fits[0].params))
+        )
         fits += [
             self._fit(i, f, z, kk.rms_residual) if gate else None
             for i in range(1, len(self._circuits))
         ]
-        good = [i for i, fit in enumerate(fits) if fit is not None and fit.ok]
-        if not good:
+        done = [i for i, fit in enumerate(fits) if fit is not None and fit.ok]
+        if not done:
             return self._empty() + kk_q, flags + ["fit_failed"]
+        good = [i for i in done if not diverged(fits[i].names, fits[i].params)]
+        if not good:  # every fit ran off to a bound: no number is better than a wrong one
+            return self._empty() + kk_q, flags + ["fit_diverged"]
         crit = {i: getattr(fits[i], self.criterion) for i in good}
         best = good[0]
         challenger = min(good, key=crit.__getitem__)
@@ -230,6 +286,7 @@ class ImpedanceFit(Model):
         r_s = chosen.params[0]
         sig_rs = chosen.sigmas[0]
         if self._cell_per_m is not None and chosen.names[0].endswith("_ohm") and r_s > 0:
+            # the first element of every default circuit is the series (solution) resistance
             kappa = self._cell_per_m / r_s
             q.append(("conductivity_s_per_m", kappa, "S/m", kappa * sig_rs / r_s))
         else:
@@ -254,7 +311,7 @@ class ImpedanceFit(Model):
                 if cold.ok and (not fit.ok or cold.rss < fit.rss):
                     self._resets += 1
                     fit = cold
-        if fit.ok and np.all(np.isfinite(fit.params)):
+        if fit.ok and not diverged(fit.names, fit.params):
             self._warm[i] = fit.params.copy()
         return fit
 

@@ -60,6 +60,8 @@ the geometric mean of the group), renormalised to sum to ``number_per_ml``.
 
 Flags (``update`` never raises): ``shape_mismatch`` (wrong length), ``sensor_mismatch``,
 ``dropout``, ``saturated``, ``no_signal`` (peak below ``min_signal_au``: all quantities None),
+``fit_failed`` (the signal is there but the fit is not: the optimiser raised, gave non-finite
+numbers or no positive concentration; all quantities None),
 ``at_grid_edge`` (d_mean < 2.5 nm or > 140 nm, gsd > 1.6), ``unexplained`` (chi2_red >
 ``max_chi2_red`` and rel_rms_residual > ``max_rel_rms``, or a positive mean residual over the
 red third of the window above 2 % of the peak and 5 noise standard errors, as aggregates or rods
@@ -137,6 +139,7 @@ FLAGS = (
     "dropout",
     "saturated",
     "no_signal",
+    "fit_failed",
     "at_grid_edge",
     "unexplained",
     "model_error",
@@ -159,6 +162,8 @@ _EDGE_GSD = 1.6
 _BIN_GROUP = 7
 #: warm start unless the previous fit's cost on the new spectrum exceeds this times the LUT's
 _RESET_RATIO = 1.0
+#: what the optimiser may raise on a pathological window (flag ``fit_failed``)
+_SOLVER_ERRORS = (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError)
 #: with baseline_offset='auto', refit with a free offset when the score statistic of a constant
 #: offset exceeds this (chi2 with 1 dof: p = 0.001)
 _OFFSET_CHI2 = 10.83
@@ -351,6 +356,22 @@ class LognormalPSD(Model):
         good = ~bad
         y_good = y[good]
         noise = window_noise_au(y, bad, self._plan)  # excluded points interpolated
+        try:
+            sol = self._fit_variants(y_good, good, bad, noise)
+        except _SOLVER_ERRORS:
+            sol = None  # the optimiser raised: a failed fit, not a missing signal
+        if sol is None or not (
+            np.isfinite(sol.fit.p).all()
+            and math.isfinite(sol.fit.rss)
+            and math.isfinite(sol.fit.number_per_ml)
+        ):
+            return {"flags": [*flags, "fit_failed"]}
+        return self._result(sol, flags, peak, noise)
+
+    def _fit_variants(
+        self, y_good: np.ndarray, good: np.ndarray, bad: np.ndarray, noise: float
+    ) -> _Solution | None:
+        """The fit with or without the offset, as ``baseline_offset`` says (None: failed)."""
         if self._plain is None or self._centred is None:  # offset always or never
             sol = self._solve(self._plain or self._centred, y_good, good, bad)
         else:  # 'auto': the previous frame's choice, kept while its test still supports it
@@ -367,8 +388,12 @@ class LognormalPSD(Model):
                 first.offset
             ):
                 sol = self._solve(second, y_good, good, bad)
-        if sol is None:
-            return {"flags": [*flags, "no_signal"]}
+        return sol
+
+    def _result(
+        self, sol: _Solution, flags: list[str], peak: float, noise: float
+    ) -> dict[str, Any]:
+        """Quantities, flags and distribution of a successful fit."""
         self._offset_used = sol.window.offset
         fit, basis, yg, rss_out = sol.fit, sol.basis, sol.y, sol.rss_out
         n = yg.size

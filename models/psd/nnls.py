@@ -42,7 +42,9 @@ Quantities: ``d_mean_nm`` (number-weighted arithmetic mean), ``gsd`` (exp of the
 ``distribution`` (number_per_ml per bin, with bootstrap sd).
 
 Flags (``update`` never raises): ``shape_mismatch``, ``sensor_mismatch``, ``dropout``,
-``saturated``, ``no_signal`` (peak below ``min_signal_au``; quantities None), ``unexplained``
+``saturated``, ``no_signal`` (peak below ``min_signal_au``; quantities None), ``fit_failed``
+(a signal, but the solver raised or found no positive distribution; quantities None),
+``unexplained``
 (chi2_red > ``max_chi2_red`` and rel_rms > ``max_rel_rms``, or a positive mean residual over the
 red third of the window above 2 % of the peak and 5 standard errors, as aggregates or rods give;
 with rel_rms > ``invalid_rel_rms`` too the size quantities and distribution are None: no size is
@@ -101,13 +103,16 @@ from synthwatch.models.uvvis.settings import N_MEDIUM
 
 __all__ = ["NNLSPSD", "FLAGS", "UNITS"]
 
-FLAGS = ("shape_mismatch", "sensor_mismatch", "dropout", "saturated", "no_signal", "unexplained")
+FLAGS = ("shape_mismatch", "sensor_mismatch", "dropout", "saturated", "no_signal", "fit_failed")
+FLAGS += ("unexplained",)
 FLAGS += ("at_grid_edge", "multimodal", "model_error")
 UNITS = {"d_mean_nm": "nm", "gsd": "1", "number_per_ml": "mL^-1", "d_mode_nm": "nm"}
 UNITS |= {"chi2_red": "1", "rel_rms_residual": "1"}
 _SIZE = ("d_mean_nm", "gsd", "d_mode_nm")
 _EDGE_FRACTION = 0.05
 _PEAK_MIN, _VALLEY_MAX = 0.1, 0.5
+#: what the solvers may raise on a pathological window (flag ``fit_failed``)
+_SOLVER_ERRORS = (RuntimeError, np.linalg.LinAlgError, FloatingPointError, ValueError)
 
 
 #: (scale, kernel matrix, its QR) per kernel (by identity) and (fit window, bins)
@@ -255,6 +260,12 @@ class NNLSPSD(Model):
         ]
 
     def _fit(self, y: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+        try:
+            return self._fit_window(y, rng)
+        except _SOLVER_ERRORS:  # nnls out of iterations, a singular system: a failed fit
+            return {"flags": [*screen_window(y, self.saturation_au, 1.0, 0.0)[0], "fit_failed"]}
+
+    def _fit_window(self, y: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
         flags, bad, peak = screen_window(
             y, self.saturation_au, self.max_excluded_fraction, self.min_signal_au
         )
@@ -285,8 +296,8 @@ class NNLSPSD(Model):
             ok = np.flatnonzero(rss_all <= n * noise * noise)
             lam, u, rss, trace = fits[int(ok[-1]) if ok.size else int(np.argmin(rss_all))]
         self._lambda = float(lam)
-        if not u.sum() > 0:
-            return {"flags": [*flags, "no_signal"]}
+        if not u.sum() > 0:  # a signal but no positive distribution explains it
+            return {"flags": [*flags, "fit_failed"]}
         dof = max(n - trace, 1.0)
         if not noise > 0:
             noise = math.sqrt(rss / dof)
@@ -303,8 +314,8 @@ class NNLSPSD(Model):
         zb = (fitted[None, :] + draws) @ q
         ub = np.array([self._solve(r, zi, lam) for zi in zb]).reshape(-1, self.n_bins)
         stats = self._stats(u)
-        if stats is None:
-            return {"flags": [*flags, "no_signal"]}
+        if stats is None or not all(math.isfinite(x) for x in stats):
+            return {"flags": [*flags, "fit_failed"]}
         bstats = [s for s in map(self._stats, ub) if s is not None]
         sds = np.std(np.array(bstats), axis=0, ddof=1) if len(bstats) > 1 else [math.nan] * 4
         counts = u * self._hat_area / self._scale

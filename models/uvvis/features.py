@@ -57,8 +57,9 @@ Flags
 ``shape_mismatch``, ``sensor_mismatch``, ``dropout`` (more than ``max_missing_fraction`` of the
 points missing, or a constant frame), ``missing_interpolated``, ``saturated``, ``no_peak``,
 ``low_signal``, ``fwhm_undefined``, ``haiss_out_of_range``, ``haiss_not_applicable``,
-``baseline_undefined``, ``model_error`` (an unexpected failure, caught so a frame never stops
-the pipeline). Quantities that cannot be estimated are None.
+``baseline_undefined``, ``fit_failed`` (the smoothing and peak fits gave non-finite numbers:
+all quantities None; not ``no_peak``), ``model_error`` (an unexpected failure, caught so a
+frame never stops the pipeline). Quantities that cannot be estimated are None.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ FLAGS = (
     "haiss_out_of_range",
     "haiss_not_applicable",
     "baseline_undefined",
+    "fit_failed",
     "model_error",
 )
 
@@ -298,6 +300,8 @@ class FeaturePlan:
         sg = self.sg
         s = savgol_smooth(x, sg)
         sigma = noise_au(x, s, sg)
+        if not (np.isfinite(s).all() and math.isfinite(sigma)):
+            return self.empty([*flags, "fit_failed"])  # the smoothing fit gave no numbers
         sigma_s = sigma * math.sqrt(sg.c0)  # sd of one smoothed point
         v: dict[str, float | None] = dict.fromkeys(QUANTITY_UNITS)
         u: dict[str, float | None] = dict.fromkeys(QUANTITY_UNITS)

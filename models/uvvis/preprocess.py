@@ -144,30 +144,79 @@ def saturation_mask(
     saturation_au: float = DEFAULT_SATURATION_AU,
     plateau_min_au: float = 1.0,
     plateau_points: int = 3,
+    near_saturation: float = 0.9,
 ) -> np.ndarray:
     """Points at or above ``saturation_au``, plus flat clipped plateaus.
 
-    A plateau is ``plateau_points`` or more consecutive points with exactly the same value
-    (within 1e-9 AU) at or above ``plateau_min_au``: a detector clipping at full well gives a
-    constant absorbance there, which a real band never does. Non-finite points are not marked
-    (they are missing, see :func:`invalid_mask`), except +inf.
+    A detector clipping at full well gives a constant absorbance over the clipped band, cut out
+    of a band that would have risen above it. A **plateau** is a run of ``plateau_points`` or
+    more consecutive equal values (within 1e-9 AU: exactly the same number once rounded) at or
+    above ``plateau_min_au`` that is the top of its neighbourhood (the points on both sides are
+    lower, or it ends the axis), and that is either near the saturation level (at or above
+    ``near_saturation * saturation_au``) or **cut**: the slope of the spectrum just outside it,
+    carried over half its width, rises above it by more than ``max(5 q, 0.01 AU)``, q the
+    quantisation step of the values (their smallest non-zero difference, at most 0.01 AU). A
+    smooth maximum rounded to q gives runs of equal values too, on a dense axis tens of points
+    wide, but there the slope outside only reaches about q over half the run's width (its curvature
+    made the run), so rounding is not saturation: a 1.8 AU gold band rounded to 3 decimals on
+    a 0.2 nm axis is not clipped, the same band capped at 1.7 AU is. Non-finite points are not
+    marked (they are missing, see :func:`invalid_mask`), except +inf.
 
     >>> saturation_mask(np.array([0.5, 2.0, 2.0, 2.0, 0.5])).astype(int)
     array([0, 1, 1, 1, 0])
+    >>> u = np.linspace(-1.0, 1.0, 401)
+    >>> saturation_mask(np.round(1.8 - 0.05 * u**2, 3)).any()      # a rounded, flat maximum
+    np.False_
+    >>> saturation_mask(np.minimum(1.8 - 0.5 * u**2, 1.75)).sum()  # the same, cut at 1.75
+    np.int64(127)
     """
     x = np.asarray(absorbance, dtype=float)
     with np.errstate(invalid="ignore"):
         sat = x >= saturation_au
+        if plateau_points < 2 or x.size < plateau_points:
+            return sat
         high = x >= plateau_min_au
-        if plateau_points >= 2 and x.size >= plateau_points and high.any():
-            flat = (np.abs(np.diff(x)) <= 1e-9) & high[:-1]
-            run = flat[: flat.size - plateau_points + 2].copy()
-            for k in range(1, plateau_points - 1):
-                run &= flat[k : flat.size - plateau_points + 2 + k]
-            if run.any():
-                for k in range(plateau_points):
-                    sat[k : k + run.size] |= run
+        if not high.any():
+            return sat
+        d = np.diff(x)
+        flat = (np.abs(d) <= 1e-9) & high[:-1]
+        if not flat.any():
+            return sat
+        steps = np.abs(d[np.isfinite(d)])
+        steps = steps[steps > 1e-9]
+        quantum = min(float(steps.min()), 0.01) if steps.size else 0.0  # 0.01: 2 decimals
+        cut = max(5.0 * quantum, 0.01)
+        near = near_saturation * saturation_au
+        edges = np.diff(np.concatenate(([0], flat.astype(np.int8), [0])))
+        for i, j in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            # flat[i:j] are the differences of points i..j: a run of j - i + 1 equal values
+            width = j - i + 1
+            if width < plateau_points:
+                continue
+            v = x[i]
+            left = x[i - 1] if i > 0 else -np.inf
+            right = x[j + 1] if j + 1 < x.size else -np.inf
+            if not (left < v and right < v):
+                continue  # higher values beside it: a shoulder, not a cap
+            if v >= near or _cut_plateau(x, i, j, cut):
+                sat[i : j + 1] = True
     return sat
+
+
+def _cut_plateau(x: np.ndarray, i: int, j: int, cut: float) -> bool:
+    """Whether the slope beside the run x[i..j] (over up to half its width of points on each
+    side) carried over half its width rises above it by more than ``cut``."""
+    half = 0.5 * (j - i)
+    m = max(1, (j - i + 1) // 2)
+    for end, step in ((i, -1), (j, 1)):
+        k = end + step * m
+        k = min(max(k, 0), x.size - 1)
+        if k == end or not np.isfinite(x[k]):
+            continue
+        slope = (x[end] - x[k]) / abs(k - end)
+        if slope * half > cut:
+            return True
+    return False
 
 
 def baseline_offset_au(

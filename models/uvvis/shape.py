@@ -34,8 +34,13 @@ discrete-dipole calculations, e.g. Brioude, Jiang & Pileni, J. Phys. Chem. B 109
 13138), i.e. R about 10-15 % higher than that relation. Bands within ~``min_separation_nm``
 of the SPR (R below ~2) are not resolved.
 
-**Aggregation**: ``red_tail_ratio`` = mean absorbance over 650-850 nm / A_spr (None if the axis
-does not cover that window). Spheres themselves give up to 0.10 (5 nm, damped band) and, with
+**Aggregation**: ``red_tail_ratio`` = mean absorbance over 650-850 nm / A_spr; on an axis that
+ends between 800 and 850 nm (many array spectrometers stop at 800 nm), over 650-800 nm, with its
+own envelope (:data:`SHORT_SPHERE_TAIL_ENVELOPE`, the same spheres: about 1.15 times the
+650-850 one) and the flag ``tail_band_650_800`` on every estimate, so the ratio is never read
+against the wrong band. An axis that covers neither (it starts above 650 nm or ends below
+800 nm) cannot judge aggregation: every estimate is flagged ``aggregation_unchecked`` and the
+ratio is None. Spheres themselves give up to 0.10 (5 nm, damped band) and, with
 their red-shifted SPR, 0.18 at 80 nm and 0.29 at 100 nm (noise-free Mie spectra, bulk
 Johnson-Christy gold with the mean-free-path correction, water, d = 5-100 nm, gsd 1.05-1.3;
 :data:`SPHERE_TAIL_ENVELOPE`, the largest ratio spheres with an SPR at or blue of
@@ -44,12 +49,21 @@ times that envelope at the fitted SPR position and no longitudinal band was foun
 is relative to what spheres of the same SPR position can do; early aggregation (ratio < 0.15)
 is not seen. No verdict on weak frames (``low_signal``) or on the damped bands of spheres
 below ~7 nm (A_spr/A_450 < :data:`MIN_SPR_450_RATIO`, as early in a synthesis), whose tails
-reach 0.23 at gsd 1.3. A candidate rod band must also show its red side on the axis (fall by
-half its prominence), or it is the axis end, not a band.
+reach 0.29 (650-850 nm; 0.33 over 650-800 nm, :data:`DAMPED_TAIL_MAX`, Mie spectra of 2-7 nm
+spheres, gsd 1.05-1.3): on them ``aggregation_suspected`` needs a ratio above ``tail_factor``
+times that. **Fully aggregated gold** has a broad, flat extinction in which the SPR band has
+nearly vanished: when the smoothed spectrum has no maximum in the SPR window (which alone would
+be ``no_peak``) but the red band holds at least :data:`FLAT_AGGREGATE_RATIO` (0.6) of the
+window's largest absorbance, ``red_tail_ratio`` is that ratio and the flag is
+``aggregation_suspected`` (spheres, whose interband absorption falls to the red, give less than
+0.35 there; a monotonic interband spectrum well under 0.2). A candidate rod band must also show
+its red side on the axis (fall by half its prominence), or it is the axis end, not a band.
 
 Flags: ``shape_mismatch``, ``sensor_mismatch``, ``dropout``, ``missing_interpolated``,
 ``saturated`` (then quantities are None), ``no_peak``, ``low_signal``, ``rods_detected``,
-``gans_out_of_range``, ``aggregation_suspected``, ``model_error``; ``update`` never raises.
+``gans_out_of_range``, ``aggregation_suspected``, ``aggregation_unchecked``,
+``tail_band_650_800``, ``fit_failed`` (the smoothing fit gave non-finite numbers; quantities
+None), ``model_error``; ``update`` never raises.
 """
 
 from __future__ import annotations
@@ -83,6 +97,9 @@ __all__ = [
     "gans_aspect_ratio",
     "gans_resonance_nm",
     "SPHERE_TAIL_ENVELOPE",
+    "SHORT_SPHERE_TAIL_ENVELOPE",
+    "DAMPED_TAIL_MAX",
+    "FLAT_AGGREGATE_RATIO",
     "QUANTITY_UNITS",
 ]
 
@@ -92,6 +109,8 @@ SPR_WINDOWS_NM = {"Au-citrate": (480.0, 620.0)}
 LONG_WINDOW_NM = (600.0, 1100.0)
 #: Window of the red tail, nm.
 TAIL_WINDOW_NM = (650.0, 850.0)
+#: Window of the red tail on axes that end between 800 and 850 nm, nm.
+SHORT_TAIL_WINDOW_NM = (650.0, 800.0)
 #: (lambda_spr_nm, largest red_tail_ratio of sphere spectra with an SPR at or below it + 3 nm).
 #: Below this A_spr/A_450 (spheres under ~7 nm, Haiss eq 11) the aggregation tail is not judged.
 MIN_SPR_450_RATIO = 1.45
@@ -100,6 +119,17 @@ SPHERE_TAIL_ENVELOPE = (
     (515.0, 520.0, 525.0, 530.0, 535.0, 540.0, 545.0, 550.0, 555.0, 560.0, 565.0, 570.0),
     (0.098, 0.098, 0.098, 0.098, 0.098, 0.098, 0.131, 0.177, 0.194, 0.249, 0.291, 0.291),
 )
+#: The same over :data:`SHORT_TAIL_WINDOW_NM` (the same sphere spectra; the 650-800 nm mean is
+#: 1.14-1.16 times the 650-850 nm one at every SPR position).
+SHORT_SPHERE_TAIL_ENVELOPE = (
+    SPHERE_TAIL_ENVELOPE[0],
+    (0.112, 0.112, 0.112, 0.112, 0.112, 0.112, 0.152, 0.206, 0.225, 0.288, 0.335, 0.335),
+)
+#: Largest red_tail_ratio of damped sphere bands (2-7 nm, A_spr/A_450 < 1.45), per tail window.
+DAMPED_TAIL_MAX = {TAIL_WINDOW_NM: 0.29, SHORT_TAIL_WINDOW_NM: 0.33}
+#: No SPR maximum but this share of the SPR window's largest absorbance in the red band:
+#: fully aggregated gold (spheres and interband absorption alone give less than 0.35).
+FLAT_AGGREGATE_RATIO = 0.6
 QUANTITY_UNITS = {
     "lambda_long_nm": "nm",
     "aspect_ratio": "1",
@@ -268,13 +298,29 @@ class ShapeCheck(Model):
         self._ew, self._e1 = ew, e1
         self._j0, self._j1 = int(idx[0]), int(idx[-1])
         self._spr_hi = SPR_WINDOWS_NM[system][1]
+        self._spr_j1 = int(np.searchsorted(wl, self._spr_hi, side="right")) - 1
         self._saturation = float(descriptor.saturation_au or DEFAULT_SATURATION_AU)
         self._max_missing = int(math.floor(max_missing_fraction * self._n))
         self._hw = max(float(peak_fit_half_width_nm), 2.0 * float(np.median(np.diff(wl))))
         self._fits = list(peak_fit_table(tuple(wl.tolist()), self._hw, self._j0, self._j1))
-        tail = np.nonzero((wl >= TAIL_WINDOW_NM[0]) & (wl <= TAIL_WINDOW_NM[1]))[0]
-        covered = wl[0] <= TAIL_WINDOW_NM[0] and wl[-1] >= TAIL_WINDOW_NM[1] and tail.size >= 3
-        self._tail = (int(tail[0]), int(tail[-1]) + 1) if covered else None
+        self._tail: tuple[int, int] | None = None
+        self._tail_window = None
+        for window in (TAIL_WINDOW_NM, SHORT_TAIL_WINDOW_NM):
+            tail = np.nonzero((wl >= window[0]) & (wl <= window[1]))[0]
+            if wl[0] <= window[0] and wl[-1] >= window[1] and tail.size >= 3:
+                self._tail = (int(tail[0]), int(tail[-1]) + 1)
+                self._tail_window = window
+                break
+        self._axis_flags: tuple[str, ...] = ()
+        if self._tail_window is None:
+            self._axis_flags = ("aggregation_unchecked",)
+        elif self._tail_window == SHORT_TAIL_WINDOW_NM:
+            self._axis_flags = ("tail_band_650_800",)
+        self._envelope = (
+            SHORT_SPHERE_TAIL_ENVELOPE
+            if self._tail_window == SHORT_TAIL_WINDOW_NM
+            else SPHERE_TAIL_ENVELOPE
+        )
         self._last: tuple[Reading, ShapeResult] | None = None
         self._estimate: Estimate | None = None
 
@@ -327,18 +373,20 @@ class ShapeCheck(Model):
             return self._empty([*flags, "dropout"])
         s = savgol_smooth(x, self._sg)
         sigma = noise_au(x, s, self._sg)
+        if not (np.isfinite(s).all() and math.isfinite(sigma)):
+            return self._empty([*flags, "fit_failed"])  # the smoothing fit gave no numbers
         sigma_s = sigma * math.sqrt(self._sg.c0)
         v, u = dict.fromkeys(QUANTITY_UNITS), dict.fromkeys(QUANTITY_UNITS)
         j0, j1, wl = self._j0, self._j1, self._wl
         seg = s[j0 - 1 : j1 + 2]
         peaks = np.nonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:]))[0] + j0
         spr = [k for k in peaks if wl[k] <= self._spr_hi]
-        if not spr:
-            return ShapeResult(v, u, (*flags, "no_peak"))
-        kt = max(spr, key=lambda k: s[k])
-        fit_t = self._refine(s, kt, sigma)
+        fit_t = None
+        if spr:
+            kt = max(spr, key=lambda k: s[k])
+            fit_t = self._refine(s, kt, sigma)
         if fit_t is None or fit_t[2] <= 0.0:
-            return ShapeResult(v, u, (*flags, "no_peak"))
+            return self._flat(x, s, sigma, sigma_s, v, u, flags)
         lam_t, _, a_t, _ = fit_t
         if a_t < max(self.min_signal_au, 10.0 * sigma_s):
             flags.append("low_signal")
@@ -372,19 +420,40 @@ class ShapeCheck(Model):
             self._gans(lam_l, sd_l, v, u, flags)
         threshold = None
         if self._tail is not None:
-            t0, t1 = self._tail
-            mean = float(x[t0:t1].mean())
-            v["red_tail_ratio"] = ratio = mean / a_t
-            u["red_tail_ratio"] = abs(ratio) * math.hypot(
-                sigma / math.sqrt(t1 - t0) / max(abs(mean), 1e-12), sigma_s / a_t
-            )
-            threshold = self.tail_factor * float(np.interp(lam_t, *SPHERE_TAIL_ENVELOPE))
+            ratio = self._tail_ratio(x, a_t, sigma, sigma_s, v, u)
+            threshold = self.tail_factor * float(np.interp(lam_t, *self._envelope))
             # Spheres below ~7 nm (A_spr/A_450 < 1.45, Haiss et al. 2007) have damped bands with
-            # red tails as large as aggregates'; the envelope does not cover them: no verdict.
-            damped = a_t / max(float(np.interp(450.0, wl, s)), 1e-12) < MIN_SPR_450_RATIO
-            if fit_l is None and not weak and not damped and ratio > threshold:
+            # red tails larger than the envelope's: judged against their own largest tail.
+            if a_t / max(float(np.interp(450.0, wl, s)), 1e-12) < MIN_SPR_450_RATIO:
+                threshold = self.tail_factor * DAMPED_TAIL_MAX[self._tail_window]
+            if fit_l is None and not weak and ratio > threshold:
                 flags.append("aggregation_suspected")
-        return ShapeResult(v, u, tuple(flags), lam_t, threshold)
+        return ShapeResult(v, u, (*flags, *self._axis_flags), lam_t, threshold)
+
+    def _tail_ratio(
+        self, x: np.ndarray, a_ref: float, sigma: float, sigma_s: float, v: dict, u: dict
+    ) -> float:
+        """Mean of ``x`` over the tail window / ``a_ref``, into ``v``/``u``
+        (``red_tail_ratio``)."""
+        t0, t1 = self._tail
+        mean = float(x[t0:t1].mean())
+        v["red_tail_ratio"] = ratio = mean / a_ref
+        u["red_tail_ratio"] = abs(ratio) * math.hypot(
+            sigma / math.sqrt(t1 - t0) / max(abs(mean), 1e-12), sigma_s / a_ref
+        )
+        return ratio
+
+    def _flat(self, x, s, sigma, sigma_s, v, u, flags) -> ShapeResult:
+        """No SPR maximum: fully aggregated gold when the red band holds most of the SPR
+        window's largest absorbance (:data:`FLAT_AGGREGATE_RATIO`), else ``no_peak``."""
+        a_ref = float(s[self._j0 : self._spr_j1 + 1].max())
+        if self._tail is None or not a_ref > max(self.min_signal_au, 10.0 * sigma_s):
+            return ShapeResult(v, u, (*flags, "no_peak", *self._axis_flags))
+        ratio = self._tail_ratio(x, a_ref, sigma, sigma_s, v, u)
+        if ratio >= FLAT_AGGREGATE_RATIO:
+            return ShapeResult(v, u, (*flags, "aggregation_suspected", *self._axis_flags))
+        v["red_tail_ratio"] = u["red_tail_ratio"] = None
+        return ShapeResult(v, u, (*flags, "no_peak", *self._axis_flags))
 
     def _refine(self, s: np.ndarray, k: int, sigma: float):
         """Cubic refinement of the maximum k: (lambda, sd(lambda), height, hwhm_nm) or None.

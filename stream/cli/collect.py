@@ -13,6 +13,9 @@ run's journal of sequence numbers, both fsync'd, so a restarted collector neithe
 again under new seqs nor skips one). A file that cannot be read is reported (name and reason)
 and goes to the dead-letter topic. ``--once`` publishes what the folder holds and exits;
 ``--end-run`` sends the RunStop when the collector exits (the run then takes no more files).
+At exit it prints what became of every file (:mod:`synthwatch.stream.cli.folder_summary`:
+refused ones with file, line and reason, skipped ones, counts) and exits with status 2 when the
+run has taken no reading at all.
 
 Messages go to the topics of docs/architecture.md keyed by ``run_id`` ([kafka] settings:
 brokers, TLS, SASL), paced in event time at ``--speed`` simulated seconds per second (``max``:
@@ -38,9 +41,11 @@ from synthwatch.contract.errors import UsageError
 from synthwatch.contract.messages import SYSTEMS, Message, Reading, RunStop
 from synthwatch.stream.cli.args import parse_duration, parse_speed, parse_time, parse_tz, positive
 from synthwatch.stream.cli.common import load, probe_broker, stdout
+from synthwatch.stream.cli.folder_summary import NoReading, folder_summary
 
 if TYPE_CHECKING:
     from synthwatch.collectors.folder.impedance import Rejected
+    from synthwatch.collectors.folder.tally import FolderTally
     from synthwatch.stream.runtime.pipeline import Publisher
 
 NAME = "collect"
@@ -81,6 +86,8 @@ def _add_folder_parser(sources) -> None:
     fold.add_argument("--end-run", action="store_true", help="send the RunStop when exiting")
     fold.add_argument("--tz", type=parse_tz, help="zone of the instrument PC for naive times")
     fold.add_argument("--start", type=parse_time, help="run start, for CSV columns in seconds")
+    fold.add_argument("--dark", type=Path, metavar="FILE", help="dark spectrum (raw counts)")
+    fold.add_argument("--reference", type=Path, metavar="FILE", help="reference (raw counts)")
     fold.add_argument("--path-length-cm", type=positive, default=1.0, help="UV-Vis cell (1 cm)")
     fold.add_argument("--cell-constant-per-cm", type=positive, help="impedance cell constant")
     fold.add_argument("--interval", type=positive, help="expected s between files (stale alerts)")
@@ -146,6 +153,8 @@ def folder_run(args):
         settle_s=args.settle,
         tz=args.tz,
         start=args.start,
+        dark=args.dark,
+        reference=args.reference,
         path_length_cm=args.path_length_cm,
         cell_constant_per_cm=args.cell_constant_per_cm,
         expected_interval_s=args.interval,
@@ -154,7 +163,12 @@ def folder_run(args):
 
 
 def deadletter_record(rejected: Rejected) -> bytes:
-    """The dead-letter topic's value (as the worker's): reason, original bytes, and source."""
+    """The dead-letter topic's value (as the worker's): reason, original bytes, and source.
+
+    The ``source`` tells it from a worker's own: the worker that owns the run (the record is
+    keyed by it) stores it with the run under the file's name (stream/runtime/kafka_runs.py), so
+    ``synthwatch show`` counts it and ``synthwatch deadletters RUN`` lists it.
+    """
     return json.dumps(
         {
             "reason": rejected.reason,
@@ -173,14 +187,19 @@ def collect_folder(
     poll_s: float = 1.0,
     should_stop: Callable[[], bool] = lambda: False,
     report: Callable[[str], None] = lambda text: None,
+    tally: FolderTally | None = None,
 ) -> tuple[int, int]:
     """Publish ``run``'s files as they settle (module doc); (readings, files dead-lettered).
 
     Each file's messages are sent and flushed before the file is acknowledged; ``once`` stops
     when no file is left to settle, ``should_stop`` between files; ``end_run`` then sends the
-    RunStop.
+    RunStop. Each refused file is ``report``-ed as it comes; ``tally`` (if given) accounts for
+    every file of the folder.
     """
     from synthwatch.collectors.folder.impedance import Rejected
+    from synthwatch.collectors.folder.tally import FolderTally
+
+    tally = FolderTally(run.folder) if tally is None else tally
     from synthwatch.stream.transport.memory import DEADLETTER_TOPIC, readings_topic, topic_for
 
     readings = rejected = 0
@@ -200,7 +219,9 @@ def collect_folder(
             for item in batch.messages:
                 if isinstance(item, Rejected):
                     rejected += 1
-                    report(f"dead-lettered: {item.reason}")
+                    report(f"refused {tally.refuse(item.source, item.reason)}")
+            if batch.readings:
+                tally.read_file(batch.event.path.name, batch.readings)
             readings += batch.readings
             if should_stop():
                 break
@@ -214,11 +235,14 @@ def collect_folder(
             transport.send_message(topic_for(stop), run.run_id, stop)
             transport.flush()
             run.ended(stop)
+    tally.skipped = sorted(run.watcher.skipped)
+    tally.earlier = len(run.watcher.earlier)
     return readings, rejected
 
 
 def run_folder(cfg: Config, args, console: Console) -> int:
     from synthwatch.collectors.folder.run import RunJournalError
+    from synthwatch.collectors.folder.tally import FolderTally
     from synthwatch.collectors.folder.watch import StateError
     from synthwatch.stream.transport.kafka_topics import KafkaTransport, describe, ensure_topics
 
@@ -233,6 +257,7 @@ def run_folder(cfg: Config, args, console: Console) -> int:
     transport = KafkaTransport(cfg.kafka)
     started = time.monotonic()
     first = run.next_seq
+    tally = FolderTally(args.folder)
     try:
         readings, rejected = collect_folder(
             run,
@@ -241,16 +266,31 @@ def run_folder(cfg: Config, args, console: Console) -> int:
             end_run=args.end_run,
             poll_s=args.poll,
             should_stop=lambda: stop["now"],
-            report=lambda text: console.print(text, markup=False, highlight=False),
+            # --once ends with the summary at once; a follower says so as files are refused
+            report=(lambda text: None)
+            if args.once
+            else (lambda text: console.print(text, markup=False, highlight=False)),
+            tally=tally,
         )
     finally:
         transport.close()
         signal.signal(signal.SIGTERM, previous)
+        tally.skipped, tally.earlier = sorted(run.watcher.skipped), len(run.watcher.earlier)
+        folder_summary(console, tally)
+    seqs = f" (seq {first}..{run.next_seq - 1})" if readings else ""
     console.print(
-        f"published {readings} readings of run {run.run_id} (seq {first}..{run.next_seq - 1}) "
+        f"published {readings} readings of run {run.run_id}{seqs} "
         f"to kafka at {describe(cfg.kafka)} in {time.monotonic() - started:.1f} s; "
-        f"{rejected} files dead-lettered" + ("; run ended" if args.end_run else "")
+        f"{rejected} files dead-lettered" + ("; run ended" if args.end_run else ""),
+        markup=False,
+        highlight=False,
     )
+    if run.next_seq == 0:
+        why = "every export was refused (listed above)" if tally.refused else "it holds no export"
+        raise NoReading(
+            f"synthwatch collect folder: no reading taken from {args.folder} for run "
+            f"{run.run_id}: {why}"
+        )
     return 0
 
 

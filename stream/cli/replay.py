@@ -21,6 +21,7 @@ from synthwatch.contract.errors import UsageError
 from synthwatch.contract.messages import SYSTEMS, Message
 from synthwatch.stream.cli.args import parse_replay_speed, parse_time, parse_tz, positive
 from synthwatch.stream.cli.common import load, progress, stderr, stdout
+from synthwatch.stream.cli.folder_summary import NoReading, folder_summary
 
 NAME = "replay"
 HELP = "re-estimate a stored run (or a folder of exports) with today's models"
@@ -37,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tz", type=parse_tz, help="zone of the instrument PC for times without one"
     )
     parser.add_argument("--start", type=parse_time, help="run start, for CSV columns in seconds")
+    parser.add_argument(
+        "--dark", type=Path, metavar="FILE", help="dark spectrum of raw-count UV-Vis exports"
+    )
+    parser.add_argument(
+        "--reference", type=Path, metavar="FILE", help="reference (blank) of raw-count exports"
+    )
     parser.add_argument("--path-length-cm", type=positive, default=1.0, help="UV-Vis cell (1 cm)")
     parser.add_argument("--cell-constant-per-cm", type=positive, help="impedance cell constant")
     parser.add_argument("--tag", help="tag of the replay run (default replay-v<version>)")
@@ -130,6 +137,8 @@ def _replay(cfg: Config, args: argparse.Namespace) -> int:
                     reactor=args.reactor,
                     tz=args.tz,
                     start=args.start,
+                    dark=args.dark,
+                    reference=args.reference,
                     path_length_cm=args.path_length_cm,
                     cell_constant_per_cm=args.cell_constant_per_cm,
                 )
@@ -161,16 +170,31 @@ def _replay(cfg: Config, args: argparse.Namespace) -> int:
                 )
         except ReplayError as e:
             raise UsageError(f"synthwatch replay: {e}") from None
+        except BaseException:  # failed or interrupted: what the folder gave so far, then why
+            if args.folder is not None:
+                folder_summary(console, source.tally)
+            raise
+        if args.folder is not None:
+            folder_summary(console, source.tally)
         n_est = store.count("estimates", result.run_id)
-    rejected = f", {result.rejected} files dead-lettered" if result.rejected else ""
+    rejected = f", {result.rejected} dead-lettered" if result.rejected else ""
     console.print(
         f"replayed {result.source_run_id} into run {result.run_id}: {result.readings} readings, "
-        f"{n_est} estimates in {result.wall_s:.1f} s{rejected}"
+        f"{n_est} estimates in {result.wall_s:.1f} s{rejected}",
+        markup=False,
     )
+    if args.folder is not None and result.readings == 0:
+        raise NoReading(
+            f"synthwatch replay: no reading taken from {args.folder}: every export was refused "
+            f"(listed above; `synthwatch deadletters {result.run_id}`); run {result.run_id} "
+            "closed as failed"
+        )
     console.print(
         f"see it with: synthwatch show {result.run_id}; "
         f"synthwatch compare {result.source_run_id} {result.run_id}"
         if args.folder is None
         else f"see it with: synthwatch show {result.run_id}"
+        + (f"; synthwatch deadletters {result.run_id}" if result.rejected else ""),
+        markup=False,
     )
     return 0

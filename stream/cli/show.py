@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
         fits = store.estimates(args.run_id, measurement="impedance_fit")
         calibration = store.estimates(args.run_id, measurement="calibration")
         kinetics = store.estimates(args.run_id, measurement="kinetics")
+        letters = store.run_deadletters(args.run_id)
+    # the worker counts its own dead letters in pipeline_health; a folder's refused files are not
+    refused = sum(d.source != "worker" for d in letters)
     t0 = summary.t_start
     kinetics_line = _kinetics_line(kinetics)
     if fits or calibration:
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if kinetics_line:
             console.print(kinetics_line)
-        _show_footer(console, alerts, health, t0)
+        _show_footer(console, alerts, health, t0, refused, args.run_id)
         return 0
     title = f"run {args.run_id}: UV-Vis estimates over time"
     console.print(_time_table(title, features, FEATURE_COLUMNS, t0, args.rows))
@@ -135,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if kinetics_line:
         console.print(kinetics_line)
-    _show_footer(console, alerts, health, t0)
+    _show_footer(console, alerts, health, t0, refused, args.run_id)
     return 0
 
 
@@ -170,13 +173,22 @@ def _kinetics_line(kinetics: list[Estimate]) -> str:
     )
 
 
-def _show_footer(console: Console, alerts, health: list[Estimate], t0) -> None:
-    """The alerts of a run and its pipeline counters (end of `synthwatch show`)."""
+def _show_footer(
+    console: Console, alerts, health: list[Estimate], t0, refused: int, run_id: str
+) -> None:
+    """The alerts of a run and its pipeline counters, the worker's dead letters plus the
+    ``refused`` files of a folder (end of `synthwatch show`)."""
     for alert in alerts:
         since = fmt_elapsed((alert.t - t0).total_seconds()) if t0 else alert.t.isoformat()
         console.print(f"  alert {alert.state:8s} {since} [{alert.severity}] {alert.message}")
-    if health:
-        counts = ", ".join(
-            f"{q.name.removesuffix('_count')} {q.value:.0f}" for q in health[-1].quantities
+    quantities = health[-1].quantities if health else []
+    counts = {q.name.removesuffix("_count"): q.value or 0.0 for q in quantities}
+    dead = counts.get("deadlettered", 0.0) + refused
+    if counts:
+        counts["deadlettered"] = dead
+        console.print("pipeline: " + ", ".join(f"{k} {v:.0f}" for k, v in counts.items()))
+    if dead:
+        console.print(
+            f"dead letters: {dead:.0f}; `synthwatch deadletters {run_id}` lists them with why",
+            markup=False,
         )
-        console.print(f"pipeline: {counts}")

@@ -18,7 +18,12 @@ registry's models) at the pace asked for, and stores everything under a **new ru
 * the same input replayed twice gives identical estimates (the models are pure and seeded).
 * Ctrl-C (KeyboardInterrupt) stops between messages: what went through is committed (a prefix
   of the run, SQLite keeps the file consistent), the replay run gets a RunStop ``aborted`` with
-  how far it got, and the interrupt is raised again.
+  how far it got, and the interrupt is raised again. Any other error of the pipeline closes the
+  run ``failed`` and is raised as :class:`ReplayFailed` (one line, exit 1): a replay run is
+  never left ``running``.
+* a :class:`Rejected` of the source is stored as a dead letter *of the replay run* (source
+  ``run <id>: <where>``, :func:`~synthwatch.stream.store.query.run_source`), so ``synthwatch
+  show`` counts it and ``synthwatch deadletters RUN`` lists it.
 
 Sources (:class:`ReplaySource`: a ``run_id``, a ``count()`` of readings for progress, and
 ``messages()`` in event-time order; a :class:`Rejected` among them is dead-lettered):
@@ -39,7 +44,7 @@ import heapq
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Protocol
@@ -48,14 +53,15 @@ import numpy as np
 
 from synthwatch import __version__
 from synthwatch.collectors.folder.impedance import Rejected, raw_bytes
-from synthwatch.collectors.impedance.formats import read_sweep
+from synthwatch.collectors.folder.tally import FolderTally, skip_reason, unexpected
+from synthwatch.collectors.impedance.formats import read_sweeps
 from synthwatch.collectors.impedance.messages import (
     AxisMismatchError,
     descriptor_for,
+    event_times,
     reading_for,
 )
-from synthwatch.collectors.impedance.sweep import ParseError
-from synthwatch.collectors.uvvis.files import UVVisParseError, is_uvvis_export, read_spectra
+from synthwatch.collectors.uvvis.files import is_uvvis_export, order_key, read_spectra
 from synthwatch.contract.errors import SynthwatchError
 from synthwatch.contract.messages import (
     Descriptor,
@@ -69,9 +75,11 @@ from synthwatch.stream.runtime.pipeline import run_embedded
 from synthwatch.stream.runtime.registry import models_for
 from synthwatch.stream.runtime.worker import ModelFactory, Worker
 from synthwatch.stream.store.embedded import Store, UnknownRunError
+from synthwatch.stream.store.query import run_source
 
 __all__ = [
     "ReplayError",
+    "ReplayFailed",
     "ReplaySource",
     "StoreSource",
     "FolderSource",
@@ -86,6 +94,12 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
 
 class ReplayError(SynthwatchError, ValueError):
     """A replay that cannot be done as asked (target run exists, bad tag, empty folder...)."""
+
+
+class ReplayFailed(SynthwatchError, RuntimeError):
+    """A replay that broke off on an error of the pipeline; its run is closed as failed."""
+
+    exit_code = 1
 
 
 def default_tag() -> str:
@@ -152,16 +166,34 @@ class _Event:
     imag: np.ndarray | None = None
     sweep: object | None = None
     rejected: Rejected | None = None
+    untimed: bool = False  # a spectrum whose file gave no time: its time is the file's mtime
+
+
+def _order_untimed(events: list[_Event], paths: dict[int, Path]) -> list[_Event]:
+    """Spectra whose files carry no time are put in the order of the number in their file name
+    (``spec_0012.txt``), and only then of modification time (:func:`order_key`): ``cp -r``
+    scrambles mtimes. They keep the folder's modification times as event times, handed out
+    in that order, so the spacing of the run is kept."""
+    untimed = [e for e in events if e.untimed]
+    if len(untimed) < 2:
+        return events
+    ordered = sorted(untimed, key=lambda e: (order_key(paths[e.order[0]], None, e.t), e.order[1]))
+    times = sorted(e.t for e in untimed)
+    return [e for e in events if not e.untimed] + [replace(e, t=t) for e, t in zip(ordered, times)]
 
 
 class FolderSource:
-    """A folder of instrument exports (not its subfolders, not hidden files), as one run.
+    """A folder of instrument exports (not its subfolders), as one run.
 
     Every file is read whole before the replay starts (exports of a run fit in memory) and the
     spectra and sweeps are sorted by event time: the time in the file when it has one, else the
     file's modification time. The first good spectrum (sweep) describes the UV-Vis (impedance)
-    sensor; a later one on another axis, and any file that does not parse, is dead-lettered
-    with the reason (file, line) and the replay goes on.
+    sensor; a later one on another axis, and any file that does not parse (or on which a parser
+    raised an error of its own: ``unexpected error reading it``), is dead-lettered with the
+    reason (file, line) and the replay goes on. Files that are not exports (hidden files, notes:
+    :func:`~synthwatch.collectors.folder.tally.skip_reason`) are skipped. :attr:`tally` accounts
+    for every file once :meth:`messages` has run; the RunStop is ``failed`` when no file gave a
+    reading.
     """
 
     def __init__(
@@ -173,6 +205,8 @@ class FolderSource:
         run_id: str | None = None,
         tz: tzinfo | None = None,
         start: datetime | None = None,
+        dark: str | Path | None = None,
+        reference: str | Path | None = None,
         path_length_cm: float = 1.0,
         cell_constant_per_cm: float | None = None,
         uvvis_sensor: str = "uv1",
@@ -186,46 +220,65 @@ class FolderSource:
         self.run_id = run_id or _safe_run_id(self.folder.resolve().name)
         self.tz = tz
         self.start = start
+        self.dark = dark
+        self.reference = reference
         self.path_length_cm = path_length_cm
         self.cell_constant_per_cm = cell_constant_per_cm
         self.uvvis_sensor = uvvis_sensor
         self.impedance_sensor = impedance_sensor
         self.description = f"folder {self.folder}"
-        self.files = sorted(
-            p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith(".")
-        )
+        self.tally = FolderTally(self.folder)
+        self._sweep_times: set[datetime] = set()  # given to sweeps so far: none shares one
+        self.files: list[Path] = []
+        for path in sorted(p for p in self.folder.iterdir() if p.is_file()):
+            if skip_reason(path.name) is None:
+                self.files.append(path)
+            else:
+                self.tally.skip(path.name)
         if not self.files:
-            raise ReplayError(f"{self.folder}: no files; expected UV-Vis or impedance exports")
+            skipped = f" (skipped, not exports: {', '.join(self.tally.skipped)})"
+            raise ReplayError(
+                f"{self.folder}: no files{skipped if self.tally.skipped else ''}; "
+                "expected UV-Vis or impedance exports"
+            )
         self._events = self._read()
 
     def _read(self) -> list[_Event]:
         events: list[_Event] = []
         for n, path in enumerate(self.files):
             try:
-                if is_uvvis_export(path):
-                    mtime = None
-                    for s in read_spectra(path, tz=self.tz, start=self.start):
-                        if s.t is None:
-                            mtime = mtime or _mtime(path)
-                        events.append(
-                            _Event(
-                                s.t or mtime,
-                                self.uvvis_sensor,
-                                (n, s.index),
-                                s.wavelengths_nm,
-                                s.absorbance_au,
-                            )
-                        )
-                else:
-                    sweep = read_sweep(path, tz=self.tz)
-                    t = sweep.started_at or _mtime(path)
-                    events.append(_Event(t, self.impedance_sensor, (n, 0), sweep=sweep))
-            except (UVVisParseError, ParseError) as err:
-                t = self.start or _mtime(path)
-                rej = Rejected(raw_bytes(path), str(err), f"replay:{path}", t)
-                events.append(_Event(t, "", (n, 0), rejected=rej))
+                events += self._read_file(n, path)
+            except SynthwatchError as err:  # the parsers' errors name the file and the line
+                events.append(self._refused(n, path, str(err)))
+            except Exception as err:  # noqa: BLE001
+                # the one per-file boundary: whatever else a parser raises on this file (a bug,
+                # an input it did not foresee) refuses the file, not the replay
+                events.append(self._refused(n, path, unexpected(path, err)))
+        events = _order_untimed(events, dict(enumerate(self.files)))
         events.sort(key=lambda e: (e.t, e.sensor, e.order))
         return events
+
+    def _read_file(self, n: int, path: Path) -> list[_Event]:
+        """The events of one file: a spectrum each (UV-Vis), or its sweep (impedance)."""
+        if not is_uvvis_export(path):
+            sweeps = read_sweeps(path, tz=self.tz)  # one event per sweep, each its own time
+            return [
+                _Event(t, self.impedance_sensor, (n, sweep.index), sweep=sweep)
+                for sweep, t in zip(sweeps, event_times(sweeps, _mtime(path), self._sweep_times))
+            ]
+        out = []
+        spectra = read_spectra(
+            path, tz=self.tz, start=self.start, dark=self.dark, reference=self.reference
+        )
+        for s in spectra:
+            t = s.t or _mtime(path)
+            wl, a = s.wavelengths_nm, s.absorbance_au
+            out.append(_Event(t, self.uvvis_sensor, (n, s.index), wl, a, untimed=s.t is None))
+        return out
+
+    def _refused(self, n: int, path: Path, reason: str) -> _Event:
+        t = self.start or _mtime(path)
+        return _Event(t, "", (n, 0), rejected=Rejected(raw_bytes(path), reason, path.name, t))
 
     def count(self) -> int:
         return sum(e.rejected is None for e in self._events)
@@ -241,61 +294,80 @@ class FolderSource:
             system=self.system,
             tags={"source": "folder", "folder": str(self.folder.resolve())[:200]},
         )
+        self.tally = FolderTally(self.folder, skipped=list(self.tally.skipped))
         descriptors: dict[str, Descriptor] = {}
         seqs: dict[str, int] = {}
         for e in self._events:
+            path = self.files[e.order[0]]
             if e.rejected is not None:
+                self.tally.refuse(path, e.rejected.reason)
                 yield e.rejected
                 continue
-            desc = descriptors.get(e.sensor)
             try:
-                if e.sweep is not None:
-                    if desc is None:
-                        desc = descriptor_for(
-                            e.sweep,
-                            run_id=self.run_id,
-                            sensor_id=e.sensor,
-                            t=t0,
-                            cell_constant_per_cm=self.cell_constant_per_cm,
-                        )
-                    reading = reading_for(e.sweep, desc, seq=seqs.get(e.sensor, 0), t=e.t)
-                else:
-                    if desc is None:
-                        desc = Descriptor(
-                            run_id=self.run_id,
-                            t=t0,
-                            sensor_id=e.sensor,
-                            kind="uvvis",
-                            axis=e.axis.tolist(),
-                            axis_units="nm",
-                            value_units="AU",
-                            path_length_cm=self.path_length_cm,
-                        )
-                    elif len(desc.axis) != e.axis.size or not np.allclose(
-                        desc.axis, e.axis, rtol=1e-6, atol=0.0
-                    ):
-                        raise AxisMismatchError(
-                            f"spectrum of {e.axis.size} wavelengths ({e.axis[0]:g}..{e.axis[-1]:g}"
-                            f" nm) where sensor {e.sensor!r} has {len(desc.axis)} "
-                            f"({desc.axis[0]:g}..{desc.axis[-1]:g} nm): a sensor keeps one axis"
-                        )
-                    reading = Reading(
-                        run_id=self.run_id,
-                        t=e.t,
-                        sensor_id=e.sensor,
-                        seq=seqs.get(e.sensor, 0),
-                        values=e.values.tolist(),
-                    )
-            except AxisMismatchError as err:
-                path = self.files[e.order[0]]
-                yield Rejected(raw_bytes(path), f"{path}: {err}", f"replay:{path}", e.t)
+                desc, reading = self._reading(
+                    e, descriptors.get(e.sensor), seqs.get(e.sensor, 0), t0
+                )
+            except SynthwatchError as err:  # off the sensor's axis; a message the contract refuses
+                reason = str(err) if str(err).startswith(str(path)) else f"{path}: {err}"
+                self.tally.refuse(path, reason)
+                yield Rejected(raw_bytes(path), reason, path.name, e.t)
                 continue
             if e.sensor not in descriptors:
                 descriptors[e.sensor] = desc
                 yield desc
             seqs[e.sensor] = seqs.get(e.sensor, 0) + 1
+            self.tally.read_file(path.name, 1)
             yield reading
-        yield RunStop(run_id=self.run_id, t=t_end, status="success", reason="replayed from folder")
+        if self.tally.readings:
+            yield RunStop(
+                run_id=self.run_id, t=t_end, status="success", reason="replayed from folder"
+            )
+        else:
+            yield RunStop(
+                run_id=self.run_id,
+                t=t_end,
+                status="failed",
+                reason=f"no reading: all {self.tally.refused_files} files of the folder refused",
+            )
+
+    def _reading(
+        self, e: _Event, desc: Descriptor | None, seq: int, t0: datetime
+    ) -> tuple[Descriptor, Reading]:
+        """The sensor's descriptor (``desc``, or a new one from ``e``) and ``e``'s Reading;
+        AxisMismatchError when ``e`` is off the descriptor's axis."""
+        if e.sweep is not None:
+            if desc is None:
+                desc = descriptor_for(
+                    e.sweep,
+                    run_id=self.run_id,
+                    sensor_id=e.sensor,
+                    t=t0,
+                    cell_constant_per_cm=self.cell_constant_per_cm,
+                )
+            return desc, reading_for(e.sweep, desc, seq=seq, t=e.t)
+        if desc is None:
+            desc = Descriptor(
+                run_id=self.run_id,
+                t=t0,
+                sensor_id=e.sensor,
+                kind="uvvis",
+                axis=e.axis.tolist(),
+                axis_units="nm",
+                value_units="AU",
+                path_length_cm=self.path_length_cm,
+            )
+        elif len(desc.axis) != e.axis.size or not np.allclose(
+            desc.axis, e.axis, rtol=1e-6, atol=0.0
+        ):
+            raise AxisMismatchError(
+                f"spectrum of {e.axis.size} wavelengths ({e.axis[0]:g}..{e.axis[-1]:g}"
+                f" nm) where sensor {e.sensor!r} has {len(desc.axis)} "
+                f"({desc.axis[0]:g}..{desc.axis[-1]:g} nm): a sensor keeps one axis"
+            )
+        reading = Reading(
+            run_id=self.run_id, t=e.t, sensor_id=e.sensor, seq=seq, values=e.values.tolist()
+        )
+        return desc, reading
 
 
 @dataclass(frozen=True)
@@ -363,7 +435,7 @@ def replay(
         for item in source.messages():
             if isinstance(item, Rejected):
                 counts["rejected"] += 1
-                store.add_deadletter(item.raw, item.reason, item.source)
+                store.add_deadletter(item.raw, item.reason, run_source(target, item.source))
                 continue
             yield _retarget(item, target, tags)
 
@@ -390,17 +462,31 @@ def replay(
         )
     except KeyboardInterrupt:
         # run_embedded flushed what went through; close the replay run as aborted
-        if last:
-            store.add(
-                RunStop(
-                    run_id=target,
-                    t=last[0],
-                    status="aborted",
-                    reason=f"replay interrupted after {counts['readings']} readings",
-                )
-            )
-        store.flush()
+        _close(
+            store,
+            target,
+            last,
+            "aborted",
+            f"replay interrupted after {counts['readings']} readings",
+        )
         raise
+    except Exception as err:  # noqa: BLE001
+        # whatever broke the pipeline, the replay run is closed as failed (never left running)
+        # and the error reported in one line by the command
+        what = f"{type(err).__name__}: {' '.join(str(err).split())}"
+        _close(
+            store,
+            target,
+            last,
+            "failed",
+            f"replay failed after {counts['readings']} readings ({what})",
+        )
+        if isinstance(err, SynthwatchError):
+            raise
+        raise ReplayFailed(
+            f"replay of {source.run_id} into run {target} failed after {counts['readings']} "
+            f"readings ({what}); the run is closed as failed"
+        ) from err
     return ReplayResult(
         source.run_id,
         target,
@@ -409,3 +495,18 @@ def replay(
         counts["rejected"],
         time.monotonic() - started,
     )
+
+
+def _close(store: Store, run_id: str, last: list[datetime], status: str, reason: str) -> None:
+    """Close ``run_id`` with a RunStop ``status`` at the last event time that went through, if
+    the store has the run and it is still running; commit."""
+    store.flush()
+    try:
+        summary = store.run(run_id)
+    except UnknownRunError:
+        return  # nothing went through: no run to close
+    if summary.t_stop is None:
+        t = last[0] if last else summary.t_start
+        if t is not None:
+            store.add(RunStop(run_id=run_id, t=t, status=status, reason=reason[:500]))
+    store.flush()

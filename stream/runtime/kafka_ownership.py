@@ -9,7 +9,8 @@ record of what it owns:
   (stream/runtime/kafka_restore.py restores them); ``fresh``, the input partitions just sought
   back to the commit (a batch fetched across the rebalance is dropped for them);
 - ``partition_of``: the partition of each run the worker has seen;
-- per input partition (``TopicPartition``): ``pos``, the next offset to handle; ``committed``,
+- per consumed partition (``TopicPartition``: the input topics' and the dead-letter topic's,
+  :data:`CONSUMED_TOPICS`): ``pos``, the next offset to handle; ``committed``,
   the offsets this worker committed; ``replay_below``, the commit found at the restore (below
   it, only restored runs' records are new: see stream/runtime/kafka_restore.py).
 
@@ -26,9 +27,13 @@ from typing import Callable
 
 from kafka import TopicPartition
 
-from synthwatch.stream.transport.memory import INPUT_TOPICS
+from synthwatch.stream.transport.memory import DEADLETTER_TOPIC, INPUT_TOPICS
 
 log = logging.getLogger(__name__)
+
+#: The topics a Kafka worker reads: the input topics, and the dead-letter topic for the
+#: collectors' refused files (keyed by run, so co-partitioned with the run: see kafka_runs).
+CONSUMED_TOPICS = (*INPUT_TOPICS, DEADLETTER_TOPIC)
 
 
 class Ownership:
@@ -39,7 +44,7 @@ class Ownership:
         self.gained: set[int] = set()  # assigned, not yet restored
         self.fresh: set[TopicPartition] = set()  # just sought to the commit
         self.partition_of: dict[str, int] = {}
-        self.pos: dict[TopicPartition, int] = {}  # next offset to handle, per input partition
+        self.pos: dict[TopicPartition, int] = {}  # next offset to handle, per consumed partition
         self.committed: dict[TopicPartition, int] = {}
         # below these offsets (the commit at the restore), only restored runs' records are new
         self.replay_below: dict[TopicPartition, int] = {}
@@ -88,10 +93,10 @@ class Ownership:
         return [run_id for run_id, p in self.partition_of.items() if p in partitions]
 
     def positions(self, partitions: set[int]) -> dict[TopicPartition, int]:
-        """The next offset to handle of every input topic on ``partitions`` (to commit)."""
+        """The next offset to handle of every consumed topic on ``partitions`` (to commit)."""
         return {
             TopicPartition(t, p): self.pos[TopicPartition(t, p)]
-            for t in INPUT_TOPICS
+            for t in CONSUMED_TOPICS
             for p in partitions
         }
 

@@ -21,10 +21,10 @@ from synthwatch.stream.runtime.checkpoint import (
     decode_checkpoint,
 )
 from synthwatch.stream.runtime.kafka_checkpoints import Checkpointer
-from synthwatch.stream.runtime.kafka_ownership import Ownership
+from synthwatch.stream.runtime.kafka_ownership import CONSUMED_TOPICS, Ownership
 from synthwatch.stream.runtime.kafka_runs import RunBook
 from synthwatch.stream.transport.kafka_topics import KafkaTransport
-from synthwatch.stream.transport.memory import CHECKPOINTS_TOPIC, INPUT_TOPICS
+from synthwatch.stream.transport.memory import CHECKPOINTS_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Restorer:
             starts = {
                 TopicPartition(t, p): self.transport.start_offset(TopicPartition(t, p))
                 for p in gained
-                for t in INPUT_TOPICS
+                for t in CONSUMED_TOPICS
             }
             checkpoints = self.read(gained)
         except KafkaError:
@@ -96,7 +96,7 @@ class Restorer:
                     )
                     owner.pos[tp] = o
         for p in gained:
-            for t in INPUT_TOPICS:
+            for t in CONSUMED_TOPICS:
                 tp = TopicPartition(t, p)
                 self.transport.seek(tp, owner.pos[tp])
                 owner.fresh.add(tp)

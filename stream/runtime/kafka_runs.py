@@ -11,10 +11,19 @@
   the run's first reading after the label's ``t``; the readings of a partition are ``held`` until
   its labels partition is read to the end (:meth:`RunBook.accept_readings`), so a new owner
   reading a backlog puts every label where the first owner did.
+- **The collectors' dead letters.** A collector publishes each refused file on the dead-letter
+  topic, keyed by its run (stream/cli/collect.py): co-partitioned with the run, so the worker
+  that owns the run reads them too and hands them to its sinks (:meth:`Worker.keep_deadletter`:
+  ``run <id>: <file name>``), neither counted nor published again. Its own dead-letter records
+  (and other workers') have no ``source`` and are passed over: its sinks have them already.
+  They need no run state: the partition's committed offset (with the input topics', after the
+  sinks are flushed) is where a restart resumes, and the store keeps a dead letter once per
+  (bytes, source, reason), so one read again after a crash is not stored twice.
 - **RunStop after the readings.** The RunStop travels on ``synthwatch.runs``, the readings on
   their own topics, so a consumer may fetch the stop first. The collector flushes its readings
   before it sends the stop; a stop is ``deferred`` until the worker has read, on the run's
-  partition, every reading and label topic up to the end offsets it saw when the stop arrived.
+  partition, every reading and label topic and the dead-letter topic up to the end offsets it
+  saw when the stop arrived (so a stopped run's refused files are in the store too).
 
 A run's state goes in and out of the worker through its public methods only (``adopt_run``,
 ``drop_run``, ``has_run``, ``run_state``, ``deadletter``).
@@ -30,10 +39,16 @@ from kafka.errors import KafkaError
 
 from synthwatch.contract.messages import ContractError, RunStop, decode
 from synthwatch.stream.runtime.checkpoint import Checkpoint
-from synthwatch.stream.runtime.kafka_ownership import Ownership
-from synthwatch.stream.runtime.worker import RunState, Worker
+from synthwatch.stream.runtime.kafka_ownership import CONSUMED_TOPICS, Ownership
+from synthwatch.stream.runtime.worker import RunState, Worker, collector_deadletter
 from synthwatch.stream.transport.kafka_topics import KafkaTransport
-from synthwatch.stream.transport.memory import INPUT_TOPICS, LABELS_TOPIC, RUNS_TOPIC, Record
+from synthwatch.stream.transport.memory import (
+    DEADLETTER_TOPIC,
+    INPUT_TOPICS,
+    LABELS_TOPIC,
+    RUNS_TOPIC,
+    Record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +69,7 @@ class RunBook:
         # readings waiting for the labels of their partition to be read (see accept_readings)
         self.held: dict[int, list[Record]] = {}
         self.skipped = 0  # records a restored checkpoint (or the state) already covered
+        self.refusals = 0  # collectors' dead letters handed to the sinks
 
     # -- records -------------------------------------------------------------------------------
     def take(self, records: list[Record]) -> None:
@@ -74,8 +90,28 @@ class RunBook:
             log.info("re-delivered %s[%s]@%s", record.topic, record.partition, record.offset)
             self.skipped += 1  # delivered again (the group reset us): already in our state
             return
-        self._handle(record)
+        if record.topic == DEADLETTER_TOPIC:
+            self._keep_refusal(record)
+        else:
+            self._handle(record)
         self.owner.pos[tp] = record.offset + 1
+
+    def _keep_refusal(self, record: Record) -> None:
+        """A dead-letter record: a collector's refused file goes to the sinks (module doc)."""
+        found = collector_deadletter(record.value)
+        if found is None:
+            return  # a worker's own (its sinks have it), or not a collector's record
+        if not record.key:
+            log.warning(
+                "%s[%s]@%s: a collector's dead letter without a run id (key): not stored",
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+            return
+        raw, reason, where = found
+        self.worker.keep_deadletter(raw, reason, record.key, where)
+        self.refusals += 1
 
     def accept_readings(self) -> None:
         """Hand over the readings of each partition whose labels have all been read.
@@ -140,7 +176,7 @@ class RunBook:
         if not waiting:
             return
         parts = sorted({self.deferred[r][0].partition for r in waiting})
-        tps = [TopicPartition(t, p) for p in parts for t in INPUT_TOPICS if t != RUNS_TOPIC]
+        tps = [TopicPartition(t, p) for p in parts for t in CONSUMED_TOPICS if t != RUNS_TOPIC]
         try:
             ends = self.transport.end_offsets(tps)
         except KafkaError as err:  # the broker is away: the stops wait, asked again next step

@@ -17,7 +17,9 @@ each in a module of its own that uses the worker's public methods only:
   skips the records its checkpoint covers.
 - **Run bookkeeping** (stream/runtime/kafka_runs.py): what each run's state has seen; labels in
   event-time order (a partition's readings wait until its labels partition is read to the end);
-  a RunStop held until the run's readings up to the end offsets seen when it arrived are read.
+  a RunStop held until the run's readings up to the end offsets seen when it arrived are read;
+  the collectors' dead letters of its runs (the dead-letter topic, co-partitioned with the
+  runs, is consumed too) stored with their run.
 """
 
 from __future__ import annotations
@@ -32,12 +34,11 @@ from threadpoolctl import threadpool_limits
 
 from synthwatch.contract.config import KafkaConfig
 from synthwatch.stream.runtime.kafka_checkpoints import Checkpointer
-from synthwatch.stream.runtime.kafka_ownership import Ownership
+from synthwatch.stream.runtime.kafka_ownership import CONSUMED_TOPICS, Ownership
 from synthwatch.stream.runtime.kafka_restore import Restorer
 from synthwatch.stream.runtime.kafka_runs import READINGS_TOPICS, RunBook
 from synthwatch.stream.runtime.worker import Worker
 from synthwatch.stream.transport.kafka_topics import KafkaTransport, client_settings, ensure_topics
-from synthwatch.stream.transport.memory import INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,11 @@ class KafkaWorker:
         return self.book.skipped
 
     @property
+    def refusals(self) -> int:
+        """Collectors' dead letters (refused files) of its runs handed to the sinks."""
+        return self.book.refusals
+
+    @property
     def restored(self) -> int:
         """Runs whose state came from a checkpoint."""
         return self.restorer.restored
@@ -126,7 +132,7 @@ class KafkaWorker:
     # -- main loop -------------------------------------------------------------------------
     def step(self, timeout_ms: int = 200) -> int:
         """One poll: handle its records, release due stops, checkpoint when due."""
-        records = self.transport.poll(INPUT_TOPICS, self.max_batch, timeout_ms)
+        records = self.transport.poll(CONSUMED_TOPICS, self.max_batch, timeout_ms)
         self._rebalance()
         owner = self.owner
         if owner.gained:

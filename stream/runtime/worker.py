@@ -46,6 +46,7 @@ from synthwatch.contract.messages import (
 from synthwatch.models.base import Model
 from synthwatch.stream.runtime.registry import ModelSet, models_for
 from synthwatch.stream.sinks.base import BackPressure, Sink
+from synthwatch.stream.store.query import run_source
 from synthwatch.stream.transport.memory import (
     ALERTS_TOPIC,
     DEADLETTER_TOPIC,
@@ -270,7 +271,19 @@ class Worker:
                     state.run_id,
                 )
             return
-        state.sensors[desc.sensor_id] = SensorState(desc, self.model_factory(state.start, desc))
+        try:
+            models = self.model_factory(state.start, desc)
+        except Exception as err:  # noqa: BLE001 - a sensor whose models fail to build is archived
+            state.counters.model_errors += 1
+            self.totals.model_errors += 1
+            self.deadletter(
+                encode(desc),
+                f"models of sensor {desc.sensor_id!r} cannot be built ({type(err).__name__}: "
+                f"{err}); its readings are archived without estimates",
+                state.run_id,
+            )
+            models = ModelSet()
+        state.sensors[desc.sensor_id] = SensorState(desc, models)
         self._sink(desc)
         waiting, state.pending = state.pending, []
         for reading in waiting:
@@ -481,7 +494,19 @@ class Worker:
             self.runs[run_id].counters.deadlettered += 1
         self.transport.send(DEADLETTER_TOPIC, run_id or "", _deadletter_record(raw, reason))
         for sink in self.sinks:
-            sink.add_deadletter(raw, reason, source="worker")
+            sink.add_deadletter(
+                raw, reason, source=run_source(run_id, "worker") if run_id else "worker"
+            )
+
+    def keep_deadletter(self, raw: bytes, reason: str, run_id: str, where: str) -> None:
+        """Hand the sinks a dead letter that someone else published for ``run_id``'s run (a
+        collector's refused file, ``where`` its name), under :func:`run_source`.
+
+        Not counted (the run's ``pipeline_health`` counts the worker's own dead letters; ``show``
+        adds the others) and not published again (it came from the dead-letter topic).
+        """
+        for sink in self.sinks:
+            sink.add_deadletter(raw, reason, source=run_source(run_id, where))
 
     def flush(self) -> None:
         """Make everything handed to the sinks durable."""
@@ -491,7 +516,33 @@ class Worker:
 
 
 def _deadletter_record(raw: bytes, reason: str) -> bytes:
-    """The dead-letter topic's value: the reason and the original bytes, as JSON."""
+    """The dead-letter topic's value: the reason and the original bytes, as JSON.
+
+    A worker's record has no ``source`` (its sinks already have it, with source ``worker``); a
+    collector's refused file has one (stream/cli/collect.py): see :func:`collector_deadletter`.
+    """
     return json.dumps(
         {"reason": reason, "original": raw.decode("utf-8", errors="backslashreplace")}
     ).encode()
+
+
+def collector_deadletter(value: object) -> tuple[bytes, str, str] | None:
+    """A collector's dead-letter record as (original bytes, reason, file name); None for a
+    worker's own (it has no ``source``: its sinks have it already) or anything else.
+
+    The collector's ``source`` is the file's path on its host; the run's dead letters name the
+    file (as a folder replay does).
+    """
+    if not isinstance(value, (bytes, bytearray, str)):
+        return None
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    reason, original, source = doc.get("reason"), doc.get("original"), doc.get("source")
+    if not (isinstance(reason, str) and isinstance(original, str) and isinstance(source, str)):
+        return None
+    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
+    return original.encode("utf-8", errors="backslashreplace"), reason, name

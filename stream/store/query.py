@@ -37,7 +37,15 @@ from synthwatch.stream.store.rows import (
     reading_from_row,
 )
 
-__all__ = ["StoreQueries", "RunSummary", "DeadLetter"]
+__all__ = ["StoreQueries", "RunSummary", "DeadLetter", "run_source"]
+
+
+def run_source(run_id: str, where: str) -> str:
+    """The ``source`` of a dead letter that belongs to ``run_id``'s run: ``run <run_id>:
+    <where>`` (a run id holds no space, so the prefix is unambiguous); a folder replay's refused
+    file has its file name as ``where``, the worker ``worker``. :meth:`StoreQueries.run_deadletters`
+    finds them."""
+    return f"run {run_id}: {where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +306,20 @@ class StoreQueries:
         return [
             DeadLetter(raw=bytes(raw), reason=reason, source=source, time=from_us(t))
             for raw, reason, source, t in self.query(sql, params)
+        ]
+
+    def run_deadletters(self, run_id: str, limit: int | None = None) -> list[DeadLetter]:
+        """The dead letters of ``run_id``'s run (source :func:`run_source`), oldest first (the
+        last ``limit`` when given); their ``source`` is the ``where`` part."""
+        prefix = run_source(run_id, "")
+        sql = (
+            "SELECT raw, reason, source, time FROM (SELECT * FROM deadletters "
+            "WHERE substr(source, 1, ?) = ? ORDER BY id DESC LIMIT ?) ORDER BY id"
+        )
+        rows = self.query(sql, (len(prefix), prefix, -1 if limit is None else int(limit)))
+        return [
+            DeadLetter(raw=bytes(raw), reason=reason, source=source[len(prefix) :], time=from_us(t))
+            for raw, reason, source, t in rows
         ]
 
     def count(

@@ -228,7 +228,7 @@ def test_state_file_problems_are_explained(folder, tmp_path):
         FolderWatcher(folder, state)
     with pytest.raises(NotADirectoryError, match="expected a folder"):
         FolderWatcher(tmp_path / "missing")
-    with pytest.raises(ValueError, match="settle_s"):
+    with pytest.raises(ValueError, match="--settle: expected seconds >= 0"):
         FolderWatcher(folder, settle_s=-1)
 
 

@@ -127,10 +127,12 @@ def test_forced_format_checks_the_layout(tmp_path):
     assert set(FORMATS) == {v[0] for v in SAMPLES.values()}
 
 
-def test_an_unrecognised_file_says_no_signature_was_found(tmp_path):
+def test_an_unrecognised_file_says_it_is_not_an_impedance_export(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("Sample 12, stirred overnight\n")
-    with pytest.raises(ParseError, match=r"line 1: no vendor signature found .* and as CSV: "):
+    with pytest.raises(
+        ParseError, match=r"line 1: not a recognised impedance export \(tried: gamry .*; csv: "
+    ):
         read_sweep(path)
 
 

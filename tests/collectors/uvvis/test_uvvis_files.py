@@ -50,7 +50,6 @@ def test_csv_series_and_single():
         ("bad_ov_value.txt", 20, "column 'value': expected a number, got '0.1x3'"),
         ("bad_ov_truncated.txt", None, "header says 201 pixels, the data has 46"),
         ("bad_ov_date.txt", 3, "expected a date like"),
-        ("bad_jcamp_units.jdx", 15, "##YUNITS=TRANSMITTANCE: expected ABSORBANCE"),
         ("bad_jcamp_truncated.jdx", 15, "len(y) 80"),
         ("bad_csv_no_wavelength.csv", 1, "first column 'time': expected the wavelength"),
         ("bad_csv_ragged.csv", 8, "expected 7 fields like the header, got 3"),
@@ -87,7 +86,7 @@ def test_java_dates_zones_and_decimal_comma(tmp_path):
 def test_not_absorbance_and_seconds_headers(tmp_path):
     lines = (DATA / "oceanview_gold.txt").read_text().splitlines()
     p = tmp_path / "t.txt"
-    p.write_text("\n".join(["Data from Transmission_USB4F01234__0.txt Node"] + lines[1:]))
+    p.write_text("\n".join(["Data from Reflectance_USB4F01234__0.txt Node"] + lines[1:]))
     with pytest.raises(UVVisParseError, match="line 1: the export is not an absorbance"):
         read_spectra(p)
     csv = tmp_path / "s.csv"
@@ -188,3 +187,32 @@ def test_any_bytes_give_spectra_or_a_parse_error(tmp_path, data):
         assert s.wavelengths_nm.size >= 8
         assert np.all(np.diff(s.wavelengths_nm) > 0)
         assert not np.isinf(s.absorbance_au).any()
+
+
+@pytest.mark.parametrize("layout", ["csv", "oceanview"])
+def test_long_block_fast_path_and_the_line_of_a_fault(tmp_path, layout):
+    """3,648 rows are parsed in one call; an irregular row falls back to the line-by-line
+    reader, whose error names the line (a row with an extra field is refused, not re-aligned)."""
+    wl = np.round(np.linspace(177.2, 891.6, 3648), 2)
+    a = np.round(0.5 * np.exp(-(((wl - 520.0) / 45.0) ** 2)), 5)
+    sep, head = (",", ["wavelength_nm,absorbance"]) if layout == "csv" else ("\t", [
+        "Data from Absorbance_FLMS01234__0__10-15-00-000.txt Node",
+        "Number of Pixels in Spectrum: 3648",
+        ">>>>>Begin Spectral Data<<<<<",
+    ])  # fmt: skip
+    rows = [f"{x:.2f}{sep}{y:.5f}" for x, y in zip(wl, a)]
+    p = tmp_path / "s.txt"
+    p.write_text("\n".join(head + rows) + "\n")
+    (s,) = read_spectra(p)
+    assert np.array_equal(s.wavelengths_nm, wl) and np.array_equal(s.absorbance_au, a)
+    bad = list(rows)
+    bad[2000] = f"{wl[2000]:.2f}{sep}x"
+    p.write_text("\n".join(head + bad) + "\n")
+    with pytest.raises(UVVisParseError, match=rf", line {len(head) + 2001}: .*'x'"):
+        read_spectra(p)
+    bad = list(rows)
+    bad[100] += f"{sep}0.1"
+    bad[101] = bad[101].split(sep)[0]
+    p.write_text("\n".join(head + bad) + "\n")
+    with pytest.raises(UVVisParseError, match=rf", line ({len(head) + 101}|{len(head) + 102}):"):
+        read_spectra(p)

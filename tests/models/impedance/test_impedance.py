@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from synthwatch.collectors.sim.stober import StoberSimulator
 from synthwatch.contract.messages import Descriptor, Reading
 from synthwatch.models.impedance.circuits import Circuit
-from synthwatch.models.impedance.model import ImpedanceFit, units_of
+from synthwatch.models.impedance.model import DEFAULT_CIRCUITS, ImpedanceFit, units_of
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 F = np.logspace(0, 6, 60)
@@ -197,3 +197,58 @@ def test_denormal_impedances_are_flagged_not_raised():
     model.update(Reading(run_id="r1", t=T0, sensor_id="eis1", seq=0, values=[5e-324] * 20,
                          values_imag=[0.0] * 20))  # fmt: skip
     assert "kk_invalid" in model.estimate.flags
+
+
+# --- issue 18: an inductive tail, and fits that diverge -----------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_inductive_tail_chooses_the_series_inductance(seed):
+    truth = np.array([1e-6, 10.0, 100.0, 1e-5, 0.85])  # L0, R0, R1, Q, alpha
+    z = noisy(Circuit("L0-R0-p(R1,CPE1)").impedance(truth, W), seed=seed)
+    assert z.imag[-1] > 0  # the high-frequency tail is inductive
+    est = _fit_one(z)
+    names = [q.name for q in est.quantities]
+    assert est.flags == [] and "l_s_h" in names
+    assert est.get("circuit_index").value == DEFAULT_CIRCUITS.index("R_s-L_s-p(R_ct,CPE)")
+    assert est.get("l_s_h").value == pytest.approx(1e-6, rel=0.10)
+    assert est.get("l_s_h").units == "H"
+    assert est.get("r_s_ohm").value == pytest.approx(10.0, rel=0.05)
+    assert est.get("r_ct_ohm").value == pytest.approx(100.0, rel=0.05)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_inductance_is_chosen_without_a_tail(seed):
+    for z in (
+        Circuit("R0-p(R1,CPE1)").impedance(np.array([10.0, 100.0, 1e-5, 0.85]), W),
+        randles(),
+    ):
+        est = _fit_one(noisy(z, seed=seed))
+        assert "l_s_h" not in [q.name for q in est.quantities]
+        assert est.get("circuit_index").value == 0.0
+
+
+def test_a_diverging_fit_gives_none_and_a_flag_never_the_number():
+    from synthwatch.models.impedance.model import diverged
+
+    # a resistor in series with a capacitor: R_ct of R_s-(R_ct||CPE) runs off to 1e304 ohm,
+    # a constant-phase line drives R_s to 1e-17 ohm (a conductivity of 1e18 S/m)
+    for z in (100.0 + 1.0 / (1j * W * 1e-6), 1.0 / (1e-5 * (1j * W) ** 0.8)):
+        est = _fit_one(z)
+        assert "fit_diverged" in est.flags, est.flags
+        for name in ("r_s_ohm", "r_ct_ohm", "cpe_q_s_alpha", "cpe_alpha", "conductivity_s_per_m"):
+            assert est.get(name).value is None, name
+        assert all(q.value is None or abs(q.value) < 1e12 for q in est.quantities), est.quantities
+    assert diverged(("r_ct_ohm", "c_f", "cpe_alpha"), np.array([1e167, 2.0, 0.0])) == [
+        "r_ct_ohm",
+        "c_f",
+        "cpe_alpha",
+    ]
+    assert diverged(("r_s_ohm", "l_s_h"), np.array([np.nan, 1e-6])) == ["r_s_ohm"]
+    assert diverged(("r_s_ohm", "cpe_alpha"), np.array([4000.0, 1.0])) == []
+
+
+def _fit_one(z):
+    model = ImpedanceFit(desc())
+    model.update(reading(z))
+    return model.estimate

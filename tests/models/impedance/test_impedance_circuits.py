@@ -103,3 +103,21 @@ def test_same_impedance_as_impedance_py(text, params):
     theirs = CustomCircuit(text, initial_guess=params).predict(f, use_initial=True)
     ours = Circuit(text).impedance(np.array(params), W)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@given(st.floats(1e-8, 1e-4), st.floats(0.5, 2.0), st.floats(0.5, 0.99))
+def test_inductor_jacobian_matches_finite_differences(l_h, scale, alpha):
+    """The inductor (issue 18) in a series L-R with a parallel R-CPE, as a real cell's lead
+    inductance gives it."""
+    c = Circuit("L_s-R_s-p(R_ct,CPE)")
+    p = np.array([l_h, 10.0 * scale, 100.0, 1e-5 * scale, alpha])
+    _, jac = c.impedance_and_jacobian(p, W)
+    for k in range(p.size):
+        h = 1e-5 * abs(p[k])
+        up, dn = p.copy(), p.copy()
+        up[k] += h
+        dn[k] -= h
+        fd = (c.impedance(up, W) - c.impedance(dn, W)) / (2 * h)
+        assert np.abs(jac[k] - fd).max() < 1e-5 * np.abs(fd).max(), c.names[k]
+    assert c.names[0] == "l_s_h"
+    np.testing.assert_allclose(jac[0], 1j * W)

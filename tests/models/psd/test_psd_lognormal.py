@@ -294,3 +294,31 @@ def test_auto_offset_is_deterministic_and_pickles(kernel):
 def test_baseline_offset_setting_is_checked(kernel):
     with pytest.raises(ValueError, match="baseline_offset"):
         LognormalPSD(kernel, baseline_offset="sometimes")
+
+
+def test_a_failed_fit_is_fit_failed_not_no_signal(kernel, monkeypatch):
+    """Issue 18: a spectrum with a signal whose fit fails says so."""
+    import synthwatch.models.psd.lognormal as lognormal
+
+    a = spectrum(20.0, 1.1)
+
+    def raises(*args, **kwargs):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(lognormal, "fit_shape", raises)
+    est = fit(LognormalPSD(kernel, sensor_id="uv1"), a)
+    assert "fit_failed" in est.flags and "no_signal" not in est.flags
+    assert all(q.value is None for q in est.quantities) and est.distribution is None
+    assert set(est.flags) <= set(FLAGS)
+    monkeypatch.undo()
+    real = lognormal.fit_shape
+
+    def nan_fit(*args, **kwargs):
+        res = real(*args, **kwargs)
+        return type(res)(**{**res.__dict__, "p": np.full(2, np.nan)})
+
+    monkeypatch.setattr(lognormal, "fit_shape", nan_fit)
+    est = fit(LognormalPSD(kernel, sensor_id="uv1"), a)
+    assert est.flags == ["fit_failed"]
+    monkeypatch.undo()
+    assert fit(LognormalPSD(kernel, sensor_id="uv1"), a).flags == []

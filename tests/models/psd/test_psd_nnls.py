@@ -204,3 +204,17 @@ def test_never_raises(kernel, values):
     assert set(est.flags) <= set(FLAGS)
     n = est.get("number_per_ml").value
     assert n is None or n >= 0.0
+
+
+def test_a_failed_fit_is_fit_failed_not_no_signal(kernel, monkeypatch):
+    """Issue 18: the solver running out of iterations is a failed fit, not a missing signal."""
+    import synthwatch.models.psd.nnls as nnls_module
+
+    def raises(*args, **kwargs):
+        raise RuntimeError("Maximum number of iterations reached.")
+
+    monkeypatch.setattr(nnls_module, "nnls", raises)
+    est = fit(NNLSPSD(kernel, sensor_id="uv1", n_bootstrap=2), spectrum(20.0, 1.1, 1e11))
+    assert est.flags == ["fit_failed"]
+    assert all(q.value is None for q in est.quantities) and est.distribution is None
+    assert set(est.flags) <= set(FLAGS)

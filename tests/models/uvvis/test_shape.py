@@ -162,3 +162,58 @@ def test_never_raises(values):
     model = make_model()
     model.update(Reading(run_id="r1", t=T0, sensor_id="uv1", seq=0, values=values))
     assert model.estimate is not None
+
+
+# --- issue 18: aggregation on short axes and on flat, fully aggregated gold -------------------
+
+
+def test_aggregation_on_an_axis_that_ends_at_800_nm():
+    from synthwatch.collectors.sim.scenarios import simulate
+
+    sim = simulate("gold-aggregating", seed=1)
+    wl = sim.wavelengths_nm
+    keep = wl <= 800.0
+    short, full = make_model(wl[keep]), make_model(wl)
+    rng = np.random.default_rng(5)
+    truth = sim.truth
+    heavy = clean = 0
+    for seq in range(0, sim.n_readings, 60):
+        a = sim.noise_free_reading(seq) + rng.normal(0, 0.002, wl.size)
+        est = run(short, a[keep], seq)
+        assert "tail_band_650_800" in est.flags and "aggregation_unchecked" not in est.flags
+        if truth[seq].aggregated_fraction > 0.45:
+            heavy += 1
+            assert "aggregation_suspected" in est.flags, seq
+            assert "aggregation_suspected" in run(full, a, seq).flags, seq
+        elif truth[seq].aggregated_fraction == 0.0 and truth[seq].d_mean_nm > 5.0:
+            clean += 1
+            assert "aggregation_suspected" not in est.flags, seq
+        assert "tail_band_650_800" not in run(full, a, seq).flags
+    assert heavy >= 5 and clean >= 10
+
+
+def test_aggregation_unchecked_when_the_axis_misses_the_red_band():
+    wl = np.arange(400.0, 751.0)
+    est = run(make_model(wl), lorentz(wl, 520.0, 40.0))
+    assert "aggregation_unchecked" in est.flags and est.get("red_tail_ratio").value is None
+
+
+def test_flat_fully_aggregated_gold_is_flagged(sphere_spectra):
+    primaries = sphere_spectra[20, 1.1]
+    for wl_end in (900.0, 800.0):
+        wl = WL[WL <= wl_end]
+        keep = WL <= wl_end
+        # the SPR band nearly gone, a broad, flat extinction over the visible and the red
+        broad = 0.5 * (0.9 + 0.1 * np.exp(-(((WL - 700.0) / 200.0) ** 2)))
+        vestige = (0.08 * primaries + broad)[keep]
+        est = run(make_model(wl), vestige)
+        assert "aggregation_suspected" in est.flags and "no_peak" not in est.flags, est.flags
+        assert est.get("red_tail_ratio").value > 0.8
+        # no maximum at all: extinction rising into the red
+        rising = (0.3 + 0.4 * np.clip((WL - 450.0) / 350.0, 0, 1))[keep]
+        est = run(make_model(wl), rising)
+        assert "aggregation_suspected" in est.flags and "no_peak" not in est.flags, est.flags
+        assert est.get("red_tail_ratio").value > 1.0
+    # an interband absorption alone (no particles' band, nothing red) stays no_peak
+    est = run(make_model(), 0.6 * np.exp(-(WL - 300.0) / 120.0))
+    assert "no_peak" in est.flags and "aggregation_suspected" not in est.flags

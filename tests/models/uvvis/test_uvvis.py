@@ -254,6 +254,43 @@ def test_clipped_plateau_is_saturation():
     assert "saturated" in est.flags and values(est)["lambda_spr_nm"] is None
 
 
+@pytest.fixture(scope="module")
+def dense_gold():
+    """A noise-free Mie spectrum of 20 nm citrate gold on a 0.25 nm axis (spline of the
+    simulator's 1 nm one), scaled to a peak of 1.8 AU."""
+    from scipy.interpolate import CubicSpline
+
+    from synthwatch.collectors.sim.gold import noise_free_spectrum
+
+    a1 = noise_free_spectrum(20.0, 1.1, au0_mM=0.25, wavelengths_nm=WL)
+    wl = np.arange(300.0, 900.0 + 1e-9, 0.25)
+    a = CubicSpline(WL, a1)(wl)
+    return wl, a * (1.8 / a[(wl > 480) & (wl < 620)].max())
+
+
+@pytest.mark.parametrize("step", [1, 2])  # 0.25 and 0.5 nm
+def test_rounding_on_a_dense_axis_is_not_saturation(dense_gold, step):
+    wl, a = dense_gold[0][::step], dense_gold[1][::step]
+    rounded = np.round(a, 3)
+    assert not saturation_mask(rounded).any()
+    est = run(rounded, wl)
+    v = values(est)
+    assert "saturated" not in est.flags and "no_peak" not in est.flags, est.flags
+    exact = values(run(a, wl))
+    assert v["lambda_spr_nm"] == pytest.approx(exact["lambda_spr_nm"], abs=0.2)
+    assert v["d_haiss_nm"] == pytest.approx(exact["d_haiss_nm"], rel=0.01)
+
+
+def test_a_truly_clipped_dense_spectrum_is_saturated(dense_gold):
+    wl, a = dense_gold
+    clipped = np.round(np.minimum(a * (2.2 / 1.8), 2.0), 3)
+    width_nm = 0.25 * int(np.sum(clipped >= 2.0))
+    assert width_nm >= 20.0
+    est = run(clipped, wl)
+    assert "saturated" in est.flags and values(est)["lambda_spr_nm"] is None
+    assert saturation_mask(clipped).sum() * 0.25 >= width_nm
+
+
 def test_saturation_in_the_uv_only_keeps_the_peak():
     a = gold(WL) + 5.0 * np.exp(-(WL - 300.0) / 5.0)  # saturates below ~305 nm
     est = run(a)
@@ -450,3 +487,24 @@ def test_corrupted_spectra_never_raise(idx, bad, scale, offset):
     model = _MODELS["fine"]
     model.update(reading(a))
     _check(model.estimate)
+
+
+def test_a_failed_fit_is_fit_failed(monkeypatch):
+    """Issue 18: a fit that gives no numbers says so (not no_peak, not no_signal)."""
+    import synthwatch.models.uvvis.features as features
+    import synthwatch.models.uvvis.shape as shape
+    from synthwatch.collectors.sim.optics import dielectric_function
+    from synthwatch.models.uvvis.shape import ShapeCheck
+
+    def nan_smooth(x, plan):
+        return np.full_like(np.asarray(x, dtype=float), np.nan)
+
+    monkeypatch.setattr(features, "savgol_smooth", nan_smooth)
+    est = run(gold(WL))
+    assert est.flags == ["fit_failed"] and all(q.value is None for q in est.quantities)
+    eps_wl = np.arange(300.0, 1201.0, 2.0)
+    eps = dielectric_function("Au", eps_wl)
+    monkeypatch.setattr(shape, "savgol_smooth", nan_smooth)
+    model = ShapeCheck(descriptor(), eps_wl, eps.real, eps.imag)
+    model.update(reading(gold(WL)))
+    assert model.estimate.flags == ["fit_failed"]

@@ -25,6 +25,7 @@ EXPECTED = {
     "demo",
     "runs",
     "show",
+    "deadletters",
     "report",
     "compare",
     "replay",
@@ -133,6 +134,7 @@ def _error_classes():
             if (
                 obj.__module__ == module.__name__
                 and issubclass(obj, BaseException)
+                and not issubclass(obj, Warning)  # warnings.warn categories, not errors
                 and obj.__name__ not in FLOW_CONTROL
             ):
                 yield obj

@@ -4,8 +4,9 @@ A folder of UV-Vis exports (spectra of a seeded simulated run, one CSV file each
 file) is published, the collector crashes mid-folder after handing a file to the producer but
 before acknowledging it, and a restarted collector finishes the folder: the worker stores every
 spectrum once, seq 0..N-1 without a gap, the crashed file's second copy is dropped as a
-duplicate, the bad file is on the dead-letter topic with its name and reason, and the estimates
-equal those of ``synthwatch replay --folder`` of the same folder.
+duplicate, the bad file is on the dead-letter topic with its name and reason (and in the store,
+with the run), and the estimates equal those of ``synthwatch replay --folder`` of the same
+folder. The worker stores the collector's dead letters of its runs once, across a crash too.
 """
 
 from __future__ import annotations
@@ -147,6 +148,10 @@ def test_folder_to_store_with_a_collector_crash_mid_folder(kafka_bootstrap, tmp_
     assert letter.key.decode() == run_id
     reason = json.loads(letter.value)["reason"]
     assert "spectrum_002b.csv, line 3: column 'A': expected a number, got 'oops'" in reason
+    with Store(path, readonly=True) as store:  # in the store before the run's stop
+        assert [(d.source, d.reason) for d in store.run_deadletters(run_id)] == [
+            ("spectrum_002b.csv", reason)
+        ]
 
     with Store(tmp_path / "replay.sqlite") as store:
         source = FolderSource(folder, system="Au-citrate", run_id=run_id)
@@ -192,7 +197,7 @@ def test_cli_impedance_folder_restarted(kafka_bootstrap, tmp_path, monkeypatch, 
     assert cli.main([*argv, "--once", "--end-run"]) == 0
     out = capsys.readouterr().out
     assert "published 2 readings of run eis-run (seq 3..4)" in out
-    assert "dead-lettered:" in out and "sweep_bad.DTA" in out
+    assert "refused sweep_bad.DTA" in out
     assert "1 files dead-lettered; run ended" in out
     assert cli.main([*argv, "--once"]) == 2  # the run was ended
     assert "was ended" in capsys.readouterr().err
@@ -271,3 +276,104 @@ def test_collector_killed_while_following_a_folder(kafka_bootstrap, tmp_path):
         stored = list(store.readings("live-1", "uv1"))
     assert [r.seq for r in stored] == list(range(n))
     assert [r.values[0] for r in stored] == [pytest.approx(0.1 + 0.001 * i) for i in range(n)]
+
+
+def test_cli_collect_folder_once_accounts_for_every_file(
+    kafka_bootstrap, tmp_path, monkeypatch, capsys
+):
+    """A mixed folder: the summary lists each refused file with its reason and the skipped one;
+    a folder whose every file is refused exits 2 and opens no run."""
+    cfg = fresh_topics(kafka_bootstrap)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    _spectra_folder(folder, 2)  # two good spectra and spectrum_002b.csv (line 3: a bad number)
+    (folder / "garbage.txt").write_text("hello, not a spectrum\n")
+    (folder / "empty.csv").write_text("")
+    (folder / "README.md").write_text("# run of Tuesday\n")
+    monkeypatch.setenv("SYNTHWATCH_KAFKA__BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("SYNTHWATCH_KAFKA__PARTITIONS", str(cfg.partitions))
+    argv = ["collect", "folder", str(folder), "--kind", "uvvis", "--system", "Au-citrate"]
+    argv += ["--run-id", "mixed-1", "--settle", "0", "--state-dir", str(tmp_path / "state")]
+    assert cli.main([*argv, "--once"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    refused = sorted(ln for ln in lines if ln.startswith("refused "))
+    assert [ln.split(":")[0] for ln in refused] == [
+        "refused empty.csv",
+        "refused garbage.txt",
+        "refused spectrum_002b.csv",
+    ]
+    assert any(ln.startswith("refused spectrum_002b.csv:3: ") for ln in refused)
+    assert "skipped (not an export): README.md" in lines
+    assert "folder mixed: 6 files: 2 read (2 readings), 3 refused, 1 skipped" in lines
+    assert any(ln.startswith("published 2 readings of run mixed-1 (seq 0..1)") for ln in lines)
+    letters = [r for r in read_topic(kafka_bootstrap, DEADLETTER_TOPIC) if r.key == b"mixed-1"]
+    assert len(letters) == 3
+
+    assert cli.main([*argv, "--once"]) == 0  # again: nothing new, every file accounted for
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "folder mixed: 6 files: 0 read (0 readings), 0 refused, 1 skipped, "
+        "5 handled in an earlier session"
+    ) in lines
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "garbage.txt").write_text("hello\n")
+    argv = ["collect", "folder", str(bad), "--kind", "uvvis", "--system", "Au-citrate"]
+    assert cli.main([*argv, "--run-id", "bad-1", "--settle", "0", "--once"]) == 2
+    out, err = capsys.readouterr()
+    assert "refused garbage.txt:1: " in out
+    assert "skipped (not an export): .synthwatch-bad-1.watch.jsonl" in out  # its journal
+    assert "folder bad: 2 files: 0 read (0 readings), 1 refused, 1 skipped" in out
+    assert f"no reading taken from {bad} for run bad-1: every export was refused" in err
+    assert "Traceback" not in err
+
+    # the worker that owns the runs stores the collector's dead letters with their run, once
+    # across a crash: a worker that never commits, then one that reads the topic again
+    topic = {json.loads(r.value)["reason"] for r in letters}
+    cfg = cfg.model_copy(update={"checkpoint_interval_s": 3600.0})  # no commit before close
+    path = tmp_path / "store.sqlite"
+    _work_until_refusals(cfg, path, 4, crash=True)  # mixed-1's three, bad-1's one
+    _work_until_refusals(cfg, path, 4)  # nothing was committed: all read again
+    with Store(path, readonly=True) as store:
+        stored = store.run_deadletters("mixed-1")
+        assert [d.source for d in store.run_deadletters("bad-1")] == ["garbage.txt"]
+        assert len(store.deadletters()) == 4
+    assert sorted(d.source for d in stored) == ["empty.csv", "garbage.txt", "spectrum_002b.csv"]
+    assert {d.reason for d in stored} == topic
+    [bad_number] = [d for d in stored if d.source == "spectrum_002b.csv"]
+    assert "line 3: column 'A': expected a number, got 'oops'" in bad_number.reason
+    assert bad_number.raw == (folder / "spectrum_002b.csv").read_bytes()
+
+    assert cli.main(["--store", str(path), "deadletters", "mixed-1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "3 dead letters of run mixed-1"
+    shown = sorted(ln.split("  ", 1)[1] for ln in lines[:-1])
+    assert [ln.split(":")[0] for ln in shown] == ["empty.csv", "garbage.txt", "spectrum_002b.csv"]
+    assert shown[-1].startswith("spectrum_002b.csv:3: ")
+    assert all(str(folder) not in ln for ln in lines)  # the name, not the collector's path
+    assert cli.main(["--store", str(path), "show", "mixed-1"]) == 0
+    assert "dead letters: 3; `synthwatch deadletters mixed-1`" in capsys.readouterr().out
+
+
+def _work_until_refusals(cfg, path: Path, n: int, crash: bool = False) -> None:
+    """Run a worker until it has stored ``n`` collectors' dead letters; with ``crash`` it then
+    stops like a killed process: the store is flushed, nothing is checkpointed or committed."""
+    with Store(path) as store:
+        node = KafkaWorker(
+            cfg, lambda tr: Worker(tr, [store], model_factory=_registry(), publish=False)
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while node.refusals < n:
+                assert time.monotonic() < deadline, f"{node.refusals} dead letters within 60 s"
+                node.step()
+            assert node.refusals == n
+            assert node.worker.totals.deadlettered == 0  # not the worker's: not counted
+        finally:
+            if crash:
+                node.worker.flush()
+                node._reader.close()
+                node.transport.close()
+            else:
+                node.close()

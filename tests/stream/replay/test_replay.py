@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import timedelta, timezone
 
 import numpy as np
@@ -119,7 +120,10 @@ def test_folder_replay(tmp_path):
         assert store.count("readings", result.run_id, "eis1") == 4
         assert {d.kind for d in store.descriptors(result.run_id)} == {"uvvis", "impedance"}
         (dead,) = store.deadletters()
-        assert "broken.txt, line 3" in dead.reason and dead.source.startswith("replay:")
+        assert "broken.txt, line 3" in dead.reason
+        assert dead.source == f"run {result.run_id}: broken.txt"
+        assert store.run_deadletters(result.run_id) == [replace(dead, source="broken.txt")]
+        assert (source.tally.readings, source.tally.refused_files) == (24, 1)
         models = {e.model for e in store.estimates(result.run_id)}
         assert {"uvvis_features", "impedance_fit"} <= models
         again = replay(FolderSource(tmp_path / "exports", system="Au-citrate", tz=timezone.utc),
