@@ -46,7 +46,7 @@ def column_time(
         if start is None:
             raise UVVisParseError(
                 path,
-                f"a time in seconds ({text!r}) needs the run's start time (start=)",
+                f"a time in seconds ({text!r}) needs the run's start time: pass --start",
                 line=line,
                 column=text,
             )
@@ -114,7 +114,7 @@ def java_date(path: Path, text: str, line: int, tz: tzinfo | None) -> datetime:
     elif zone is not None and tz is None:
         raise UVVisParseError(
             path,
-            f"unknown time zone {zone!r}; give the instrument PC's zone (tz=)",
+            f"unknown time zone {zone!r}; give the instrument PC's zone with --tz (e.g. +01:00)",
             line=line,
             column="Date",
         )

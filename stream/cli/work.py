@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     t = node.worker.totals
     console.print(
         f"worker left the group: {t.received} messages, {t.estimates} estimates, "
-        f"{t.alerts} alerts, {t.deadlettered} dead-lettered, {node.restored} runs restored from "
+        f"{t.alerts} alerts, {t.deadlettered} dead-lettered, {node.refusals} files collectors "
+        f"refused stored with their runs, {node.restored} runs restored from "
         f"checkpoints, {node.skipped} records they covered skipped, "
         f"{node.checkpoints_written} checkpoints written"
     )
