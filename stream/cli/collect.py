@@ -27,7 +27,6 @@ that does not answer within a few seconds ends the command in one line, exit sta
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import time
@@ -42,9 +41,9 @@ from synthwatch.contract.messages import SYSTEMS, Message, Reading, RunStop
 from synthwatch.stream.cli.args import parse_duration, parse_speed, parse_time, parse_tz, positive
 from synthwatch.stream.cli.common import load, probe_broker, stdout
 from synthwatch.stream.cli.folder_summary import NoReading, folder_summary
+from synthwatch.stream.transport.deadletters import encode_deadletter
 
 if TYPE_CHECKING:
-    from synthwatch.collectors.folder.impedance import Rejected
     from synthwatch.collectors.folder.tally import FolderTally
     from synthwatch.stream.runtime.pipeline import Publisher
 
@@ -162,22 +161,6 @@ def folder_run(args):
     )
 
 
-def deadletter_record(rejected: Rejected) -> bytes:
-    """The dead-letter topic's value (as the worker's): reason, original bytes, and source.
-
-    The ``source`` tells it from a worker's own: the worker that owns the run (the record is
-    keyed by it) stores it with the run under the file's name (stream/runtime/kafka_runs.py), so
-    ``synthwatch show`` counts it and ``synthwatch deadletters RUN`` lists it.
-    """
-    return json.dumps(
-        {
-            "reason": rejected.reason,
-            "original": rejected.raw.decode("utf-8", errors="backslashreplace"),
-            "source": rejected.source,
-        }
-    ).encode()
-
-
 def collect_folder(
     run,
     transport,
@@ -209,7 +192,8 @@ def collect_folder(
             files += 1
             for item in batch.messages:
                 if isinstance(item, Rejected):
-                    transport.send(DEADLETTER_TOPIC, run.run_id, deadletter_record(item))
+                    value = encode_deadletter(item.raw, item.reason, source=item.source)
+                    transport.send(DEADLETTER_TOPIC, run.run_id, value)
                 elif isinstance(item, Reading):
                     transport.send_message(readings_topic(run.kind), run.run_id, item)
                 else:

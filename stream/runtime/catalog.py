@@ -26,7 +26,7 @@ models.psd_nnls_every: Input should be greater than or equal to 0 (got -1)
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -83,25 +83,26 @@ def _model(settings: tuple[Setting, ...]) -> type[BaseModel]:
 
 
 def validate_settings(
-    values: Mapping[str, Any], modules: Sequence[str] = MODEL_MODULES
+    values: Mapping[str, Any],
+    modules: Sequence[str] = MODEL_MODULES,
+    where: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """Every ``[models]`` key: ``values`` checked against the declarations, defaults for the rest.
 
-    :class:`ConfigError` names the key and what was expected.
+    :class:`ConfigError` names the key and what was expected, after where the key was set when
+    ``where`` (dotted key -> the file or environment variable) is given.
     """
     try:
         return settings_model(modules).model_validate(dict(values)).model_dump()
     except ValidationError as err:
-        raise ConfigError(describe_error(err, "models")) from None
+        text = describe_error(err, "models")
+        if where is not None:
+            key = str(err.errors(include_url=False)[0]["loc"][0])
+            text = f"{where(f'models.{key}')}: {text}"
+        raise ConfigError(text) from None
 
 
 def settings_from_config(cfg: Config, modules: Sequence[str] = MODEL_MODULES) -> dict[str, Any]:
     """The validated ``[models]`` of ``cfg``; a bad key or value is refused with where it was set
     (the file, or ``environment SYNTHWATCH_MODELS__<KEY>``)."""
-    values = dict(cfg.models.model_extra or {})
-    try:
-        return settings_model(modules).model_validate(values).model_dump()
-    except ValidationError as err:
-        key = str(err.errors(include_url=False)[0]["loc"][0])
-        where = cfg.source_of(f"models.{key}")
-        raise ConfigError(f"{where}: {describe_error(err, 'models')}") from None
+    return validate_settings(cfg.models.model_extra or {}, modules, where=cfg.source_of)

@@ -40,7 +40,8 @@ from kafka.errors import KafkaError
 from synthwatch.contract.messages import ContractError, RunStop, decode
 from synthwatch.stream.runtime.checkpoint import Checkpoint
 from synthwatch.stream.runtime.kafka_ownership import CONSUMED_TOPICS, Ownership
-from synthwatch.stream.runtime.worker import RunState, Worker, collector_deadletter
+from synthwatch.stream.runtime.worker import RunState, Worker
+from synthwatch.stream.transport.deadletters import decode_collector_deadletter
 from synthwatch.stream.transport.kafka_topics import KafkaTransport
 from synthwatch.stream.transport.memory import (
     DEADLETTER_TOPIC,
@@ -98,7 +99,7 @@ class RunBook:
 
     def _keep_refusal(self, record: Record) -> None:
         """A dead-letter record: a collector's refused file goes to the sinks (module doc)."""
-        found = collector_deadletter(record.value)
+        found = decode_collector_deadletter(record.value)
         if found is None:
             return  # a worker's own (its sinks have it), or not a collector's record
         if not record.key:

@@ -20,7 +20,6 @@ the others, but not fed back to them.
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import time
 from collections import deque
@@ -47,6 +46,7 @@ from synthwatch.models.base import Model
 from synthwatch.stream.runtime.registry import ModelSet, models_for
 from synthwatch.stream.sinks.base import BackPressure, Sink
 from synthwatch.stream.store.query import run_source
+from synthwatch.stream.transport.deadletters import encode_deadletter
 from synthwatch.stream.transport.memory import (
     ALERTS_TOPIC,
     DEADLETTER_TOPIC,
@@ -492,11 +492,12 @@ class Worker:
         self.totals.deadlettered += 1
         if run_id is not None and run_id in self.runs:
             self.runs[run_id].counters.deadlettered += 1
-        self.transport.send(DEADLETTER_TOPIC, run_id or "", _deadletter_record(raw, reason))
-        for sink in self.sinks:
-            sink.add_deadletter(
-                raw, reason, source=run_source(run_id, "worker") if run_id else "worker"
-            )
+        self.transport.send(DEADLETTER_TOPIC, run_id or "", encode_deadletter(raw, reason))
+        if run_id:
+            self.keep_deadletter(raw, reason, run_id, "worker")
+        else:
+            for sink in self.sinks:
+                sink.add_deadletter(raw, reason, source="worker")
 
     def keep_deadletter(self, raw: bytes, reason: str, run_id: str, where: str) -> None:
         """Hand the sinks a dead letter that someone else published for ``run_id``'s run (a
@@ -513,36 +514,3 @@ class Worker:
         self.transport.flush()
         for sink in self.sinks:
             sink.flush()
-
-
-def _deadletter_record(raw: bytes, reason: str) -> bytes:
-    """The dead-letter topic's value: the reason and the original bytes, as JSON.
-
-    A worker's record has no ``source`` (its sinks already have it, with source ``worker``); a
-    collector's refused file has one (stream/cli/collect.py): see :func:`collector_deadletter`.
-    """
-    return json.dumps(
-        {"reason": reason, "original": raw.decode("utf-8", errors="backslashreplace")}
-    ).encode()
-
-
-def collector_deadletter(value: object) -> tuple[bytes, str, str] | None:
-    """A collector's dead-letter record as (original bytes, reason, file name); None for a
-    worker's own (it has no ``source``: its sinks have it already) or anything else.
-
-    The collector's ``source`` is the file's path on its host; the run's dead letters name the
-    file (as a folder replay does).
-    """
-    if not isinstance(value, (bytes, bytearray, str)):
-        return None
-    try:
-        doc = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    reason, original, source = doc.get("reason"), doc.get("original"), doc.get("source")
-    if not (isinstance(reason, str) and isinstance(original, str) and isinstance(source, str)):
-        return None
-    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
-    return original.encode("utf-8", errors="backslashreplace"), reason, name
