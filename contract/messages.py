@@ -291,9 +291,43 @@ class Quantity(BaseModel):
     )
     value: float | None = Field(description="Value; null when it could not be estimated.")
     units: str = Field(description="Units, e.g. 'nm', 'AU', 'mM', '1'.")
-    uncertainty: float | None = Field(default=None, description="Standard uncertainty (1 sd).")
+    uncertainty: float | None = Field(
+        default=None,
+        description="Standard uncertainty (1 sd); the total when the parts below are given.",
+    )
+    uncertainty_noise: float | None = Field(
+        default=None,
+        description="Part of the uncertainty (1 sd) from the measurement noise alone.",
+    )
+    uncertainty_model: float | None = Field(
+        default=None,
+        description=(
+            "Part of the uncertainty (1 sd) from the model's error (e.g. the spread across an "
+            "ensemble of published optical constants); the total is the root sum of squares "
+            "of the two parts."
+        ),
+    )
+    lower: float | None = Field(
+        default=None,
+        description=(
+            "Lower end of the 95 % interval when it is not value - 2 uncertainty (e.g. a "
+            "parameter at a bound of its fit, from the profile likelihood)."
+        ),
+    )
+    upper: float | None = Field(
+        default=None,
+        description="Upper end of the 95 % interval when it is not value + 2 uncertainty.",
+    )
 
-    @field_validator("value", "uncertainty", mode="before")
+    @field_validator(
+        "value",
+        "uncertainty",
+        "uncertainty_noise",
+        "uncertainty_model",
+        "lower",
+        "upper",
+        mode="before",
+    )
     @classmethod
     def _not_finite_is_none(cls, value: Any) -> Any:
         """NaN or ±inf means 'could not be estimated': stored and sent as null."""

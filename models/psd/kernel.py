@@ -39,8 +39,31 @@ LN10 = math.log(10.0)
 
 
 @dataclass(frozen=True, eq=False)
+class KernelMember:
+    """One member of an ensemble of kernels: the cross-sections (nm², same axes as the kernel)
+    computed from one published set of optical constants with one surface-damping constant A.
+
+    ``name`` is ``"<set>/A=<A>"`` (e.g. ``"McPeak/A=1.0"``); ``sigma_ext_nm2`` is NaN at the
+    wavelengths outside the set's tabulated range.
+    """
+
+    name: str
+    sigma_ext_nm2: np.ndarray
+
+    @property
+    def constants(self) -> str:
+        """The name of the set of optical constants (the part of ``name`` before ``/``)."""
+        return self.name.split("/", 1)[0]
+
+
+@dataclass(frozen=True, eq=False)
 class PSDKernel:
-    """Extinction cross-sections of spheres on a wavelength axis and a diameter grid."""
+    """Extinction cross-sections of spheres on a wavelength axis and a diameter grid.
+
+    ``sigma_ext_nm2`` is the reference kernel (Johnson & Christy with A = 1). ``members``, when
+    given, is an ensemble of kernels from other published optical constants and damping
+    constants, on the same axes, for the models that carry the model error.
+    """
 
     metal: str
     n_medium: float
@@ -48,6 +71,7 @@ class PSDKernel:
     wavelengths_nm: np.ndarray
     diameters_nm: np.ndarray
     sigma_ext_nm2: np.ndarray
+    members: tuple[KernelMember, ...] = ()
     _ln_d: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +90,15 @@ class PSDKernel:
         for name, arr in (("wavelengths_nm", wl), ("diameters_nm", d), ("sigma_ext_nm2", sigma)):
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+        members = tuple(self.members)
+        for m in members:
+            if not isinstance(m, KernelMember) or m.sigma_ext_nm2.shape != sigma.shape:
+                raise ValueError(
+                    f"members: expected KernelMembers of shape {sigma.shape}, got "
+                    f"{getattr(getattr(m, 'sigma_ext_nm2', None), 'shape', type(m).__name__)}"
+                )
+            m.sigma_ext_nm2.setflags(write=False)
+        object.__setattr__(self, "members", members)
         object.__setattr__(self, "_ln_d", np.log(d))
 
     @property
@@ -95,6 +128,7 @@ class PSDKernel:
             wavelengths_nm=self.wavelengths_nm[sel],
             diameters_nm=self.diameters_nm,
             sigma_ext_nm2=self.sigma_ext_nm2[sel],
+            members=tuple(KernelMember(m.name, m.sigma_ext_nm2[sel]) for m in self.members),
         )
 
 
