@@ -91,7 +91,10 @@ def build_estimate(
 ) -> Estimate:
     """The :class:`Estimate` of ``model`` for ``reading``, validated in one call.
 
-    ``quantities`` are (name, value, units, uncertainty); non-finite numbers become None.
+    ``quantities`` are (name, value, units, uncertainty), or (name, value, units, uncertainty,
+    extras) with ``extras`` a mapping of the Quantity's other optional fields
+    (``uncertainty_noise``, ``uncertainty_model``, ``lower``, ``upper``); non-finite numbers
+    become None.
     """
     msg: dict[str, Any] = {
         "run_id": reading.run_id,
@@ -102,14 +105,26 @@ def build_estimate(
         "model_version": model.version,
         "measurement": measurement,
         "flags": list(flags),
-        "quantities": [
-            {"name": n, "value": finite_or_none(v), "units": u, "uncertainty": finite_or_none(s)}
-            for n, v, u, s in quantities
-        ],
+        "quantities": [_quantity(*q) for q in quantities],
     }
     if distribution is not None:
         msg["distribution"] = distribution
     return Estimate.model_validate(msg)
+
+
+def _quantity(
+    name: str,
+    value: float | None,
+    units: str,
+    sd: float | None,
+    extras: dict[str, float | None] | None = None,
+) -> dict[str, Any]:
+    q = {"name": name, "value": finite_or_none(value), "units": units}
+    q["uncertainty"] = finite_or_none(sd)
+    if extras:
+        for key, x in extras.items():
+            q[key] = finite_or_none(x)
+    return q
 
 
 class Wrapper:

@@ -160,12 +160,13 @@ def psd_estimate(
     uncertainties: np.ndarray | None = None,
 ) -> Estimate:
     """The ``psd`` estimate of a size-distribution model: its quantities (``res["values"]``,
-    name → (value, sd)) and, when given, the number of particles per mL in each diameter bin."""
+    name → (value, sd) or (value, sd, extras): see :func:`~synthwatch.models.base.build_estimate`)
+    and, when given, the number of particles per mL in each diameter bin."""
     values = res.get("values", {})
     quantities = []
     for name, unit in units.items():
-        v, u = values.get(name, (None, None))
-        quantities.append((name, v, unit, u))
+        v, u, *extras = values.get(name, (None, None))
+        quantities.append((name, v, unit, u, *extras))
     distribution = None
     if number_per_ml is not None:
         distribution = {

@@ -103,6 +103,7 @@ import numpy as np
 from synthwatch.contract.messages import Estimate, Reading
 from synthwatch.models.base import Model
 from synthwatch.models.declare import Context, register, setting
+from synthwatch.models.psd.ensemble import member_fits, prediction_factor, profile_width
 from synthwatch.models.psd.kernel import (
     LN10,
     NM2_TO_CM2,
@@ -119,11 +120,19 @@ from synthwatch.models.psd.lut import (
     model_and_grad,
     model_vector,
 )
+from synthwatch.models.psd.plasmon import (
+    PLASMON_BAND_NM,
+    RED_OFFSET_NM,
+    kernel_max_red_ratio,
+    plasmon_flags,
+)
+from synthwatch.models.psd.uncertainty import parts_of
 from synthwatch.models.reading_values import frame_result
 from synthwatch.models.uvvis.features import SYSTEM_WINDOWS_NM
 from synthwatch.models.uvvis.preprocess import (
     DEFAULT_SATURATION_AU,
     savgol_plan,
+    savgol_smooth,
     screen_window,
     window_noise_au,
 )
@@ -143,7 +152,14 @@ FLAGS = (
     "at_grid_edge",
     "unexplained",
     "model_error",
+    "at_bound:d_mean_nm",
+    "at_bound:gsd",
+    "too_weak",
+    "no_plasmon",
+    "too_broad",
 )
+#: flags that refuse the size: the spectrum cannot carry one (models/psd/plasmon.py)
+_REFUSALS = frozenset({"too_weak", "no_plasmon", "too_broad"})
 UNITS = {
     "d_mean_nm": "nm",
     "gsd": "1",
@@ -153,12 +169,18 @@ UNITS = {
     "chi2_red": "1",
     "rel_rms_residual": "1",
 }
+#: fit window per metal, nm: silver's band peaks near 400 nm, so its window starts below it
+#: (above the interband edge near 320 nm, Johnson & Christy 1972)
+FIT_WINDOWS_NM = {"Au": (400.0, 800.0), "Ag": (340.0, 800.0)}
 _LUT_D_NM = (2.2, 145.0, 60)
 _LUT_GSD = (1.01, 1.6, 12)
 _BOUNDS_D_NM = (2.1, 148.0)
 _BOUNDS_GSD = (1.01, 1.75)
 _EDGE_D_NM = (2.5, 140.0)
 _EDGE_GSD = 1.6
+#: relative tolerance of the basis shared by an ensemble's members (1e-7 for a single kernel:
+#: the members' shared basis is larger, and 1e-6 of a column is far below 1 % noise)
+_ENSEMBLE_TOL = 1e-6
 _BIN_GROUP = 7
 #: warm start unless the previous fit's cost on the new spectrum exceeds this times the LUT's
 _RESET_RATIO = 1.0
@@ -177,17 +199,36 @@ class _Window:
     lut: np.ndarray  # the LUT's model spectra in the reduced space, unit columns
     offset: bool
     col_means: np.ndarray  # each diameter's mean absorbance over the window, per particle/mL
+    #: the centre and then the ensemble's members in the same basis, (1 + M, n_d, r), or None
+    members_t: np.ndarray | None = None
+    n_sets: int = 0  # distinct sets of optical constants among the members
 
     @classmethod
     def build(
-        cls, k_win: np.ndarray, ln_d: np.ndarray, lut_p: np.ndarray, offset: bool = False
+        cls,
+        k_win: np.ndarray,
+        ln_d: np.ndarray,
+        lut_p: np.ndarray,
+        offset: bool = False,
+        members: tuple[np.ndarray, ...] = (),
+        n_sets: int = 0,
     ) -> _Window:
-        red = ReducedKernel.build(k_win, ln_d)
+        red = ReducedKernel.build(k_win, ln_d, tol=_ENSEMBLE_TOL if members else 1e-7, span=members)
         lut = np.column_stack(
             [red.reduced @ lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p]
         )
-        window = cls(red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0))
-        for a in (red.basis, red.reduced, red.reduced_t, window.lut, window.col_means):
+        members_t = None
+        if members:
+            # the centre first: refitted with the same steps, it is what the members' shifts
+            # are measured from (so the optimiser's tolerance is not counted as model error)
+            members_t = np.ascontiguousarray(
+                np.stack([red.reduced_t] + [(red.basis.T @ k).T for k in members]), dtype=float
+            )
+        window = cls(
+            red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0), members_t, n_sets
+        )
+        arrays = [red.basis, red.reduced, red.reduced_t, window.lut, window.col_means]
+        for a in arrays + ([members_t] if members_t is not None else []):
             a.setflags(write=False)  # shared by the models of every run on the kernel
         return window
 
@@ -202,6 +243,9 @@ class _Solution:
     y: np.ndarray
     rss_out: float
     y_mean: float  # mean of the kept points before centring
+    z: np.ndarray  # the data in the reduced basis
+    m_red_t: np.ndarray  # the centre kernel in that basis (re-orthonormalised if points left out)
+    members_t: np.ndarray | None  # the members in that basis
 
 
 #: the fit windows built for each kernel (by identity; dropped with the kernel)
@@ -244,7 +288,7 @@ class LognormalPSD(Model):
         self,
         kernel: PSDKernel,
         sensor_id: str = "uv1",
-        fit_window_nm: tuple[float, float] = (400.0, 800.0),
+        fit_window_nm: tuple[float, float] | None = None,
         saturation_au: float = DEFAULT_SATURATION_AU,
         max_excluded_fraction: float = 0.1,
         min_signal_au: float = 0.01,
@@ -274,14 +318,21 @@ class LognormalPSD(Model):
                 f"baseline_offset: expected True, False or 'auto', got {baseline_offset!r}"
             )
         wl = kernel.wavelengths_nm
-        sel = (wl >= fit_window_nm[0]) & (wl <= fit_window_nm[1])
+        window = fit_window_nm or FIT_WINDOWS_NM.get(kernel.metal, (400.0, 800.0))
+        sel = (wl >= window[0]) & (wl <= window[1])
+        for member in kernel.members:  # the window where every member has optical constants
+            sel &= np.isfinite(member.sigma_ext_nm2).all(axis=1)
         if sel.sum() < 8:
-            raise ValueError(f"fit_window_nm {fit_window_nm}: fewer than 8 kernel wavelengths")
+            raise ValueError(f"fit_window_nm {window}: fewer than 8 kernel wavelengths")
         self._sel = sel
         ln_d = kernel.ln_d
         if not np.allclose(np.diff(ln_d), ln_d[1] - ln_d[0], rtol=1e-6, atol=1e-9):
             raise ValueError("kernel.diameters_nm: expected a grid uniform in ln d")
-        k_win = kernel.sigma_ext_nm2[sel] * (kernel.path_length_cm * NM2_TO_CM2 / LN10)
+        to_au = kernel.path_length_cm * NM2_TO_CM2 / LN10
+        members = tuple(m.sigma_ext_nm2[sel] * to_au for m in kernel.members)
+        n_sets = len({m.constants for m in kernel.members})
+        # with an ensemble, the fit's centre is the members' mean kernel
+        k_win = sum(members) / len(members) if members else kernel.sigma_ext_nm2[sel] * to_au
         self._plan = savgol_plan(wl[sel], smooth_window_nm)
         self._lower = np.array([math.log(_BOUNDS_D_NM[0]), math.log(_BOUNDS_GSD[0])])
         self._upper = np.array([math.log(_BOUNDS_D_NM[1]), math.log(_BOUNDS_GSD[1])])
@@ -291,16 +342,39 @@ class LognormalPSD(Model):
         # the plain window (no offset) and the centred one (a free constant offset: data and
         # model fitted with their means removed), as the setting needs; built once per kernel
         # and shared, read-only, by the models of every run on that kernel
-        key = (tuple(fit_window_nm), baseline_offset)
+        key = (tuple(window), baseline_offset)
         per_kernel = _WINDOWS.setdefault(kernel, {})
         if key not in per_kernel:
+            centred = tuple(k - k.mean(axis=0) for k in members)
             per_kernel[key] = (
-                None if baseline_offset is True else _Window.build(k_win, ln_d, self._lut_p),
+                None
+                if baseline_offset is True
+                else _Window.build(k_win, ln_d, self._lut_p, members=members, n_sets=n_sets),
                 None
                 if baseline_offset is False
-                else _Window.build(k_win - k_win.mean(axis=0), ln_d, self._lut_p, offset=True),
+                else _Window.build(
+                    k_win - k_win.mean(axis=0),
+                    ln_d,
+                    self._lut_p,
+                    offset=True,
+                    members=centred,
+                    n_sets=n_sets,
+                ),
             )
         self._plain, self._centred = per_kernel[key]
+        ratio_key = ("max_red_ratio", tuple(window))
+        if ratio_key not in per_kernel:
+            weights = np.column_stack(
+                [lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in self._lut_p]
+            )
+            per_kernel[ratio_key] = kernel_max_red_ratio(wl[sel], k_win @ weights, kernel.metal)
+        self._max_red_ratio = per_kernel[ratio_key]
+        band = PLASMON_BAND_NM.get(kernel.metal, (wl[0], wl[-1]))
+        self._check_sel = (wl >= band[0] - 30.0) & (wl <= band[1] + RED_OFFSET_NM + 30.0)
+        self._check_wl = wl[self._check_sel]
+        self._check_plan = (
+            savgol_plan(self._check_wl, smooth_window_nm) if self._check_sel.sum() >= 8 else None
+        )
         self._red = (self._plain or self._centred).red
         n_d = ln_d.size
         self._bin_edges = np.arange(0, n_d, _BIN_GROUP)
@@ -340,14 +414,15 @@ class LognormalPSD(Model):
             message,
             self.sensor_id,
             self.kernel.wavelengths_nm.size,
-            lambda values: self._fit(values[self._sel]),
+            self._fit,
             flagged,
         )
         self._last = (message, res)
         self._estimate = None
 
-    def _fit(self, y: np.ndarray) -> dict[str, Any]:
+    def _fit(self, values: np.ndarray) -> dict[str, Any]:
         self._iterations = 0
+        y = values[self._sel]
         flags, bad, peak = screen_window(
             y, self.saturation_au, self.max_excluded_fraction, self.min_signal_au
         )
@@ -356,6 +431,7 @@ class LognormalPSD(Model):
         good = ~bad
         y_good = y[good]
         noise = window_noise_au(y, bad, self._plan)  # excluded points interpolated
+        flags = [*flags, *self._refusals(values, noise)]
         try:
             sol = self._fit_variants(y_good, good, bad, noise)
         except _SOLVER_ERRORS:
@@ -416,38 +492,80 @@ class LognormalPSD(Model):
             flags.append("unexplained")
         cov = fit.jtj_inv * s2
         rho, molar = METALS.get(self.kernel.metal, (math.nan, math.nan))
-        e_d3 = d_mean**3 * math.exp(3 * s * s)
-        metal0 = nml * math.pi / 6.0 * e_d3 * 1e-21 * rho / molar * 1e6
-
-        def sd(grad: tuple[float, float, float]) -> float:
-            g = np.asarray(grad)
-            v = float(g @ cov @ g)
-            return math.sqrt(v) if v >= 0 else math.nan
-
-        d_vw = d_mean * math.exp(3 * s * s)
-        values = {
-            "d_mean_nm": (d_mean, d_mean * sd((1, 0, 0))),
-            "gsd": (gsd, gsd * sd((0, 1, 0))),
-            "number_per_ml": (nml, nml * sd((0, 0, 1))),
-            "d_volume_weighted_mean_nm": (d_vw, d_vw * sd((1, 6 * s, 0))),
-            "metal0_mM": (metal0, metal0 * sd((3, 6 * s, 1))),
-            "chi2_red": (chi2_red, None),
-            "rel_rms_residual": (rel_rms, None),
-        }
+        # metal0 = N pi/6 E[d^3] rho / M (mM), E[d^3] = d_mean^3 exp(3 s^2): the constant part
+        ln_metal0_factor = math.log(math.pi / 6.0 * 1e-21 * rho / molar * 1e6)
+        p_hat = np.array([ln_d_mean, s, math.log(nml)])
+        at_bound = self._at_bound(fit.p)
+        flags.extend(f"at_bound:{name}" for name in at_bound)
+        profile = None
+        ln_d_cond_sd = 0.0
+        if "gsd" in at_bound:
+            profile = profile_width(
+                sol.z, sol.m_red_t, self._red.ln_d, fit.p, self._lower, self._upper, s2
+            )
+            jd = fit.jac[:, 0]
+            jj = float(jd @ jd)
+            ln_d_cond_sd = math.sqrt(s2 / jj) if jj > 0 else 0.0
+        members = None
+        if sol.members_t is not None:
+            p_m, n_m = member_fits(
+                sol.z, sol.members_t, self._red.ln_d, fit.p, self._lower, self._upper
+            )
+            if n_m[0] > 0:
+                ok = n_m[1:] > 0
+                shift = p_hat - np.array([p_m[0, 0], p_m[0, 1], math.log(n_m[0])])
+                members = np.column_stack([p_m[1:][ok], np.log(n_m[1:][ok])]) + shift
+        factor = prediction_factor(sol.window.n_sets)
+        parts = parts_of(p_hat, cov, members, factor, ln_metal0_factor, profile, ln_d_cond_sd)
+        detailed = members is not None or profile is not None
+        values: dict[str, tuple] = {}
+        for name, part in parts.items():
+            v, sd, extras = part.fields()
+            values[name] = (v, sd, extras) if detailed else (v, sd)
+        values["chi2_red"] = (chi2_red, None)
+        values["rel_rms_residual"] = (rel_rms, None)
         if unexplained and rel_rms > self.invalid_rel_rms:
             for name in ("d_mean_nm", "gsd", "d_volume_weighted_mean_nm", "metal0_mM"):
                 values[name] = (None, None)
+        if set(flags) & _REFUSALS:  # the spectrum cannot carry a size (see plasmon.py)
+            for name in ("d_mean_nm", "gsd", "d_volume_weighted_mean_nm", "number_per_ml"):
+                values[name] = (None, None)
+            if "too_broad" in flags:  # aggregates: the metal in them is not read either
+                values["metal0_mM"] = (None, None)
         w = lognormal_hat_weights(self._red.ln_d, ln_d_mean - 0.5 * s * s, s)
         binned = np.add.reduceat(w, self._bin_edges)
         total = float(binned.sum())
         dist = binned * (nml / total) if total > 0 else None
         return {"flags": flags, "values": values, "distribution": dist}
 
+    def _refusals(self, values: np.ndarray, noise: float) -> list[str]:
+        """too_weak / no_plasmon / too_broad of the spectrum around the metal's band."""
+        if self._check_plan is None:
+            return []
+        x = values[self._check_sel]
+        ok = np.isfinite(x)
+        if ok.sum() < 8:
+            return []
+        if not ok.all():
+            x = np.interp(self._check_wl, self._check_wl[ok], x[ok])
+        smooth = savgol_smooth(x, self._check_plan)
+        return plasmon_flags(self._check_wl, smooth, self.kernel.metal, noise, self._max_red_ratio)
+
+    def _at_bound(self, p: np.ndarray) -> list[str]:
+        """The parameters the fit left on a bound of its search: ``d_mean_nm``, ``gsd``."""
+        out = []
+        for j, name in enumerate(("d_mean_nm", "gsd")):
+            span = 1e-6 * (self._upper[j] - self._lower[j])
+            if p[j] <= self._lower[j] + span or p[j] >= self._upper[j] - span:
+                out.append(name)
+        return out
+
     def _solve(
         self, win: _Window, yg: np.ndarray, good: np.ndarray, bad: np.ndarray
     ) -> _Solution | None:
         """Fit the kept points ``yg`` in window variant ``win``; None if N is not positive."""
         basis, m_red_t, lut = win.red.basis, win.red.reduced_t, win.lut
+        members_t = win.members_t
         y_mean = float(yg.mean())
         if win.offset:
             yg = yg - y_mean
@@ -458,6 +576,8 @@ class LognormalPSD(Model):
             q, r = np.linalg.qr(bg)
             basis, m_red_t, lut = q, np.ascontiguousarray(m_red_t @ r.T), r @ lut
             lut = lut / np.linalg.norm(lut, axis=0)
+            if members_t is not None:
+                members_t = np.ascontiguousarray(members_t @ r.T)
         z = basis.T @ yg
         rss_out = max(float(yg @ yg) - float(z @ z), 0.0)
         # start: the previous fit (warm), unless its cost on this spectrum (N refitted) is more
@@ -494,7 +614,7 @@ class LognormalPSD(Model):
         if not fit.number_per_ml > 0:
             return None
         self._prev_p = fit.p.copy()
-        return _Solution(win, fit, basis, yg, rss_out, y_mean)
+        return _Solution(win, fit, basis, yg, rss_out, y_mean, z, m_red_t, members_t)
 
     def _offset_chi2(self, sol: _Solution, noise: float, good: np.ndarray) -> float:
         """Test statistic (chi2, 1 dof) of a constant baseline offset, from either fit.

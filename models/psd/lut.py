@@ -80,6 +80,12 @@ def _hat_weights_support(ln_grid: np.ndarray, mu: float, s: float) -> tuple[int,
     return lo, w
 
 
+def _unit_columns(k: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(k, axis=0)
+    norms[norms == 0] = 1.0
+    return k / norms
+
+
 @dataclass(frozen=True, eq=False)
 class ReducedKernel:
     """The window kernel ``K`` (absorbance per particle/mL, shape (n_wl, n_d)) and its compression.
@@ -100,16 +106,37 @@ class ReducedKernel:
         object.__setattr__(self, "_reduced_t", np.ascontiguousarray(self.reduced.T))
 
     @classmethod
-    def build(cls, k_window: np.ndarray, ln_d: np.ndarray, tol: float = 1e-7) -> ReducedKernel:
-        """Compress ``k_window`` so that every column is kept to ``tol`` relative (2-norm)."""
-        norms = np.linalg.norm(k_window, axis=0)
-        norms[norms == 0] = 1.0
-        rel = k_window / norms
-        u, _, _ = np.linalg.svd(rel, full_matrices=False)
+    def build(
+        cls,
+        k_window: np.ndarray,
+        ln_d: np.ndarray,
+        tol: float = 1e-7,
+        span: tuple[np.ndarray, ...] = (),
+    ) -> ReducedKernel:
+        """Compress ``k_window`` so that every column is kept to ``tol`` relative (2-norm).
+
+        With ``span`` (other kernels on the same axes, e.g. an ensemble's members), the basis
+        keeps every column of ``k_window`` and of each of them to ``tol``: one basis in which
+        all of them are reduced. It is the SVD of the stacked per-kernel SVDs (each kernel's
+        left singular vectors times its singular values), which equals the SVD of the stacked
+        unit columns without forming that (n_wl x M n_d) matrix.
+        """
+        mats = [_unit_columns(k) for k in (k_window, *span)]
+        if len(mats) == 1:
+            u, _, _ = np.linalg.svd(mats[0], full_matrices=False)
+        else:
+            parts = []
+            for rel in mats:
+                uj, sj, _ = np.linalg.svd(rel, full_matrices=False)
+                keep = sj > sj[0] * 1e-12
+                parts.append(uj[:, keep] * sj[keep])
+            u, _, _ = np.linalg.svd(np.hstack(parts), full_matrices=False)
         # squared residual of each unit column after keeping r basis vectors: 1 - sum of the
         # squares of its first r coefficients
-        coef2 = np.cumsum((u.T @ rel) ** 2, axis=0)
-        lost = np.sqrt(np.maximum(1.0 - coef2, 0.0)).max(axis=1)
+        lost = np.zeros(u.shape[1])
+        for rel in mats:
+            coef2 = np.cumsum((u.T @ rel) ** 2, axis=0)
+            lost = np.maximum(lost, np.sqrt(np.maximum(1.0 - coef2, 0.0)).max(axis=1))
         ok = np.flatnonzero(lost <= tol)
         r = int(ok[0]) + 1 if ok.size else u.shape[1]
         r = max(r, min(4, u.shape[1]))
