@@ -28,6 +28,14 @@ What is modelled, and where it comes from:
   the geometric cross-section pi d^2 / 4. ``tests/collectors/test_optics.py`` checks this against
   the quasi-static (dipole) limit, Bohren & Huffman eq. 5.32 / Kreibig & Vollmer eq. 2.13.
 
+* **Ensemble of kernels** (issue 19): :func:`member_kernels` gives one kernel per published set
+  of optical constants (:mod:`synthwatch.collectors.sim.constants`: Johnson & Christy, Olmon,
+  McPeak, Babar & Weaver, Werner, Yakubovsky for gold; Johnson & Christy, McPeak, Babar &
+  Weaver, Yang, Jiang for silver, from the refractiveindex.info database) and surface-damping
+  constant A in ``DAMPING_A`` (0.5, 1, 1.5), with the same Drude correction. The reference
+  kernel stays the Johnson & Christy table above with A = 1; ``dielectric_function`` and
+  ``extinction_kernel_nm2`` take ``constants=`` and ``damping_A=`` for the others.
+
 Units are in the names: ``wavelength_nm`` is the vacuum wavelength in nm, ``d_nm`` a diameter in
 nm, ``sigma_ext_nm2`` a cross-section in nm^2.
 
@@ -37,7 +45,12 @@ per sphere and wavelength, so the Mie kernel is evaluated on a coarse grid of di
 on disk under ``~/.cache/synthwatch/optics/`` (or ``$SYNTHWATCH_CACHE_DIR/optics/``), keyed by a
 hash of everything it depends on. Measured for 601 wavelengths and 0.5-300 nm: 1.6 s cold, 6 ms
 from the cache. miepython is imported only when a kernel is computed, because with
-``MIEPYTHON_USE_JIT=1`` its import alone compiles for about 5 s.
+``MIEPYTHON_USE_JIT=1`` its import alone compiles for about 5 s. The members of the ensemble are
+computed with :func:`mie_qext`, miepython's algorithm over whole arrays (equal to it within a
+few 1e-15, about 0.1 us per sphere), once per member on a fixed wavelength grid
+(:func:`member_grid_nm`) and cached the same way, then interpolated to the sensor's axis
+(within 2.2e-4 for gold, 8.5e-4 for silver except Jiang's 1 nm data, 6.6e-3; see the tests):
+all 18 gold members cost about 1-2.5 s cold, 0.2-0.5 s from the cache.
 
 >>> import numpy as np
 >>> wl = np.arange(450.0, 601.0, 1.0)
@@ -62,6 +75,15 @@ import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
 from scipy.special import ndtr
 
+from synthwatch.collectors.sim.constants import (
+    DAMPING_A,
+    constants_range_nm,
+    database_version,
+    refractive_index,
+    set_names,
+    table_fingerprint,
+)
+
 __all__ = [
     "METALS",
     "DrudeConstants",
@@ -78,6 +100,11 @@ __all__ = [
     "EnsembleKernel",
     "ensemble_kernel",
     "lognormal_hat_weights",
+    "mie_qext",
+    "MEMBER_WINDOW_NM",
+    "member_grid_nm",
+    "member_name",
+    "member_kernels",
 ]
 
 #: Metals with optical constants in ``data/optical/``.
@@ -168,10 +195,15 @@ def _nk_interpolators(metal: str) -> tuple[PchipInterpolator, PchipInterpolator]
     return PchipInterpolator(wl, n, extrapolate=False), PchipInterpolator(wl, k, extrapolate=False)
 
 
-def _as_wavelengths_nm(metal: str, wavelengths_nm: object) -> np.ndarray:
+def _as_wavelengths_nm(
+    metal: str, wavelengths_nm: object, constants: str | None = None
+) -> np.ndarray:
     wl = np.atleast_1d(np.asarray(wavelengths_nm, dtype=float))
     if wl.ndim != 1 or wl.size == 0:
         raise ValueError("wavelengths_nm: expected a non-empty 1-D sequence of wavelengths in nm")
+    if constants is not None:
+        refractive_index(metal, constants, wl)  # ValueError naming the set and its range
+        return wl
     lo, hi = wavelength_range_nm(metal)
     if not np.all(np.isfinite(wl)) or wl.min() < lo or wl.max() > hi:
         raise ValueError(
@@ -179,6 +211,15 @@ def _as_wavelengths_nm(metal: str, wavelengths_nm: object) -> np.ndarray:
             f"got {wl.min():g}-{wl.max():g} nm"
         )
     return wl
+
+
+def _as_damping_a(metal: str, damping_A: float | None) -> float:
+    if damping_A is None:
+        return DRUDE[metal].A_damping
+    a = float(damping_A)
+    if not (np.isfinite(a) and a >= 0):
+        raise ValueError(f"damping_A: expected a finite constant >= 0, got {damping_A!r}")
+    return a
 
 
 def _as_diameters_nm(diameters_nm: object) -> np.ndarray:
@@ -200,17 +241,26 @@ def bulk_refractive_index(metal: str, wavelengths_nm: object) -> np.ndarray:
     return fn(wl) + 1j * fk(wl)
 
 
-def damping_rate_per_s(metal: str, d_nm: object) -> np.ndarray:
+def damping_rate_per_s(metal: str, d_nm: object, damping_A: float | None = None) -> np.ndarray:
     """Drude damping rate in a sphere of diameter ``d_nm``: gamma_bulk + A v_F / (d/2), 1/s.
 
-    Kreibig & Vollmer (1995), eq. 2.52; Haiss et al. (2007), eqs 7-8.
+    Kreibig & Vollmer (1995), eq. 2.52; Haiss et al. (2007), eqs 7-8. ``damping_A=None`` is the
+    metal's ``DRUDE[metal].A_damping`` (1).
     """
     c = DRUDE[_check_metal(metal)]
+    a = _as_damping_a(metal, damping_A)
     r_m = np.asarray(d_nm, dtype=float) * 0.5e-9
-    return c.gamma_bulk_per_s + c.A_damping * c.v_fermi_m_per_s / r_m
+    return c.gamma_bulk_per_s + a * c.v_fermi_m_per_s / r_m
 
 
-def dielectric_function(metal: str, wavelengths_nm: object, d_nm: object = None) -> np.ndarray:
+def dielectric_function(
+    metal: str,
+    wavelengths_nm: object,
+    d_nm: object = None,
+    *,
+    constants: str | None = None,
+    damping_A: float | None = None,
+) -> np.ndarray:
     """Complex dielectric function eps1 + i eps2 (eps2 > 0) of ``metal``.
 
     ``d_nm=None`` gives the bulk function eps = (n + ik)^2 of Johnson & Christy (1972). A scalar
@@ -218,9 +268,17 @@ def dielectric_function(metal: str, wavelengths_nm: object, d_nm: object = None)
     diameters a matrix ``(n_wavelengths, n_diameters)``:
     eps(w, d) = eps_bulk(w) + wp^2 / (w^2 + i gamma_bulk w) - wp^2 / (w^2 + i gamma(d) w)
     (Kreibig & Vollmer 1995, ch. 2.2; Haiss et al., Anal. Chem. 79 (2007) 4215, eqs 5-9).
+
+    ``constants`` names another published set of bulk constants of the metal (see
+    :mod:`synthwatch.collectors.sim.constants`; ``None``: the Johnson & Christy table in
+    ``data/optical/``), ``damping_A`` the surface-damping constant A of gamma(d) (``None``: 1).
+    The Drude constants of the correction are Ordal's (``DRUDE``) whichever the set.
     """
-    wl = _as_wavelengths_nm(metal, wavelengths_nm)
-    eps_bulk = bulk_refractive_index(metal, wl) ** 2
+    wl = _as_wavelengths_nm(metal, wavelengths_nm, constants)
+    if constants is None:
+        eps_bulk = bulk_refractive_index(metal, wl) ** 2
+    else:
+        eps_bulk = refractive_index(metal, constants, wl) ** 2
     if d_nm is None:
         return eps_bulk
     scalar = np.ndim(d_nm) == 0
@@ -228,7 +286,7 @@ def dielectric_function(metal: str, wavelengths_nm: object, d_nm: object = None)
     c = DRUDE[metal]
     omega = _TWO_PI_C_CM_PER_S * 1e7 / wl  # rad/s; 1e7 / wl_nm is the wavenumber in cm^-1
     w = omega[:, None]
-    gamma_d = damping_rate_per_s(metal, d)[None, :]
+    gamma_d = damping_rate_per_s(metal, d, damping_A)[None, :]
     wp2 = c.omega_p_rad_per_s**2
     eps = (
         eps_bulk[:, None]
@@ -283,13 +341,26 @@ def _miepython_version() -> str:
         return "unknown"
 
 
-def _cache_key(metal: str, wl: np.ndarray, d: np.ndarray, n_medium: float, corr: bool) -> str:
+def _cache_key(
+    metal: str,
+    wl: np.ndarray,
+    d: np.ndarray,
+    n_medium: float,
+    corr: bool,
+    constants_set: str | None = None,
+    damping_A: float | None = None,
+) -> str:
+    # the reference kernel (constants_set=None, damping_A None or 1) keeps the key it always had
     h = hashlib.sha256()
     c = DRUDE[metal]
     h.update(f"v{_KERNEL_VERSION}|{metal}|{n_medium!r}|{corr}|{_miepython_version()}|".encode())
-    constants = (c.omega_p_rad_per_s, c.gamma_bulk_per_s, c.v_fermi_m_per_s, c.A_damping)
+    a = _as_damping_a(metal, damping_A)
+    constants = (c.omega_p_rad_per_s, c.gamma_bulk_per_s, c.v_fermi_m_per_s, a)
     h.update(repr(constants).encode())
-    h.update(_table_bytes(metal))
+    if constants_set is None:
+        h.update(_table_bytes(metal))
+    else:
+        h.update(f"set|{constants_set}|{table_fingerprint(metal, constants_set)}".encode())
     h.update(np.ascontiguousarray(wl, dtype="<f8").tobytes())
     h.update(b"|")
     h.update(np.ascontiguousarray(d, dtype="<f8").tobytes())
@@ -326,16 +397,23 @@ def _cache_store(path: Path, arr: np.ndarray) -> None:
 
 
 def _mie_kernel_nm2(
-    metal: str, wl: np.ndarray, d: np.ndarray, n_medium: float, size_correction: bool
+    metal: str,
+    wl: np.ndarray,
+    d: np.ndarray,
+    n_medium: float,
+    size_correction: bool,
+    constants: str | None = None,
+    damping_A: float | None = None,
 ) -> np.ndarray:
     # imported here: with MIEPYTHON_USE_JIT=1 the import alone JIT-compiles for ~5 s, which a
     # start from the cache should not pay
     import miepython
 
+    kw = {"constants": constants, "damping_A": damping_A}
     if size_correction:
-        eps = dielectric_function(metal, wl, d)  # (n_wl, n_d)
+        eps = dielectric_function(metal, wl, d, **kw)  # (n_wl, n_d)
     else:
-        eps = np.repeat(dielectric_function(metal, wl)[:, None], d.size, axis=1)
+        eps = np.repeat(dielectric_function(metal, wl, **kw)[:, None], d.size, axis=1)
     m = np.conj(np.sqrt(eps))  # n + ik (k > 0) -> miepython's n - ik
     out = np.empty((wl.size, d.size))
     for j, dj in enumerate(d):  # miepython loops over spheres in Python; one call per diameter
@@ -352,6 +430,8 @@ def extinction_kernel_nm2(
     *,
     size_correction: bool = True,
     use_cache: bool = True,
+    constants: str | None = None,
+    damping_A: float | None = None,
 ) -> np.ndarray:
     """Mie extinction cross-sections sigma_ext (nm^2) of ``metal`` spheres in a medium.
 
@@ -361,21 +441,23 @@ def extinction_kernel_nm2(
     ``size_correction=False``. Computed exactly at every diameter with miepython (about
     30-50 us per sphere and wavelength) and cached on disk (see :func:`cache_dir`) unless
     ``use_cache=False``; for many diameters use :func:`ensemble_kernel`, which interpolates.
+    ``constants`` and ``damping_A`` choose the set of bulk constants and the damping constant A
+    (see :func:`dielectric_function`; defaults: Johnson & Christy from ``data/optical/``, A = 1).
     """
     metal = _check_metal(metal)
-    wl = _as_wavelengths_nm(metal, wavelengths_nm)
+    wl = _as_wavelengths_nm(metal, wavelengths_nm, constants)
     d = _as_diameters_nm(diameters_nm)
     n_medium = float(n_medium)
     if not (np.isfinite(n_medium) and n_medium > 0):
         raise ValueError(f"n_medium: expected a real index > 0, got {n_medium!r}")
     path = None
     if use_cache:
-        key = _cache_key(metal, wl, d, n_medium, size_correction)
+        key = _cache_key(metal, wl, d, n_medium, size_correction, constants, damping_A)
         path = cache_dir() / "optics" / f"sigma_ext_{metal}_{key}.npy"
         cached = _cache_load(path, (wl.size, d.size))
         if cached is not None:
             return cached
-    out = _mie_kernel_nm2(metal, wl, d, n_medium, size_correction)
+    out = _mie_kernel_nm2(metal, wl, d, n_medium, size_correction, constants, damping_A)
     if path is not None:
         _cache_store(path, out)
     return out
@@ -480,6 +562,13 @@ def _lattice(lo: float, hi: float, step: float) -> np.ndarray:
     return np.arange(k0, k1 + 1) * step
 
 
+def _node_lattice(d_min_nm: float, d_max_nm: float) -> np.ndarray:
+    """ln d of the Mie nodes: the 8 % lattice over the range and one more node on each side."""
+    # nodes one step beyond the fine range on each side, so the spline is never extrapolated
+    u_nodes = _lattice(d_min_nm, d_max_nm, _NODE_STEP)
+    return np.concatenate(([u_nodes[0] - _NODE_STEP], u_nodes, [u_nodes[-1] + _NODE_STEP]))
+
+
 _MEMO: dict[tuple, EnsembleKernel] = {}
 
 
@@ -515,9 +604,7 @@ def ensemble_kernel(
     )
     if memo_key in _MEMO:
         return _MEMO[memo_key]
-    # nodes one step beyond the fine range on each side, so the spline is never extrapolated
-    u_nodes = _lattice(d_min_nm, d_max_nm, _NODE_STEP)
-    u_nodes = np.concatenate(([u_nodes[0] - _NODE_STEP], u_nodes, [u_nodes[-1] + _NODE_STEP]))
+    u_nodes = _node_lattice(d_min_nm, d_max_nm)
     d_nodes = np.exp(u_nodes)
     sigma_nodes = extinction_kernel_nm2(
         metal, wl, d_nodes, n_medium, size_correction=size_correction, use_cache=use_cache
@@ -534,3 +621,262 @@ def ensemble_kernel(
         _MEMO.clear()
     _MEMO[memo_key] = kernel
     return kernel
+
+
+# ------------------------------------------------------------- ensemble of kernels (issue 19)
+
+
+def mie_qext(m: object, x: object) -> np.ndarray:
+    """Mie extinction efficiency Q_ext of homogeneous spheres, vectorised over all of them.
+
+    ``m`` is the index relative to the medium (either sign of the imaginary part: absorbing),
+    ``x`` the size parameter pi d n_medium / lambda0; any broadcastable shapes. The same
+    algorithm as miepython 3 (``mie_nojit._single_sphere_py``), written over arrays instead of
+    one sphere at a time: Wiscombe's truncation of the series after x + 4.05 x^(1/3) + 2 terms,
+    psi_n(x) by Miller's downward recurrence (as ratios, anchored at the larger of psi_0 and
+    psi_1), chi_n(x) upwards, the logarithmic derivative D_n(mx) by downward recurrence from 40
+    orders above max(n, |mx|), and miepython's small-sphere expansion (Wiscombe) where
+    |m| x < 0.1. It agrees with ``miepython.efficiencies_mx`` to a few 1e-15 (see the tests);
+    where miepython costs about 40-70 us per sphere, this costs about 0.1 us, which is what makes
+    an ensemble of kernels cheap to build cold. Bohren & Huffman (1983), ch. 4.
+    """
+    m_arr = np.asarray(m, dtype=complex)
+    x_arr = np.asarray(x, dtype=float)
+    shape = np.broadcast(m_arr, x_arr).shape
+    mm = np.broadcast_to(m_arr, shape).ravel()
+    xx = np.broadcast_to(x_arr, shape).ravel()
+    mm = np.where(mm.imag > 0, np.conj(mm), mm)  # miepython's convention: m = n - ik
+    if np.any(~np.isfinite(mm)) or np.any(mm.real <= 0) or np.any(~(xx > 0) | ~np.isfinite(xx)):
+        raise ValueError("mie_qext: expected finite m with Re m > 0 and finite x > 0")
+    qext = np.empty(xx.size)
+    small = np.abs(mm) * xx < 0.1
+    if small.any():
+        qext[small] = _qext_small_sphere(mm[small], xx[small])
+    if (~small).any():
+        qext[~small] = _qext_series(mm[~small], xx[~small])
+    return qext.reshape(shape)
+
+
+def _qext_small_sphere(m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    # miepython's _small_sphere_py (Wiscombe's expansion for |m| x < 0.1), extinction only
+    m2 = m * m
+    x2 = x * x
+    den = m2 + 2 + (1 - 0.7 * m2) * x2
+    den -= (8 * m**4 - 385 * m2 + 350) * x**4 / 1400.0
+    den += 2j * (m2 - 1) * x**3 * (1 - 0.1 * x2) / 3
+    ahat1 = 2j * (m2 - 1) / 3 * (1 - 0.1 * x2 + (4 * m2 + 5) * x**4 / 1400) / den
+    bhat1 = 1j * x2 * (m2 - 1) / 45 * (1 + (2 * m2 - 5) / 70 * x2)
+    bhat1 /= 1 - (2 * m2 - 5) / 30 * x2
+    ahat2 = 1j * x2 * (m2 - 1) / 15 * (1 - x2 / 14)
+    ahat2 /= 2 * m2 + 3 - (2 * m2 - 7) / 14 * x2
+    return 6 * x * (ahat1 + bhat1 + 5 * ahat2 / 3).real
+
+
+def _qext_series(m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    # miepython's _an_bn_py and _single_sphere_py, over arrays
+    n_terms = (x + 4.05 * x**0.33333 + 2.0).astype(int)
+    n_max = int(n_terms.max())
+    z = m * x
+    # psi_n(x): ratios r_n = psi_{n+1} / psi_n by Miller's downward recurrence
+    n_start = int(max(n_max, x.max())) + 25 + int(1.5 * np.sqrt(x.max()))
+    ratios = np.empty((n_max, x.size))
+    r = np.zeros(x.size)
+    for n in range(n_start, 0, -1):
+        r = 1.0 / ((2 * n + 1) / x - r)  # r_{n-1}
+        if n - 1 < n_max:
+            ratios[n - 1] = r
+    sin_x, cos_x = np.sin(x), np.cos(x)
+    psi0, psi1 = sin_x, sin_x / x - cos_x
+    from_1 = np.abs(psi1) > np.abs(psi0)
+    psi = np.empty((n_max + 1, x.size))
+    psi[0] = np.where(from_1, psi1 / ratios[0], psi0)
+    psi[1] = np.where(from_1, psi1, psi0 * ratios[0])
+    for n in range(2, n_max + 1):
+        psi[n] = psi[n - 1] * ratios[n - 1]
+    # D_n(mx) by downward recurrence, started high enough to have forgotten its start
+    d_log = np.zeros(x.size, dtype=complex)
+    dn = np.empty((n_max + 1, x.size), dtype=complex)
+    for n in range(int(max(n_max, np.abs(z).max())) + 40, 0, -1):
+        d_log = n / z - 1.0 / (d_log + n / z)  # D_{n-1}
+        if n - 1 <= n_max:
+            dn[n - 1] = d_log
+    inv_x = 1.0 / x
+    chi_nm1 = cos_x
+    chi_n = cos_x * inv_x + sin_x
+    total = np.zeros(x.size)
+    for n in range(1, n_max + 1):
+        n_over_x = n * inv_x
+        xi_nm1 = psi[n - 1] + 1j * chi_nm1
+        xi_n = psi[n] + 1j * chi_n
+        temp = dn[n] / m + n_over_x
+        a = (temp * psi[n] - psi[n - 1]) / (temp * xi_n - xi_nm1)
+        temp = dn[n] * m + n_over_x
+        b = (temp * psi[n] - psi[n - 1]) / (temp * xi_n - xi_nm1)
+        total += np.where(n <= n_terms, (2 * n + 1) * (a.real + b.real), 0.0)
+        chi = (2 * n + 1) * inv_x * chi_n - chi_nm1
+        chi_nm1, chi_n = chi_n, chi
+    return 2.0 * total / (x * x)
+
+
+#: The window of vacuum wavelengths (nm) the members' Mie grid spans, within each set's range:
+#: the span of silicon-detector spectrometers.
+MEMBER_WINDOW_NM = (190.0, 1100.0)
+#: steps of the members' Mie grid: 1 nm below 450 nm (silver's interband edge near 320 nm and its
+#: plasmon near 400 nm change fast), 2 nm beyond
+_MEMBER_FINE_BELOW_NM = 450.0
+_MEMBER_STEPS_NM = (1.0, 2.0)
+#: bump when anything that changes member values changes (part of their cache key)
+_MEMBER_VERSION = "1"
+
+
+def member_name(set_name: str, damping_A: float) -> str:
+    """``"<set>/A=<A>"``, e.g. ``"McPeak/A=1.0"``."""
+    return f"{set_name}/A={float(damping_A)!r}"
+
+
+def member_grid_nm(metal: str, set_name: str) -> np.ndarray:
+    """The fixed wavelength grid (nm) a member's Mie is computed on, whatever the sensor axis.
+
+    Every 1 nm (whole nm) below 450 nm and every 2 nm (even nm) above, inside the set's range
+    intersected with :data:`MEMBER_WINDOW_NM`, plus the two ends of that intersection, so every
+    wavelength in it lies between grid points.
+    """
+    lo, hi = constants_range_nm(_check_metal(metal), set_name)
+    lo, hi = max(lo, MEMBER_WINDOW_NM[0]), min(hi, MEMBER_WINDOW_NM[1])
+    fine, coarse = _MEMBER_STEPS_NM
+    split = _MEMBER_FINE_BELOW_NM
+    inner = np.concatenate(
+        (
+            np.arange(np.ceil(MEMBER_WINDOW_NM[0] / fine), split / fine) * fine,
+            np.arange(split / coarse, np.floor(MEMBER_WINDOW_NM[1] / coarse) + 1) * coarse,
+        )
+    )
+    inner = inner[(inner > lo + 0.25) & (inner < hi - 0.25)]
+    return np.concatenate(([lo], inner, [hi]))
+
+
+_MEMBER_NODES: dict[tuple, np.ndarray] = {}
+
+
+def _member_nodes_nm2(
+    metal: str,
+    set_name: str,
+    damping_a: float,
+    n_medium: float,
+    u_nodes: np.ndarray,
+    use_cache: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mie cross-sections of one member on its grid and the diameter nodes: (grid_nm, sigma)."""
+    grid = member_grid_nm(metal, set_name)
+    c = DRUDE[metal]
+    h = hashlib.sha256()
+    h.update(
+        f"member|v{_MEMBER_VERSION}|{metal}|{set_name}|{damping_a!r}|{n_medium!r}|"
+        f"{database_version()}|{table_fingerprint(metal, set_name)}|{_miepython_version()}|"
+        f"{(c.omega_p_rad_per_s, c.gamma_bulk_per_s, c.v_fermi_m_per_s)!r}|".encode()
+    )
+    h.update(np.ascontiguousarray(grid, dtype="<f8").tobytes())
+    h.update(b"|")
+    h.update(np.ascontiguousarray(u_nodes, dtype="<f8").tobytes())
+    key = h.hexdigest()[:32]
+    memo_key = (key, use_cache and str(cache_dir()))
+    if memo_key in _MEMBER_NODES:
+        return grid, _MEMBER_NODES[memo_key]
+    path = None
+    sigma = None
+    if use_cache:
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in set_name)
+        path = cache_dir() / "optics" / f"member_{metal}_{safe}_{key}.npy"
+        sigma = _cache_load(path, (grid.size, u_nodes.size))
+    if sigma is None:
+        d_nodes = np.exp(u_nodes)
+        eps = dielectric_function(metal, grid, d_nodes, constants=set_name, damping_A=damping_a)
+        m = np.conj(np.sqrt(eps)) / n_medium
+        x = np.pi * d_nodes[None, :] / (grid[:, None] / n_medium)
+        sigma = mie_qext(m, x) * (np.pi / 4.0 * d_nodes * d_nodes)
+        if path is not None:
+            _cache_store(path, sigma)
+    sigma.setflags(write=False)
+    if len(_MEMBER_NODES) > 256:
+        _MEMBER_NODES.clear()
+    _MEMBER_NODES[memo_key] = sigma
+    return grid, sigma
+
+
+_MEMBERS_MEMO: dict[tuple, list[tuple[str, np.ndarray]]] = {}
+
+
+def member_kernels(
+    metal: str,
+    wavelengths_nm: object,
+    n_medium: float = 1.333,
+    *,
+    d_min_nm: float,
+    d_max_nm: float,
+    exclude: tuple[str, ...] | list[str] = (),
+    use_cache: bool = True,
+) -> list[tuple[str, np.ndarray]]:
+    """The ensemble of kernels of ``metal``: one per (set of optical constants, damping A).
+
+    Returns ``[(name, sigma_ext_nm2), ...]`` with names ``"<set>/A=<A>"`` (sets in the order of
+    :mod:`synthwatch.collectors.sim.constants`, A in ``DAMPING_A``) and each ``sigma_ext_nm2`` of
+    shape ``(n_wavelengths, n_diameters)`` on the same fine diameter grid as
+    :func:`ensemble_kernel` with the same ``d_min_nm``/``d_max_nm`` (its ``diameters_nm``).
+    Rows are NaN at wavelengths outside the set's tabulated range or outside
+    :data:`MEMBER_WINDOW_NM`. ``exclude`` names sets to leave out (all their A).
+
+    Each member's Mie is computed once on a fixed grid (:func:`member_grid_nm`, 1-2 nm) at the
+    8 % diameter nodes, cached on disk (keyed by the database version, the set's data, A,
+    ``n_medium``, the nodes, the grid) and in memory, then interpolated to the axis (a cubic
+    spline of ln sigma in wavelength) and to the fine diameters (a cubic spline of
+    ln(sigma / d^3) in ln d, as :func:`ensemble_kernel`). Arrays are read-only.
+    """
+    metal = _check_metal(metal)
+    axis = np.atleast_1d(np.asarray(wavelengths_nm, dtype=float))
+    if axis.ndim != 1 or axis.size == 0 or not np.all(np.isfinite(axis) & (axis > 0)):
+        raise ValueError("wavelengths_nm: expected a non-empty 1-D sequence of wavelengths in nm")
+    if not (0 < d_min_nm < d_max_nm):
+        raise ValueError("expected 0 < d_min_nm < d_max_nm")
+    n_medium = float(n_medium)
+    if not (np.isfinite(n_medium) and n_medium > 0):
+        raise ValueError(f"n_medium: expected a real index > 0, got {n_medium!r}")
+    if isinstance(exclude, str):
+        exclude = (exclude,)
+    known = set_names(metal)
+    unknown = [e for e in exclude if e not in known]
+    if unknown:
+        raise ValueError(
+            f"exclude: no set {', '.join(map(repr, unknown))} for {metal}; expected some of "
+            f"{', '.join(known)}"
+        )
+    keep = tuple(s for s in known if s not in set(exclude))
+    memo_key = (
+        metal,
+        axis.tobytes(),
+        n_medium,
+        float(d_min_nm),
+        float(d_max_nm),
+        keep,
+        use_cache and str(cache_dir()),
+    )
+    if memo_key in _MEMBERS_MEMO:
+        return list(_MEMBERS_MEMO[memo_key])
+    u_nodes = _node_lattice(d_min_nm, d_max_nm)
+    u_fine = _lattice(d_min_nm, d_max_nm, _FINE_STEP)
+    d_fine = np.exp(u_fine)
+    out: list[tuple[str, np.ndarray]] = []
+    for set_name in keep:
+        for a in DAMPING_A:
+            grid, sigma_nodes = _member_nodes_nm2(metal, set_name, a, n_medium, u_nodes, use_cache)
+            inside = (axis >= grid[0]) & (axis <= grid[-1])
+            sigma = np.full((axis.size, d_fine.size), np.nan)
+            if inside.any():
+                ln_sigma = CubicSpline(grid, np.log(sigma_nodes), axis=0)(axis[inside])
+                spline = CubicSpline(u_nodes, ln_sigma - 3.0 * u_nodes, axis=1)
+                sigma[inside] = np.exp(spline(u_fine)) * d_fine**3
+            sigma.setflags(write=False)
+            out.append((member_name(set_name, a), sigma))
+    if len(_MEMBERS_MEMO) > 4:
+        _MEMBERS_MEMO.clear()
+    _MEMBERS_MEMO[memo_key] = out
+    return list(out)

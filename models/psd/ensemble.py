@@ -39,9 +39,10 @@ import numpy as np
 from scipy.special import ndtr
 from scipy.stats import t as student_t
 
-from synthwatch.models.psd.lut import model_and_grad
+from synthwatch.models.psd.lut import ReducedKernel, model_and_grad
 
 __all__ = [
+    "EnsembleBasis",
     "batched_model_and_grad",
     "member_fits",
     "prediction_factor",
@@ -51,6 +52,8 @@ __all__ = [
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SUPPORT_SD = 9.0
+#: the members' batched evaluations keep 6 sd of each distribution (the mass beyond is 2e-9)
+_BATCH_SD = 6.0
 #: chi-squared quantile of 1 dof at 95 %: the rise of the cost (in noise variances) that bounds
 #: a profile-likelihood interval
 CHI2_95_1DOF = 3.841458820694124
@@ -71,8 +74,8 @@ def batched_model_and_grad(
 
     ``stack_t`` is (M, n_d, r): each member's reduced kernel, transposed; ``p`` is (M, 2), one
     (ln d_mean, s) per member. Returns ``m`` (M, r) and ``dm`` (M, 2, r). The hat weights are
-    computed on the union of the members' supports (exactly: outside its own support a
-    member's weights are 0 to double precision).
+    computed on the union of the members' supports, each +-6 sd (the probability beyond is
+    2e-9; outside that union every weight is taken as 0).
     """
     n_members, n_d, r = stack_t.shape
     u = ln_d
@@ -80,8 +83,8 @@ def batched_model_and_grad(
     step = float(u[1]) - u0
     s = np.maximum(p[:, 1], 1e-12)
     mu = p[:, 0] - 0.5 * s * s
-    lo = max(int(math.floor((float((mu - _SUPPORT_SD * s).min()) - u0) / step)) - 1, 0)
-    hi = min(int(math.ceil((float((mu + _SUPPORT_SD * s).max()) - u0) / step)) + 2, n_d)
+    lo = max(int(math.floor((float((mu - _BATCH_SD * s).min()) - u0) / step)) - 1, 0)
+    hi = min(int(math.ceil((float((mu + _BATCH_SD * s).max()) - u0) / step)) + 2, n_d)
     if hi - lo < 2:
         return np.zeros((n_members, r)), np.zeros((n_members, 2, r))
     uu = u[lo:hi]
@@ -122,25 +125,97 @@ def _projected(z: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return n, z[None, :] - n[:, None] * m, mm
 
 
+@dataclass(frozen=True, eq=False)
+class EnsembleBasis:
+    """The ensemble's kernels (the centre first, then the members) in one reduced basis.
+
+    ``basis`` (n_wl, r) is orthonormal; ``stack_t`` is (1 + M, n_d, r), each kernel reduced and
+    transposed; ``stack_k`` the same numbers laid out (n_d, (1 + M) r), so that all kernels are
+    evaluated at one parameter point by one matrix product.
+    """
+
+    basis: np.ndarray
+    stack_t: np.ndarray
+    n_sets: int
+    #: (K, n_lut, r): each kernel's model spectra at the start table's nodes, unit rows
+    lut: np.ndarray
+
+    def __post_init__(self) -> None:
+        k = np.ascontiguousarray(np.transpose(self.stack_t, (1, 0, 2)))
+        k.setflags(write=False)  # read-only to its base: checkpoints hash it once
+        object.__setattr__(self, "stack_k", k.reshape(k.shape[0], -1))
+        for a in (self.basis, self.stack_t, self.stack_k, self.lut):
+            a.setflags(write=False)
+
+    @classmethod
+    def build(
+        cls,
+        centre: np.ndarray,
+        members: tuple[np.ndarray, ...],
+        ln_d: np.ndarray,
+        n_sets: int,
+        lut_weights: np.ndarray,
+    ) -> EnsembleBasis:
+        """From window kernels (absorbance per particle/mL, (n_wl, n_d) each) and the start
+        table's hat weights (n_d, n_lut)."""
+        red = ReducedKernel.build(centre, ln_d, tol=_TOL, span=members)
+        stack = np.ascontiguousarray(
+            np.stack([red.reduced_t] + [(red.basis.T @ k).T for k in members])
+        )
+        return cls(red.basis, stack, n_sets, _unit_rows(np.matmul(lut_weights.T, stack)))
+
+    def on_points(self, good: np.ndarray, centred: bool) -> EnsembleBasis:
+        """The same kernels in a basis orthonormal on the ``good`` points only (centred over
+        them when the fit has a free offset)."""
+        bg = self.basis[good]
+        if centred:
+            bg = bg - bg.mean(axis=0)
+        q, r = np.linalg.qr(bg)
+        return EnsembleBasis(
+            q, np.ascontiguousarray(self.stack_t @ r.T), self.n_sets, _unit_rows(self.lut @ r.T)
+        )
+
+    def starts(self, z: np.ndarray, lut_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per kernel, the start table's best node for the reduced data ``z`` (N solved in
+        closed form) and its cost: (p (K, 2), cost (K,))."""
+        proj = self.lut @ z  # (K, n_lut)
+        best = np.argmax(np.where(proj > 0, proj, -np.inf), axis=1)
+        c = proj[np.arange(proj.shape[0]), best]
+        return lut_p[best], float(z @ z) - np.maximum(c, 0.0) ** 2
+
+
+def _unit_rows(a: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(a, axis=-1, keepdims=True)
+    return np.ascontiguousarray(a / np.where(norms > 0, norms, 1.0))
+
+
+#: relative tolerance of the ensemble's shared basis (1e-5 of a column: far below 1 % noise)
+_TOL = 1e-5
+
+
 def member_fits(
     z: np.ndarray,
-    stack_t: np.ndarray,
+    ens: EnsembleBasis,
     ln_d: np.ndarray,
     p0: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
-    steps: int = 2,
+    steps: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(p, N) of the fit of the reduced data ``z`` under each member, from ``p0`` (the centre).
+    """(p, N) of the fit of the reduced data ``z`` under each kernel of ``ens``, from ``p0``.
 
     Gauss-Newton on the variable-projection residual ``z - N(p) m_k(p)`` (Golub & Pereyra, SIAM
-    J. Numer. Anal. 10 (1973) 413), ``steps`` steps for all members at once; a member whose
-    step raises its cost takes half the step instead; parameters kept within [lower, upper].
-    Returns ``p`` (M, 2) and ``N`` (M,).
+    J. Numer. Anal. 10 (1973) 413), ``steps`` steps for all kernels at once (the first, from the
+    shared start, is one matrix product for all of them); a kernel whose step raises its cost
+    takes half the step instead, or none; parameters kept within [lower, upper]. Returns ``p``
+    (1 + M, 2) and ``N`` (1 + M,), the centre first.
     """
-    n_members = stack_t.shape[0]
+    stack_t = ens.stack_t
+    n_members, _, r = stack_t.shape
     p = np.tile(np.asarray(p0, dtype=float), (n_members, 1))
-    m, dm = batched_model_and_grad(stack_t, ln_d, p)
+    m_all, dm_all = model_and_grad(ens.stack_k, ln_d, p[0])
+    m = m_all.reshape(n_members, r)
+    dm = np.transpose(dm_all.reshape(2, n_members, r), (1, 0, 2))
     n, res, mm = _projected(z, m)
     cost = np.einsum("mr,mr->m", res, res)
     for _ in range(steps):
@@ -284,3 +359,118 @@ def profile_width(
         ln_n_lo=float(ln_n.min()),
         ln_n_hi=float(ln_n.max()),
     )
+
+
+@dataclass(frozen=True)
+class MemberFits:
+    """Fits of one spectrum under every kernel of an :class:`EnsembleBasis` (centre first).
+
+    ``p`` (K, 2) = (ln d_mean, s); ``n`` (K,) the concentrations; ``cost`` (K,) the residual
+    sums of squares in the reduced space; ``cov`` (K, 3, 3) the unscaled (J^T J)^-1 of
+    (ln d_mean, s, ln N); ``coeffs`` (K, r) the fitted reduced spectra N m(p).
+    """
+
+    p: np.ndarray
+    n: np.ndarray
+    cost: np.ndarray
+    cov: np.ndarray
+    coeffs: np.ndarray
+
+
+def _vp_system(
+    z: np.ndarray, m: np.ndarray, dm: np.ndarray, n: np.ndarray, res: np.ndarray, mm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per kernel, J^T J (2 x 2) and J^T r of the variable-projection residual."""
+    safe = np.where(mm > 0, mm, 1.0)
+    dn = (dm @ z - 2.0 * n[:, None] * np.einsum("mjr,mr->mj", dm, m)) / safe[:, None]
+    jac = -(m[:, :, None] * dn[:, None, :] + n[:, None, None] * np.transpose(dm, (0, 2, 1)))
+    return np.matmul(np.transpose(jac, (0, 2, 1)), jac), np.einsum("mrj,mr->mj", jac, res)
+
+
+def _solve2_batched(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
+    ok = np.abs(det) > 1e-300
+    det = np.where(ok, det, 1.0)
+    x = np.stack(
+        [
+            (a[:, 1, 1] * g[:, 0] - a[:, 0, 1] * g[:, 1]) / det,
+            (a[:, 0, 0] * g[:, 1] - a[:, 1, 0] * g[:, 0]) / det,
+        ],
+        axis=1,
+    )
+    x[~ok] = 0.0
+    return x
+
+
+def fit_members(
+    z: np.ndarray,
+    ens: EnsembleBasis,
+    ln_d: np.ndarray,
+    p0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    max_iter: int = 10,
+    cost_tol: float = 0.0,
+) -> MemberFits:
+    """Levenberg-Marquardt (Marquardt, SIAM J. Appl. Math. 11 (1963) 431) on the variable-
+    projection residual under every kernel at once, from ``p0`` (rows: one start per kernel, or
+    one start for all). Each iteration is one batched evaluation of all the kernels; a kernel's
+    damping falls after a successful step and rises after a failed one; it stops when no kernel
+    lowered its cost by more than ``cost_tol`` (or 1e-7 relative)."""
+    stack_t = ens.stack_t
+    k = stack_t.shape[0]
+    p = np.array(np.broadcast_to(np.asarray(p0, dtype=float), (k, 2)))
+    p = np.clip(p, lower, upper)
+    m, dm = batched_model_and_grad(stack_t, ln_d, p)
+    n, res, mm = _projected(z, m)
+    cost = np.einsum("mr,mr->m", res, res)
+    lam = np.full(k, 1e-3)
+    idle = 0
+    for _ in range(max_iter):
+        a, g = _vp_system(z, m, dm, n, res, mm)
+        # a parameter on its bound, pushed outwards, is held there
+        for j in range(2):
+            held = ((p[:, j] <= lower[j]) & (g[:, j] > 0)) | ((p[:, j] >= upper[j]) & (g[:, j] < 0))
+            g[held, j] = 0.0
+            a[held, j, :] = 0.0
+            a[held, :, j] = 0.0
+            a[held, j, j] = 1.0
+        damped = a.copy()
+        damped[:, 0, 0] += lam * np.maximum(a[:, 0, 0], 1e-30)
+        damped[:, 1, 1] += lam * np.maximum(a[:, 1, 1], 1e-30)
+        q = np.clip(p - _solve2_batched(damped, g), lower, upper)
+        mq, dmq = batched_model_and_grad(stack_t, ln_d, q)
+        nq, rq, mmq = _projected(z, mq)
+        cq = np.einsum("mr,mr->m", rq, rq)
+        better = cq <= cost
+        gain = np.where(better, cost - cq, 0.0)
+        p[better], m[better], dm[better] = q[better], mq[better], dmq[better]
+        n[better], res[better], mm[better] = nq[better], rq[better], mmq[better]
+        cost = np.where(better, cq, cost)
+        lam = np.where(better, np.maximum(lam * 0.2, 1e-9), lam * 10.0)
+        idle = 0 if (gain > np.maximum(1e-7 * cost, cost_tol)).any() else idle + 1
+        if idle >= 2:  # two rounds in which no kernel gained: all at their optimum
+            break
+    full = np.concatenate(
+        [n[:, None, None] * dm, n[:, None, None] * m[:, None, :]], axis=1
+    )  # (K, 3, r): d(N m)/d(ln d_mean, s, ln N)
+    info = np.matmul(full, np.transpose(full, (0, 2, 1)))
+    try:
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        cov = np.stack([np.linalg.pinv(x) for x in info])
+    return MemberFits(p, n, cost, cov, n[:, None] * m)
+
+
+def member_weights(cost: np.ndarray, noise_var: float, dof: int) -> np.ndarray:
+    """Weights of the kernels by their likelihood, tempered by the best one's misfit.
+
+    exp(-(RSS_k - RSS_min) / (2 T noise^2)) with T = max(1, RSS_min / (dof noise^2)): a kernel
+    that explains the spectrum as well as the best one counts as much; the temperature T (the
+    Birge ratio of the best fit; R. T. Birge, Phys. Rev. 40 (1932) 207) keeps a model error
+    larger than the noise from making one kernel take all the weight by chance.
+    """
+    best = float(cost.min())
+    t = max(1.0, best / (max(dof, 1) * noise_var)) if noise_var > 0 else 1.0
+    w = np.exp(-(cost - best) / (2.0 * t * max(noise_var, 1e-300)))
+    return w / w.sum()

@@ -103,7 +103,14 @@ import numpy as np
 from synthwatch.contract.messages import Estimate, Reading
 from synthwatch.models.base import Model
 from synthwatch.models.declare import Context, register, setting
-from synthwatch.models.psd.ensemble import member_fits, prediction_factor, profile_width
+from synthwatch.models.psd.ensemble import (
+    EnsembleBasis,
+    batched_model_and_grad,
+    fit_members,
+    member_weights,
+    prediction_factor,
+    profile_width,
+)
 from synthwatch.models.psd.kernel import (
     LN10,
     NM2_TO_CM2,
@@ -178,9 +185,6 @@ _BOUNDS_D_NM = (2.1, 148.0)
 _BOUNDS_GSD = (1.01, 1.75)
 _EDGE_D_NM = (2.5, 140.0)
 _EDGE_GSD = 1.6
-#: relative tolerance of the basis shared by an ensemble's members (1e-7 for a single kernel:
-#: the members' shared basis is larger, and 1e-6 of a column is far below 1 % noise)
-_ENSEMBLE_TOL = 1e-6
 _BIN_GROUP = 7
 #: warm start unless the previous fit's cost on the new spectrum exceeds this times the LUT's
 _RESET_RATIO = 1.0
@@ -191,6 +195,11 @@ _SOLVER_ERRORS = (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDiv
 _OFFSET_CHI2 = 10.83
 
 
+def _lut_weights(ln_d: np.ndarray, lut_p: np.ndarray) -> np.ndarray:
+    """(n_d, n_lut) hat weights of the LUT's nodes (ln d_mean, s)."""
+    return np.column_stack([lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p])
+
+
 @dataclass(frozen=True, eq=False)
 class _Window:
     """The fit window's reduced kernel and start table, without or with a free offset."""
@@ -199,9 +208,8 @@ class _Window:
     lut: np.ndarray  # the LUT's model spectra in the reduced space, unit columns
     offset: bool
     col_means: np.ndarray  # each diameter's mean absorbance over the window, per particle/mL
-    #: the centre and then the ensemble's members in the same basis, (1 + M, n_d, r), or None
-    members_t: np.ndarray | None = None
-    n_sets: int = 0  # distinct sets of optical constants among the members
+    #: the centre and the ensemble's members in a basis of their own, or None
+    ens: EnsembleBasis | None = None
 
     @classmethod
     def build(
@@ -213,22 +221,17 @@ class _Window:
         members: tuple[np.ndarray, ...] = (),
         n_sets: int = 0,
     ) -> _Window:
-        red = ReducedKernel.build(k_win, ln_d, tol=_ENSEMBLE_TOL if members else 1e-7, span=members)
-        lut = np.column_stack(
-            [red.reduced @ lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p]
+        red = ReducedKernel.build(k_win, ln_d)
+        lut = red.reduced @ _lut_weights(ln_d, lut_p)
+        # the centre is in the ensemble's basis too: refitted with the same steps, it is what
+        # the members' shifts are measured from (the optimiser's tolerance is no model error)
+        ens = (
+            EnsembleBasis.build(k_win, members, ln_d, n_sets, _lut_weights(ln_d, lut_p))
+            if members
+            else None
         )
-        members_t = None
-        if members:
-            # the centre first: refitted with the same steps, it is what the members' shifts
-            # are measured from (so the optimiser's tolerance is not counted as model error)
-            members_t = np.ascontiguousarray(
-                np.stack([red.reduced_t] + [(red.basis.T @ k).T for k in members]), dtype=float
-            )
-        window = cls(
-            red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0), members_t, n_sets
-        )
-        arrays = [red.basis, red.reduced, red.reduced_t, window.lut, window.col_means]
-        for a in arrays + ([members_t] if members_t is not None else []):
+        window = cls(red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0), ens)
+        for a in (red.basis, red.reduced, red.reduced_t, window.lut, window.col_means):
             a.setflags(write=False)  # shared by the models of every run on the kernel
         return window
 
@@ -245,7 +248,7 @@ class _Solution:
     y_mean: float  # mean of the kept points before centring
     z: np.ndarray  # the data in the reduced basis
     m_red_t: np.ndarray  # the centre kernel in that basis (re-orthonormalised if points left out)
-    members_t: np.ndarray | None  # the members in that basis
+    ens: EnsembleBasis | None  # the ensemble (in a basis orthonormal on the points kept)
 
 
 #: the fit windows built for each kernel (by identity; dropped with the kernel)
@@ -364,10 +367,8 @@ class LognormalPSD(Model):
         self._plain, self._centred = per_kernel[key]
         ratio_key = ("max_red_ratio", tuple(window))
         if ratio_key not in per_kernel:
-            weights = np.column_stack(
-                [lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in self._lut_p]
-            )
-            per_kernel[ratio_key] = kernel_max_red_ratio(wl[sel], k_win @ weights, kernel.metal)
+            spectra = k_win @ _lut_weights(ln_d, self._lut_p)
+            per_kernel[ratio_key] = kernel_max_red_ratio(wl[sel], spectra, kernel.metal)
         self._max_red_ratio = per_kernel[ratio_key]
         band = PLASMON_BAND_NM.get(kernel.metal, (wl[0], wl[-1]))
         self._check_sel = (wl >= band[0] - 30.0) & (wl <= band[1] + RED_OFFSET_NM + 30.0)
@@ -382,6 +383,7 @@ class LognormalPSD(Model):
             np.add.reduceat(ln_d, self._bin_edges) / np.diff(np.append(self._bin_edges, n_d))
         )
         self._prev_p: np.ndarray | None = None
+        self._prev_members: np.ndarray | None = None
         self._last: tuple[Reading, dict[str, Any]] | None = None
         self._estimate: Estimate | None = None
         self._iterations = 0
@@ -470,6 +472,8 @@ class LognormalPSD(Model):
         self, sol: _Solution, flags: list[str], peak: float, noise: float
     ) -> dict[str, Any]:
         """Quantities, flags and distribution of a successful fit."""
+        if sol.ens is not None:
+            return self._result_ensemble(sol, flags, peak, noise)
         self._offset_used = sol.window.offset
         fit, basis, yg, rss_out = sol.fit, sol.basis, sol.y, sol.rss_out
         n = yg.size
@@ -506,24 +510,28 @@ class LognormalPSD(Model):
             jd = fit.jac[:, 0]
             jj = float(jd @ jd)
             ln_d_cond_sd = math.sqrt(s2 / jj) if jj > 0 else 0.0
-        members = None
-        if sol.members_t is not None:
-            p_m, n_m = member_fits(
-                sol.z, sol.members_t, self._red.ln_d, fit.p, self._lower, self._upper
-            )
-            if n_m[0] > 0:
-                ok = n_m[1:] > 0
-                shift = p_hat - np.array([p_m[0, 0], p_m[0, 1], math.log(n_m[0])])
-                members = np.column_stack([p_m[1:][ok], np.log(n_m[1:][ok])]) + shift
-        factor = prediction_factor(sol.window.n_sets)
-        parts = parts_of(p_hat, cov, members, factor, ln_metal0_factor, profile, ln_d_cond_sd)
-        detailed = members is not None or profile is not None
+        factor = prediction_factor(0)
+        parts = parts_of(p_hat, cov, None, factor, ln_metal0_factor, profile, ln_d_cond_sd)
+        detailed = profile is not None
         values: dict[str, tuple] = {}
         for name, part in parts.items():
             v, sd, extras = part.fields()
             values[name] = (v, sd, extras) if detailed else (v, sd)
         values["chi2_red"] = (chi2_red, None)
         values["rel_rms_residual"] = (rel_rms, None)
+        return self._finish(flags, values, unexplained, rel_rms, ln_d_mean, s, nml)
+
+    def _finish(
+        self,
+        flags: list[str],
+        values: dict[str, tuple],
+        unexplained: bool,
+        rel_rms: float,
+        ln_d_mean: float,
+        s: float,
+        nml: float,
+    ) -> dict[str, Any]:
+        """The refusals applied to ``values``, and the distribution of (d_mean, s, N)."""
         if unexplained and rel_rms > self.invalid_rel_rms:
             for name in ("d_mean_nm", "gsd", "d_volume_weighted_mean_nm", "metal0_mM"):
                 values[name] = (None, None)
@@ -537,6 +545,93 @@ class LognormalPSD(Model):
         total = float(binned.sum())
         dist = binned * (nml / total) if total > 0 else None
         return {"flags": flags, "values": values, "distribution": dist}
+
+    def _result_ensemble(
+        self, sol: _Solution, flags: list[str], peak: float, noise: float
+    ) -> dict[str, Any]:
+        """Quantities, flags and distribution from the fits under every member (module doc)."""
+        self._offset_used = sol.window.offset
+        ens, yg = sol.ens, sol.y
+        n = yg.size
+        dof = max(n - 3 - int(sol.window.offset), 1)
+        z = ens.basis.T @ yg
+        rss_out = max(float(yg @ yg) - float(z @ z), 0.0)
+        noise_var = noise * noise if noise > 0 else (sol.fit.rss + sol.rss_out) / dof
+        starts = self._member_starts(z, ens)
+        fits = fit_members(
+            z, ens, self._red.ln_d, starts, self._lower, self._upper, cost_tol=1e-3 * noise_var
+        )
+        members = slice(1, None)  # index 0 is the centre: a start, not a member
+        ok = fits.n[members] > 0
+        if not ok.any():
+            return {"flags": [*flags, "fit_failed"]}
+        self._prev_members = fits.p.copy()
+        p_k = fits.p[members][ok]
+        ln_n = np.log(fits.n[members][ok])
+        cost = fits.cost[members][ok] + rss_out
+        w = member_weights(cost, noise_var, dof)
+        best = int(np.argmax(w))
+        members_p = np.column_stack([p_k, ln_n])
+        p_bar = w @ members_p
+        s2_k = cost / dof
+        cov = np.einsum("k,kij->ij", w * s2_k, fits.cov[members][ok])
+        # the best member's residual decides how well the spheres explain the spectrum
+        kb = np.flatnonzero(ok)[best] + 1
+        resid = yg - ens.basis @ fits.coeffs[kb]
+        rss = float(cost[best])
+        chi2_red = rss / dof / noise_var if noise_var > 0 else math.nan
+        rel_rms = math.sqrt(rss / n) / peak
+        unexplained = (chi2_red > self.max_chi2_red and rel_rms > self.max_rel_rms) or (
+            red_excess(resid, peak, math.sqrt(noise_var))
+        )
+        ln_d_mean, s = float(p_bar[0]), float(p_bar[1])
+        d_mean, gsd = math.exp(ln_d_mean), math.exp(s)
+        if d_mean < _EDGE_D_NM[0] or d_mean > _EDGE_D_NM[1] or gsd > _EDGE_GSD:
+            flags.append("at_grid_edge")
+        if unexplained:
+            flags.append("unexplained")
+        at_bound = self._at_bound(fits.p[kb])
+        flags.extend(f"at_bound:{name}" for name in at_bound)
+        profile, ln_d_cond_sd = None, 0.0
+        if "gsd" in at_bound:
+            s2 = float(s2_k[best])
+            profile = profile_width(
+                z, ens.stack_t[kb], self._red.ln_d, fits.p[kb], self._lower, self._upper, s2
+            )
+            var_d = float(fits.cov[kb][0, 0]) * s2
+            ln_d_cond_sd = math.sqrt(var_d) if var_d > 0 else 0.0
+        rho, molar = METALS.get(self.kernel.metal, (math.nan, math.nan))
+        ln_metal0_factor = math.log(math.pi / 6.0 * 1e-21 * rho / molar * 1e6)
+        parts = parts_of(
+            p_bar,
+            cov,
+            members_p,
+            prediction_factor(ens.n_sets),
+            ln_metal0_factor,
+            profile,
+            ln_d_cond_sd,
+        )
+        values: dict[str, tuple] = {name: part.fields() for name, part in parts.items()}
+        values["chi2_red"] = (chi2_red, None)
+        values["rel_rms_residual"] = (rel_rms, None)
+        nml = math.exp(float(p_bar[2]))
+        return self._finish(flags, values, unexplained, rel_rms, ln_d_mean, s, nml)
+
+    def _member_starts(self, z: np.ndarray, ens: EnsembleBasis) -> np.ndarray:
+        """Where each member's fit starts: its previous fit (warm start) unless the start
+        table's best node costs less on this spectrum (the rule of the single fit)."""
+        p0, cost0 = ens.starts(z, self._lut_p)
+        prev = self._prev_members
+        if self.warm_start and prev is not None and prev.shape == p0.shape:
+            m, _ = batched_model_and_grad(ens.stack_t, self._red.ln_d, prev)
+            mm = np.einsum("kr,kr->k", m, m)
+            c = m @ z
+            cost_prev = float(z @ z) - np.where(
+                (mm > 0) & (c > 0), c * c / np.where(mm > 0, mm, 1), 0
+            )
+            keep = cost_prev <= _RESET_RATIO * cost0
+            p0[keep] = prev[keep]
+        return p0
 
     def _refusals(self, values: np.ndarray, noise: float) -> list[str]:
         """too_weak / no_plasmon / too_broad of the spectrum around the metal's band."""
@@ -565,7 +660,7 @@ class LognormalPSD(Model):
     ) -> _Solution | None:
         """Fit the kept points ``yg`` in window variant ``win``; None if N is not positive."""
         basis, m_red_t, lut = win.red.basis, win.red.reduced_t, win.lut
-        members_t = win.members_t
+        ens = win.ens
         y_mean = float(yg.mean())
         if win.offset:
             yg = yg - y_mean
@@ -576,8 +671,8 @@ class LognormalPSD(Model):
             q, r = np.linalg.qr(bg)
             basis, m_red_t, lut = q, np.ascontiguousarray(m_red_t @ r.T), r @ lut
             lut = lut / np.linalg.norm(lut, axis=0)
-            if members_t is not None:
-                members_t = np.ascontiguousarray(members_t @ r.T)
+            if ens is not None:
+                ens = ens.on_points(good, win.offset)
         z = basis.T @ yg
         rss_out = max(float(yg @ yg) - float(z @ z), 0.0)
         # start: the previous fit (warm), unless its cost on this spectrum (N refitted) is more
@@ -614,7 +709,7 @@ class LognormalPSD(Model):
         if not fit.number_per_ml > 0:
             return None
         self._prev_p = fit.p.copy()
-        return _Solution(win, fit, basis, yg, rss_out, y_mean, z, m_red_t, members_t)
+        return _Solution(win, fit, basis, yg, rss_out, y_mean, z, m_red_t, ens)
 
     def _offset_chi2(self, sol: _Solution, noise: float, good: np.ndarray) -> float:
         """Test statistic (chi2, 1 dof) of a constant baseline offset, from either fit.

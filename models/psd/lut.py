@@ -80,6 +80,10 @@ def _hat_weights_support(ln_grid: np.ndarray, mu: float, s: float) -> tuple[int,
     return lo, w
 
 
+#: the largest basis an ensemble's shared basis may need (checked column by column)
+_MAX_SPAN_RANK = 200
+
+
 def _unit_columns(k: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(k, axis=0)
     norms[norms == 0] = 1.0
@@ -117,20 +121,18 @@ class ReducedKernel:
 
         With ``span`` (other kernels on the same axes, e.g. an ensemble's members), the basis
         keeps every column of ``k_window`` and of each of them to ``tol``: one basis in which
-        all of them are reduced. It is the SVD of the stacked per-kernel SVDs (each kernel's
-        left singular vectors times its singular values), which equals the SVD of the stacked
-        unit columns without forming that (n_wl x M n_d) matrix.
+        all of them are reduced. Its vectors are the eigenvectors of the summed Gram matrices
+        sum_j R_j R_j^T of the unit columns R_j (the left singular vectors of the stacked
+        columns, without an SVD of that n_wl x M n_d matrix); whether each column is kept to
+        ``tol`` is then checked column by column, as for one kernel.
         """
         mats = [_unit_columns(k) for k in (k_window, *span)]
         if len(mats) == 1:
             u, _, _ = np.linalg.svd(mats[0], full_matrices=False)
         else:
-            parts = []
-            for rel in mats:
-                uj, sj, _ = np.linalg.svd(rel, full_matrices=False)
-                keep = sj > sj[0] * 1e-12
-                parts.append(uj[:, keep] * sj[keep])
-            u, _, _ = np.linalg.svd(np.hstack(parts), full_matrices=False)
+            gram = sum(rel @ rel.T for rel in mats)
+            _, vecs = np.linalg.eigh(gram)
+            u = vecs[:, ::-1][:, : min(gram.shape[0], _MAX_SPAN_RANK)]
         # squared residual of each unit column after keeping r basis vectors: 1 - sum of the
         # squares of its first r coefficients
         lost = np.zeros(u.shape[1])

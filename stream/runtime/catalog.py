@@ -53,6 +53,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "synthwatch.models.impedance.model",
     "synthwatch.models.kinetics.model",
     "synthwatch.models.impedance.calibration",
+    "synthwatch.models.psd.calibration",
     "synthwatch.models.alerts.golden",
     "synthwatch.models.alerts.engine",  # last: it sees every other run-level model's output
 )

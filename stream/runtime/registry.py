@@ -14,6 +14,7 @@ the run's system and are switched on, in the catalogue's order, and calls each h
   ``uvvis_shape``; the lognormal PSD and the shape check co-add ``psd_average_s`` of spectra;
 * impedance, any system: ``impedance_fit`` (and ``flagged_frames`` on its bad sweeps);
 * run level: ``kinetics`` (gold, silver, silica), ``size_calibration`` (the known systems),
+  ``uvvis_size_calibration`` (gold, silver: the UV-Vis size corrected by delayed labels),
   ``golden_batch`` (a run tagged with a recipe that has an envelope), ``alert_engine`` (last).
 
 An ``optional`` model whose hook cannot build it for this sensor (ValueError, e.g. an axis

@@ -277,6 +277,7 @@ def test_collectors_import_only_the_contract_from_synthwatch(module):
         "synthwatch.contract.messages",
         "synthwatch.collectors.sim.optics",
         "synthwatch.collectors.sim.run",
+        "synthwatch.collectors.sim.constants",
     }
     allowed_top = {"numpy", "scipy", "miepython", "__future__"}
     import sys

@@ -34,7 +34,8 @@ def kernel():
         value_units="AU",
         path_length_cm=1.0,
     )
-    return kernel_for(desc, "Au-citrate")
+    # the single-kernel fit (the ensemble's model error has its tests in test_psd_ensemble.py)
+    return kernel_for(desc, "Au-citrate", ensemble=False)
 
 
 @pytest.fixture(scope="module")

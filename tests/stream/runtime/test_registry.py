@@ -42,6 +42,7 @@ EXPECTED = {
     "impedance_fit": (True, None, None),
     "calibration": (True, None, None),
     "kinetics": (True, None, None),
+    "uvvis_size_calibration": (True, None, None),
 }
 
 

@@ -114,9 +114,13 @@ def test_default_registry_wires_impedance_and_calibration():
     assert [m.name for m in models.estimators] == ["impedance_fit"]
     assert [m.name for m in reg.run_models(start)] == ["kinetics", "size_calibration"]
     gold = c.RunStart(run_id="r2", t=T0, reactor="R1", system="Au-citrate")
-    assert [m.name for m in reg.run_models(gold)] == ["kinetics", "size_calibration"]
+    assert [m.name for m in reg.run_models(gold)] == [
+        "kinetics",
+        "size_calibration",
+        "uvvis_size_calibration",
+    ]
     only_cal = ModelRegistry(kinetics=False, alerts=False).run_models(gold)
-    assert [m.name for m in only_cal] == ["size_calibration"]
+    assert [m.name for m in only_cal] == ["size_calibration", "uvvis_size_calibration"]
     other = c.RunStart(run_id="r3", t=T0, reactor="R1", system="ZnO-sol-gel")
     assert reg.run_models(other) == []
     assert ModelRegistry(calibration=False, alerts=False, kinetics=False).run_models(start) == []
