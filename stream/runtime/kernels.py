@@ -20,13 +20,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from synthwatch.collectors.sim.constants import sets
 from synthwatch.collectors.sim.optics import (
     dielectric_function,
     ensemble_kernel,
     member_kernels,
     wavelength_range_nm,
 )
-from synthwatch.collectors.sim.constants import sets
 from synthwatch.contract.messages import Descriptor
 from synthwatch.models.psd.kernel import KernelMember, PSDKernel
 
