@@ -411,12 +411,14 @@ def fit_members(
     upper: np.ndarray,
     max_iter: int = 10,
     cost_tol: float = 0.0,
+    step_tol: float = 5e-3,
 ) -> MemberFits:
     """Levenberg-Marquardt (Marquardt, SIAM J. Appl. Math. 11 (1963) 431) on the variable-
     projection residual under every kernel at once, from ``p0`` (rows: one start per kernel, or
     one start for all). Each iteration is one batched evaluation of all the kernels; a kernel's
     damping falls after a successful step and rises after a failed one; it stops when no kernel
-    lowered its cost by more than ``cost_tol`` (or 1e-7 relative)."""
+    lowered its cost by more than ``cost_tol`` (or 1e-7 relative), or when no kernel's
+    parameters moved by more than ``step_tol`` (in ln d_mean and ln gsd: 0.5 %)."""
     stack_t = ens.stack_t
     k = stack_t.shape[0]
     p = np.array(np.broadcast_to(np.asarray(p0, dtype=float), (k, 2)))
@@ -425,7 +427,6 @@ def fit_members(
     n, res, mm = _projected(z, m)
     cost = np.einsum("mr,mr->m", res, res)
     lam = np.full(k, 1e-3)
-    idle = 0
     for _ in range(max_iter):
         a, g = _vp_system(z, m, dm, n, res, mm)
         # a parameter on its bound, pushed outwards, is held there
@@ -444,12 +445,15 @@ def fit_members(
         cq = np.einsum("mr,mr->m", rq, rq)
         better = cq <= cost
         gain = np.where(better, cost - cq, 0.0)
+        moved = float(np.abs(q[better] - p[better]).max()) if better.any() else 0.0
         p[better], m[better], dm[better] = q[better], mq[better], dmq[better]
         n[better], res[better], mm[better] = nq[better], rq[better], mmq[better]
         cost = np.where(better, cq, cost)
         lam = np.where(better, np.maximum(lam * 0.2, 1e-9), lam * 10.0)
-        idle = 0 if (gain > np.maximum(1e-7 * cost, cost_tol)).any() else idle + 1
-        if idle >= 2:  # two rounds in which no kernel gained: all at their optimum
+        gained = (gain > np.maximum(1e-7 * cost, cost_tol)).any()
+        # done when no kernel gained, or none moved by more than STEP_TOL: the members' spread
+        # is tens of per cent, so a member walking a flat valley further changes nothing
+        if not gained or moved < step_tol:
             break
     full = np.concatenate(
         [n[:, None, None] * dm, n[:, None, None] * m[:, None, :]], axis=1
@@ -462,7 +466,9 @@ def fit_members(
     return MemberFits(p, n, cost, cov, n[:, None] * m)
 
 
-def member_weights(cost: np.ndarray, noise_var: float, dof: int) -> np.ndarray:
+def member_weights(
+    cost: np.ndarray, noise_var: float, dof: int, n_eff: int | None = None
+) -> np.ndarray:
     """Weights of the kernels by their likelihood, tempered by the best one's misfit.
 
     exp(-(RSS_k - RSS_min) / (2 T noise^2)) with T = max(1, RSS_min / (dof noise^2)): a kernel
@@ -472,5 +478,7 @@ def member_weights(cost: np.ndarray, noise_var: float, dof: int) -> np.ndarray:
     """
     best = float(cost.min())
     t = max(1.0, best / (max(dof, 1) * noise_var)) if noise_var > 0 else 1.0
+    if n_eff is not None and 0 < n_eff < dof:
+        t *= dof / n_eff
     w = np.exp(-(cost - best) / (2.0 * t * max(noise_var, 1e-300)))
     return w / w.sum()

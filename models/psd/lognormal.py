@@ -47,7 +47,32 @@ Method, per spectrum:
    PSD fits as well as a larger, narrower one); a weak prior such as (1.15, 0.1) tightens d_mean
    there (p95 error 11 % -> 7 % at 1 % noise) at the price of pulling gsd towards gsd0.
 5. Uncertainties (1 sd): covariance (J^T J)^-1 s^2 in (ln d_mean, ln gsd, ln N), J the Jacobian
-   of the full model, s^2 = RSS / (n - 3); propagated to the derived quantities.
+   of the full model, s^2 = RSS / (n - 3); propagated to the derived quantities. A fit that
+   stops at a bound of gsd or d_mean is flagged ``at_bound:gsd`` / ``at_bound:d_mean_nm``; for
+   gsd the 95 % interval then comes from the profile likelihood
+   (:func:`~synthwatch.models.psd.ensemble.profile_width`), reported as ``lower``/``upper``.
+
+With an ensemble (``kernel.members``: one kernel per published set of optical constants and
+damping constant A; the runtime's default, issue 19) the model error is carried too:
+
+6. The spectrum is fitted under every member at once (:func:`~synthwatch.models.psd.ensemble.
+   fit_members`: batched Levenberg-Marquardt in one reduced basis of all the members, each
+   started from its best node of the start table or its previous fit), the fit above (on the
+   members' mean kernel) deciding the baseline offset. The members are weighted by their
+   likelihood tempered by the best one's misfit (:func:`~synthwatch.models.psd.ensemble.
+   member_weights`); the estimate is the weighted mean of (ln d_mean, ln gsd, ln N), its noise
+   part the weighted mean of the members' covariances, its model part the rms spread of the
+   members about it times the prediction factor of the number of sets
+   (:mod:`~synthwatch.models.psd.uncertainty`). Each quantity carries ``uncertainty`` (total),
+   ``uncertainty_noise`` and ``uncertainty_model``. ``chi2_red``, ``rel_rms_residual`` and the
+   ``unexplained`` test are those of the best member; ``unexplained`` then needs an rms misfit
+   beyond the noise above 5 % of the peak (the members' own disagreement leaves 2-3 %), or a
+   red excess.
+
+Spectra that cannot carry a size (:mod:`~synthwatch.models.psd.plasmon`: ``too_weak``,
+``no_plasmon``, ``too_broad``) get no size, width or concentration (``metal0_mM`` is kept
+except for ``too_broad``). The fit window is 400-800 nm for gold and 340-800 nm for silver
+(whose band peaks near 400 nm), unless ``fit_window_nm`` says otherwise.
 
 Quantities: ``d_mean_nm``, ``gsd`` ("1"), ``number_per_ml`` ("mL^-1"),
 ``d_volume_weighted_mean_nm`` (E[d^4]/E[d^3] = d_mean exp(3 s^2)), ``metal0_mM`` (Au(0) or Ag(0)
@@ -58,7 +83,8 @@ g/mol; Ag 10.49 g/cm^3, 107.87 g/mol, CRC Handbook of Chemistry and Physics), ``
 number fractions, summed over groups of 7 grid points of the kernel (434 -> 62 bins, centre at
 the geometric mean of the group), renormalised to sum to ``number_per_ml``.
 
-Flags (``update`` never raises): ``shape_mismatch`` (wrong length), ``sensor_mismatch``,
+Flags (``update`` never raises; the ones of 5, 6 and the refusals above, and):
+``shape_mismatch`` (wrong length), ``sensor_mismatch``,
 ``dropout``, ``saturated``, ``no_signal`` (peak below ``min_signal_au``: all quantities None),
 ``fit_failed`` (the signal is there but the fit is not: the optimiser raised, gave non-finite
 numbers or no positive concentration; all quantities None),
@@ -186,6 +212,9 @@ _BOUNDS_GSD = (1.01, 1.75)
 _EDGE_D_NM = (2.5, 140.0)
 _EDGE_GSD = 1.6
 _BIN_GROUP = 7
+#: with an ensemble, the rms misfit beyond the noise (relative to the peak) that the members'
+#: disagreement can leave before a spectrum counts as unexplained
+_MAX_MODEL_MISFIT = 0.05
 #: warm start unless the previous fit's cost on the new spectrum exceeds this times the LUT's
 _RESET_RATIO = 1.0
 #: what the optimiser may raise on a pathological window (flag ``fit_failed``)
@@ -569,7 +598,7 @@ class LognormalPSD(Model):
         p_k = fits.p[members][ok]
         ln_n = np.log(fits.n[members][ok])
         cost = fits.cost[members][ok] + rss_out
-        w = member_weights(cost, noise_var, dof)
+        w = member_weights(cost, noise_var, dof, n_eff=ens.basis.shape[1])
         best = int(np.argmax(w))
         members_p = np.column_stack([p_k, ln_n])
         p_bar = w @ members_p
@@ -581,7 +610,11 @@ class LognormalPSD(Model):
         rss = float(cost[best])
         chi2_red = rss / dof / noise_var if noise_var > 0 else math.nan
         rel_rms = math.sqrt(rss / n) / peak
-        unexplained = (chi2_red > self.max_chi2_red and rel_rms > self.max_rel_rms) or (
+        # the members' own disagreement leaves a misfit of a few per cent of the peak on real
+        # particles (2-3 % rms on spectra of a set left out): only a larger one beyond the
+        # noise, or a red excess, says that the sample is not spheres
+        misfit = math.sqrt(max(rss / n - noise_var, 0.0)) / peak
+        unexplained = (chi2_red > self.max_chi2_red and misfit > _MAX_MODEL_MISFIT) or (
             red_excess(resid, peak, math.sqrt(noise_var))
         )
         ln_d_mean, s = float(p_bar[0]), float(p_bar[1])

@@ -133,7 +133,7 @@ def _kernel():
         value_units="AU",
         path_length_cm=1.0,
     )
-    return kernel_for(desc, "Au-citrate")
+    return kernel_for(desc, "Au-citrate", ensemble=False)  # the single fit: noise alone
 
 
 def test_averaging_five_spectra_tightens_the_size_fit():
