@@ -7,11 +7,11 @@ known only to within a factor of a few (Kreibig & Vollmer, Optical Properties of
 Springer 1995, sec. 2.2). The size the fit reads from a real spectrum is off by about the spread
 that these choices give, whatever the noise.
 
-:func:`member_fits` refits a spectrum under each member of an ensemble of kernels, starting
-from the fit under the ensemble's mean kernel, with all members at once (two Gauss-Newton steps
-of the variable-projection residual, batched over members: a few matrix products, not one fit
-per member). The members share one reduced basis (the SVD of the stacked kernels), so each step
-costs ``r x n_support`` flops per member.
+:func:`fit_members` fits a spectrum under every member of an ensemble of kernels at once
+(Levenberg-Marquardt on the variable-projection residual, batched over the members: one
+evaluation of all of them per iteration, not one fit per member). The members share one reduced
+basis (the eigenvectors of their summed Gram matrices), so an evaluation costs
+``r x n_support`` flops per member. :func:`member_weights` weighs them by their likelihood.
 
 :func:`prediction_factor` turns the spread of the members about the centre into the standard
 uncertainty of a kernel the ensemble does not hold: the sets of constants are treated as draws
@@ -39,12 +39,13 @@ import numpy as np
 from scipy.special import ndtr
 from scipy.stats import t as student_t
 
-from synthwatch.models.psd.lut import ReducedKernel, model_and_grad
+from synthwatch.models.psd.lut import ReducedKernel, lognormal_hat_weights, model_and_grad
 
 __all__ = [
     "EnsembleBasis",
     "batched_model_and_grad",
-    "member_fits",
+    "fit_members",
+    "member_weights",
     "prediction_factor",
     "profile_width",
     "Profile",
@@ -139,12 +140,14 @@ class EnsembleBasis:
     n_sets: int
     #: (K, n_lut, r): each kernel's model spectra at the start table's nodes, unit rows
     lut: np.ndarray
+    #: the ln-d grid of ``stack_t`` (every other point of the kernel's: 2 % steps)
+    ln_d: np.ndarray
 
     def __post_init__(self) -> None:
         k = np.ascontiguousarray(np.transpose(self.stack_t, (1, 0, 2)))
         k.setflags(write=False)  # read-only to its base: checkpoints hash it once
         object.__setattr__(self, "stack_k", k.reshape(k.shape[0], -1))
-        for a in (self.basis, self.stack_t, self.stack_k, self.lut):
+        for a in (self.basis, self.stack_t, self.stack_k, self.lut, self.ln_d):
             a.setflags(write=False)
 
     @classmethod
@@ -154,15 +157,29 @@ class EnsembleBasis:
         members: tuple[np.ndarray, ...],
         ln_d: np.ndarray,
         n_sets: int,
-        lut_weights: np.ndarray,
+        lut_p: np.ndarray,
     ) -> EnsembleBasis:
         """From window kernels (absorbance per particle/mL, (n_wl, n_d) each) and the start
-        table's hat weights (n_d, n_lut)."""
-        red = ReducedKernel.build(centre, ln_d, tol=_TOL, span=members)
+        table's nodes ``lut_p`` (n_lut, 2).
+
+        The members are kept on every other point of the kernel's ln-d grid (2 % steps): the
+        cross-sections are smooth in ln d (the kernel itself is a spline through Mie nodes 8 %
+        apart), the hat weights stay exact for a piecewise-linear integrand, and each batched
+        evaluation costs half.
+        """
+        every = slice(None, None, _GRID_STEP)
+        ln_d = np.ascontiguousarray(ln_d[every])
+        members = tuple(np.ascontiguousarray(k[:, every]) for k in members)
+        red = ReducedKernel.build(
+            np.ascontiguousarray(centre[:, every]), ln_d, tol=_TOL, span=members
+        )
         stack = np.ascontiguousarray(
             np.stack([red.reduced_t] + [(red.basis.T @ k).T for k in members])
         )
-        return cls(red.basis, stack, n_sets, _unit_rows(np.matmul(lut_weights.T, stack)))
+        weights = np.column_stack(
+            [lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p]
+        )
+        return cls(red.basis, stack, n_sets, _unit_rows(np.matmul(weights.T, stack)), ln_d)
 
     def on_points(self, good: np.ndarray, centred: bool) -> EnsembleBasis:
         """The same kernels in a basis orthonormal on the ``good`` points only (centred over
@@ -172,7 +189,11 @@ class EnsembleBasis:
             bg = bg - bg.mean(axis=0)
         q, r = np.linalg.qr(bg)
         return EnsembleBasis(
-            q, np.ascontiguousarray(self.stack_t @ r.T), self.n_sets, _unit_rows(self.lut @ r.T)
+            q,
+            np.ascontiguousarray(self.stack_t @ r.T),
+            self.n_sets,
+            _unit_rows(self.lut @ r.T),
+            self.ln_d,
         )
 
     def starts(self, z: np.ndarray, lut_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -191,70 +212,8 @@ def _unit_rows(a: np.ndarray) -> np.ndarray:
 
 #: relative tolerance of the ensemble's shared basis (1e-5 of a column: far below 1 % noise)
 _TOL = 1e-5
-
-
-def member_fits(
-    z: np.ndarray,
-    ens: EnsembleBasis,
-    ln_d: np.ndarray,
-    p0: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    steps: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(p, N) of the fit of the reduced data ``z`` under each kernel of ``ens``, from ``p0``.
-
-    Gauss-Newton on the variable-projection residual ``z - N(p) m_k(p)`` (Golub & Pereyra, SIAM
-    J. Numer. Anal. 10 (1973) 413), ``steps`` steps for all kernels at once (the first, from the
-    shared start, is one matrix product for all of them); a kernel whose step raises its cost
-    takes half the step instead, or none; parameters kept within [lower, upper]. Returns ``p``
-    (1 + M, 2) and ``N`` (1 + M,), the centre first.
-    """
-    stack_t = ens.stack_t
-    n_members, _, r = stack_t.shape
-    p = np.tile(np.asarray(p0, dtype=float), (n_members, 1))
-    m_all, dm_all = model_and_grad(ens.stack_k, ln_d, p[0])
-    m = m_all.reshape(n_members, r)
-    dm = np.transpose(dm_all.reshape(2, n_members, r), (1, 0, 2))
-    n, res, mm = _projected(z, m)
-    cost = np.einsum("mr,mr->m", res, res)
-    for _ in range(steps):
-        safe = np.where(mm > 0, mm, 1.0)
-        dmz = dm @ z  # (M, 2)
-        dmm = np.einsum("mjr,mr->mj", dm, m)
-        dn = (dmz - 2.0 * n[:, None] * dmm) / safe[:, None]
-        jac = -(m[:, :, None] * dn[:, None, :] + n[:, None, None] * np.transpose(dm, (0, 2, 1)))
-        a = np.matmul(np.transpose(jac, (0, 2, 1)), jac)
-        g = np.einsum("mrj,mr->mj", jac, res)
-        det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
-        ok = np.abs(det) > 1e-300
-        det = np.where(ok, det, 1.0)
-        delta = -np.stack(
-            [
-                (a[:, 1, 1] * g[:, 0] - a[:, 0, 1] * g[:, 1]) / det,
-                (a[:, 0, 0] * g[:, 1] - a[:, 1, 0] * g[:, 0]) / det,
-            ],
-            axis=1,
-        )
-        delta[~ok] = 0.0
-        q = np.clip(p + delta, lower, upper)
-        mq, dmq = batched_model_and_grad(stack_t, ln_d, q)
-        nq, rq, mmq = _projected(z, mq)
-        cq = np.einsum("mr,mr->m", rq, rq)
-        worse = cq > cost
-        if worse.any():  # half the step for those members
-            q[worse] = np.clip(p[worse] + 0.5 * delta[worse], lower, upper)
-            mq, dmq = batched_model_and_grad(stack_t, ln_d, q)
-            nq, rq, mmq = _projected(z, mq)
-            cq = np.einsum("mr,mr->m", rq, rq)
-            keep = cq > cost  # still worse: stay where it was
-            q[keep] = p[keep]
-            if keep.any():
-                mq, dmq = batched_model_and_grad(stack_t, ln_d, q)
-                nq, rq, mmq = _projected(z, mq)
-                cq = np.einsum("mr,mr->m", rq, rq)
-        p, m, dm, n, res, mm, cost = q, mq, dmq, nq, rq, mmq, cq
-    return p, n
+#: the members' ln-d grid takes every _GRID_STEP-th point of the kernel's
+_GRID_STEP = 2
 
 
 @dataclass(frozen=True)

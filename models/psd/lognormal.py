@@ -217,6 +217,9 @@ _BIN_GROUP = 7
 _MAX_MODEL_MISFIT = 0.05
 #: warm start unless the previous fit's cost on the new spectrum exceeds this times the LUT's
 _RESET_RATIO = 1.0
+#: an ensemble's members start from their previous fits without a look at the start table while
+#: each one's cost on the new spectrum is within this factor of its cost on the previous one
+_WARM_SLACK = 2.0
 #: what the optimiser may raise on a pathological window (flag ``fit_failed``)
 _SOLVER_ERRORS = (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError)
 #: with baseline_offset='auto', refit with a free offset when the score statistic of a constant
@@ -254,11 +257,7 @@ class _Window:
         lut = red.reduced @ _lut_weights(ln_d, lut_p)
         # the centre is in the ensemble's basis too: refitted with the same steps, it is what
         # the members' shifts are measured from (the optimiser's tolerance is no model error)
-        ens = (
-            EnsembleBasis.build(k_win, members, ln_d, n_sets, _lut_weights(ln_d, lut_p))
-            if members
-            else None
-        )
+        ens = EnsembleBasis.build(k_win, members, ln_d, n_sets, lut_p) if members else None
         window = cls(red, lut / np.linalg.norm(lut, axis=0), offset, k_win.mean(axis=0), ens)
         for a in (red.basis, red.reduced, red.reduced_t, window.lut, window.col_means):
             a.setflags(write=False)  # shared by the models of every run on the kernel
@@ -413,6 +412,7 @@ class LognormalPSD(Model):
         )
         self._prev_p: np.ndarray | None = None
         self._prev_members: np.ndarray | None = None
+        self._prev_member_cost: np.ndarray | None = None
         self._last: tuple[Reading, dict[str, Any]] | None = None
         self._estimate: Estimate | None = None
         self._iterations = 0
@@ -588,13 +588,14 @@ class LognormalPSD(Model):
         noise_var = noise * noise if noise > 0 else (sol.fit.rss + sol.rss_out) / dof
         starts = self._member_starts(z, ens)
         fits = fit_members(
-            z, ens, self._red.ln_d, starts, self._lower, self._upper, cost_tol=1e-3 * noise_var
+            z, ens, ens.ln_d, starts, self._lower, self._upper, cost_tol=1e-3 * noise_var
         )
         members = slice(1, None)  # index 0 is the centre: a start, not a member
         ok = fits.n[members] > 0
         if not ok.any():
             return {"flags": [*flags, "fit_failed"]}
         self._prev_members = fits.p.copy()
+        self._prev_member_cost = fits.cost.copy()
         p_k = fits.p[members][ok]
         ln_n = np.log(fits.n[members][ok])
         cost = fits.cost[members][ok] + rss_out
@@ -629,7 +630,7 @@ class LognormalPSD(Model):
         if "gsd" in at_bound:
             s2 = float(s2_k[best])
             profile = profile_width(
-                z, ens.stack_t[kb], self._red.ln_d, fits.p[kb], self._lower, self._upper, s2
+                z, ens.stack_t[kb], ens.ln_d, fits.p[kb], self._lower, self._upper, s2
             )
             var_d = float(fits.cov[kb][0, 0]) * s2
             ln_d_cond_sd = math.sqrt(var_d) if var_d > 0 else 0.0
@@ -653,17 +654,22 @@ class LognormalPSD(Model):
     def _member_starts(self, z: np.ndarray, ens: EnsembleBasis) -> np.ndarray:
         """Where each member's fit starts: its previous fit (warm start) unless the start
         table's best node costs less on this spectrum (the rule of the single fit)."""
-        p0, cost0 = ens.starts(z, self._lut_p)
         prev = self._prev_members
-        if self.warm_start and prev is not None and prev.shape == p0.shape:
-            m, _ = batched_model_and_grad(ens.stack_t, self._red.ln_d, prev)
-            mm = np.einsum("kr,kr->k", m, m)
-            c = m @ z
-            cost_prev = float(z @ z) - np.where(
-                (mm > 0) & (c > 0), c * c / np.where(mm > 0, mm, 1), 0
-            )
-            keep = cost_prev <= _RESET_RATIO * cost0
-            p0[keep] = prev[keep]
+        if not (self.warm_start and prev is not None and prev.shape[0] == ens.stack_t.shape[0]):
+            return ens.starts(z, self._lut_p)[0]
+        m, _ = batched_model_and_grad(ens.stack_t, ens.ln_d, prev)
+        mm = np.einsum("kr,kr->k", m, m)
+        c = m @ z
+        cost_prev = float(z @ z) - np.where((mm > 0) & (c > 0), c * c / np.where(mm > 0, mm, 1), 0)
+        # the table is only consulted when a member's previous fit fits this spectrum worse than
+        # its previous cost allows (a jump); then the best node where it is better
+        if self._prev_member_cost is not None and np.all(
+            cost_prev <= _WARM_SLACK * self._prev_member_cost
+        ):
+            return prev.copy()
+        p0, cost0 = ens.starts(z, self._lut_p)
+        keep = cost_prev <= _RESET_RATIO * cost0
+        p0[keep] = prev[keep]
         return p0
 
     def _refusals(self, values: np.ndarray, noise: float) -> list[str]:

@@ -2,16 +2,16 @@
 
 Models are pure, so the worker makes their kernel: once per (metal, wavelength axis, medium,
 path length), from the simulator's optics (:mod:`synthwatch.collectors.sim.optics`: Johnson &
-Christy
-constants with size-dependent damping, Mie theory by miepython, cached on disk keyed by a hash of
-its inputs, so a second start does not recompute it), held in memory for every run that shares
-the axis.
+Christy constants with size-dependent damping, Mie theory by miepython, cached on disk keyed
+by a hash of its inputs, so a second start does not recompute it), held in memory for every run
+that shares the axis.
 
 With ``ensemble=True`` (the default) the kernel also carries its ensemble of members (issue 19):
 one kernel per published set of optical constants of the metal
 (:mod:`synthwatch.collectors.sim.constants`) and surface-damping constant A, on the same axes
-(:func:`synthwatch.collectors.sim.optics.member_kernels`; about 1-2 s cold for gold's 18, then
-from the disk cache).
+(:func:`synthwatch.collectors.sim.optics.member_kernels`; about 2 s cold for gold's 15, then
+from the disk cache). Sets the catalogue keeps out of the ensemble (``in_ensemble=False``:
+Werner's gold) are always left out.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ Layout (docs/architecture.md "Sinks"; the dashboards in dashboards/ query exactl
   ``pipeline_health``), tagged ``run_id``, ``reactor``, ``sensor_id``, ``model`` and
   ``model_version``. Its fields are numbers (always floats, so a field never changes type):
   one per quantity, named by the quantity (the names carry the units, e.g. ``d_mean_nm``), and
-  ``<name>_sd`` for its standard uncertainty. A quantity that could not be estimated (None) has
-  no field in that point. ``flag_count`` (number of quality flags) is always there, so every
-  estimate is a point even when nothing could be estimated.
+  ``<name>_sd`` for its standard uncertainty (the total), with ``<name>_sd_noise`` and
+  ``<name>_sd_model`` for its parts and ``<name>_lo`` / ``<name>_hi`` for a 95 % interval that
+  is not value +- 2 sd, when the estimate has them. A quantity that could not be estimated
+  (None) has no field in that point. ``flag_count`` (number of quality flags) is always there,
+  so every estimate is a point even when nothing could be estimated.
 * Its :class:`~synthwatch.contract.messages.Distribution`, if any (and ``write_distribution``),
   becomes one more point per bin in the same measurement, with the same tags plus one tag named
   by the axis (``d_nm="12.5"``) and the fields ``bin_<quantity>`` and ``bin_<quantity>_sd``
@@ -123,6 +125,15 @@ def estimate_lines(
         sd = _number(q.uncertainty)
         if sd is not None:
             point.field(f"{q.name}_sd", sd)
+        for suffix, part in (
+            ("_sd_noise", q.uncertainty_noise),
+            ("_sd_model", q.uncertainty_model),
+            ("_lo", q.lower),
+            ("_hi", q.upper),
+        ):
+            number = _number(part)
+            if number is not None:
+                point.field(f"{q.name}{suffix}", number)
     point.field("flag_count", float(len(est.flags)))
     lines = [_line(point)]
     dist = est.distribution

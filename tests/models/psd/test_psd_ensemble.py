@@ -16,7 +16,8 @@ from synthwatch.models.psd.ensemble import (
     CHI2_95_1DOF,
     EnsembleBasis,
     batched_model_and_grad,
-    member_fits,
+    fit_members,
+    member_weights,
     prediction_factor,
     profile_width,
 )
@@ -72,22 +73,28 @@ def test_batched_model_and_grad_equals_one_at_a_time():
         np.testing.assert_allclose(dm[k], dm1, rtol=1e-6, atol=1e-8)
 
 
-def test_member_fits_recover_each_members_parameters():
-    """Data made by one member's kernel: refitting under that member lands on the truth."""
+def test_fit_members_recover_each_members_parameters():
+    """Data made by one member's kernel: the fit under that member lands on the truth."""
     sig = [toy_sigma(0.0), toy_sigma(6.0), toy_sigma(-6.0, 1.05)]
     k = [s * (1e-14 / math.log(10.0)) for s in sig]
-    lut = lognormal_hat_weights(np.log(D), math.log(30.0), 0.1)[:, None]
-    ens = EnsembleBasis.build(k[0], tuple(k[1:]), np.log(D), 2, lut)
+    lut_p = np.array([(math.log(d), math.log(g)) for d in (10.0, 30.0, 90.0) for g in (1.1, 1.3)])
+    ens = EnsembleBasis.build(k[0], tuple(k[1:]), np.log(D), 2, lut_p)
     truth = np.array([math.log(30.0), math.log(1.15)])
     s = truth[1]
     w = lognormal_hat_weights(np.log(D), truth[0] - 0.5 * s * s, s)
     z = ens.basis.T @ (k[1] @ w * 1e11)
     lower, upper = np.array([math.log(2.1), math.log(1.01)]), np.array([math.log(148), 0.56])
-    p, n = member_fits(z, ens, np.log(D), truth + np.array([0.03, 0.02]), lower, upper, 4)
-    np.testing.assert_allclose(p[1], truth, atol=2e-3)
-    assert n[1] == pytest.approx(1e11, rel=1e-2)
+    fits = fit_members(z, ens, ens.ln_d, truth + np.array([0.05, 0.03]), lower, upper, 30)
+    np.testing.assert_allclose(fits.p[1], truth, atol=5e-3)
+    assert fits.n[1] == pytest.approx(1e11, rel=2e-2)
+    assert fits.cost[1] < 1e-6 * float(z @ z)
     # the other members read other sizes: that spread is the model error
-    assert abs(p[0, 0] - truth[0]) > 0.01
+    assert abs(fits.p[0, 0] - truth[0]) > 0.01
+    # the weights favour the member that made the data
+    assert int(np.argmax(member_weights(fits.cost, 1e-4 * float(z @ z) / z.size, 100))) == 1
+    # the start table's best node per member
+    p0, cost0 = ens.starts(z, lut_p)
+    assert p0.shape == (3, 2) and np.all(cost0 >= 0)
 
 
 def test_prediction_factor():
