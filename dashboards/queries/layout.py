@@ -107,6 +107,7 @@ _M = (
         "kinetics", ("conversion", "t90_s", "t90_s_lo", "t90_s_hi", "k1_per_s", "k2_per_s")
     ),
     Measurement("calibration", ()),
+    Measurement("psd_calibrated", ("d_mean_corrected_nm", "correction_ln")),
     Measurement("alerts", (), string_fields=("message",), with_sd=False, extra_tags=ALERT_TAGS),
     Measurement(
         "pipeline_health",

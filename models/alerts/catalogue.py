@@ -37,7 +37,14 @@ MEASUREMENTS: dict[str, tuple[str, ...]] = {
         "plateau_au0_mM", "plateau_metal0_mM", "plateau_conductivity_s_per_m",
         "aic_weight_finke_watzky", "aic_weight_jmak", "aic_weight_first_order",
     ),
-    "calibration": ("n_labels", "naive_mae", "pv_abs_error", "pv_mae", "d_mean_nm_pred"),
+    "calibration": (
+        "n_labels", "naive_mae", "pv_abs_error", "pv_mae", "d_mean_nm_pred",
+        "pv_abs_error_nm", "uncorrected_abs_error_nm", "pv_mae_nm", "uncorrected_mae_nm",
+        "correction_ln",
+    ),
+    "psd_calibrated": (
+        "d_mean_corrected_nm", "correction_ln", "correction_scatter_ln", "n_labels",
+    ),
     "golden_batch": ("t2", "t2_quantities"),
     "scalar": ("temperature_degC", "rate_per_min"),
     "pipeline_health": (

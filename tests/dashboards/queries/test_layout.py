@@ -20,6 +20,7 @@ from synthwatch.models.uvvis.model import UVVisFeatures
 DESIGN_MEASUREMENTS = {
     "uvvis_features",
     "psd",
+    "psd_calibrated",  # the UV-Vis size corrected by labels (issue 19)
     "impedance_fit",
     "kinetics",
     "calibration",
