@@ -34,9 +34,19 @@ def test_spheres_size_distribution_follows_the_truth(tmp_path, scenario, rel):
     ]
     assert len(plateau) > 100
     last = plateau[-20:]
-    # the width of a 15 nm distribution is only weakly determined (damping alone): averaged
-    gsd_mean = sum(e.get("gsd").value for e in last) / len(last)
-    assert gsd_mean == pytest.approx(truth[last[-1].seq].gsd, abs=0.06)
+    # the width of a 15 nm distribution is only weakly determined (damping alone), and with the
+    # damping constant A unknown (the ensemble holds A = 0.5, 1, 1.5) a narrower distribution
+    # with more damping fits as well: the 95 % interval of gsd must hold the truth
+    covered = 0
+    for e in last:
+        g = e.get("gsd")
+        lo, hi = (
+            (g.lower, g.upper)
+            if g.lower is not None
+            else (g.value - 2 * g.uncertainty, g.value + 2 * g.uncertainty)
+        )
+        covered += lo <= truth[e.seq].gsd <= hi
+    assert covered >= 0.9 * len(last)
     for e in last:
         t = truth[e.seq]
         assert e.get("d_mean_nm").value == pytest.approx(t.d_mean_nm, rel=rel)

@@ -425,9 +425,7 @@ def fit_members(
     return MemberFits(p, n, cost, cov, n[:, None] * m)
 
 
-def member_weights(
-    cost: np.ndarray, noise_var: float, dof: int, n_eff: int | None = None
-) -> np.ndarray:
+def member_weights(cost: np.ndarray, noise_var: float, dof: int) -> np.ndarray:
     """Weights of the kernels by their likelihood, tempered by the best one's misfit.
 
     exp(-(RSS_k - RSS_min) / (2 T noise^2)) with T = max(1, RSS_min / (dof noise^2)): a kernel
@@ -437,7 +435,5 @@ def member_weights(
     """
     best = float(cost.min())
     t = max(1.0, best / (max(dof, 1) * noise_var)) if noise_var > 0 else 1.0
-    if n_eff is not None and 0 < n_eff < dof:
-        t *= dof / n_eff
     w = np.exp(-(cost - best) / (2.0 * t * max(noise_var, 1e-300)))
     return w / w.sum()

@@ -65,9 +65,7 @@ damping constant A; the runtime's default, issue 19) the model error is carried 
    members about it times the prediction factor of the number of sets
    (:mod:`~synthwatch.models.psd.uncertainty`). Each quantity carries ``uncertainty`` (total),
    ``uncertainty_noise`` and ``uncertainty_model``. ``chi2_red``, ``rel_rms_residual`` and the
-   ``unexplained`` test are those of the best member; ``unexplained`` then needs an rms misfit
-   beyond the noise above 5 % of the peak (the members' own disagreement leaves 2-3 %), or a
-   red excess.
+   ``unexplained`` test are those of the best member.
 
 Spectra that cannot carry a size (:mod:`~synthwatch.models.psd.plasmon`: ``too_weak``,
 ``no_plasmon``, ``too_broad``) get no size, width or concentration (``metal0_mM`` is kept
@@ -212,9 +210,6 @@ _BOUNDS_GSD = (1.01, 1.75)
 _EDGE_D_NM = (2.5, 140.0)
 _EDGE_GSD = 1.6
 _BIN_GROUP = 7
-#: with an ensemble, the rms misfit beyond the noise (relative to the peak) that the members'
-#: disagreement can leave before a spectrum counts as unexplained
-_MAX_MODEL_MISFIT = 0.05
 #: warm start unless the previous fit's cost on the new spectrum exceeds this times the LUT's
 _RESET_RATIO = 1.0
 #: an ensemble's members start from their previous fits without a look at the start table while
@@ -609,7 +604,7 @@ class LognormalPSD(Model):
         p_k = fits.p[members][ok]
         ln_n = np.log(fits.n[members][ok])
         cost = fits.cost[members][ok] + rss_out
-        w = member_weights(cost, noise_var, dof, n_eff=ens.basis.shape[1])
+        w = member_weights(cost, noise_var, dof)
         best = int(np.argmax(w))
         members_p = np.column_stack([p_k, ln_n])
         p_bar = w @ members_p
@@ -621,11 +616,7 @@ class LognormalPSD(Model):
         rss = float(cost[best])
         chi2_red = rss / dof / noise_var if noise_var > 0 else math.nan
         rel_rms = math.sqrt(rss / n) / peak
-        # the members' own disagreement leaves a misfit of a few per cent of the peak on real
-        # particles (2-3 % rms on spectra of a set left out): only a larger one beyond the
-        # noise, or a red excess, says that the sample is not spheres
-        misfit = math.sqrt(max(rss / n - noise_var, 0.0)) / peak
-        unexplained = (chi2_red > self.max_chi2_red and misfit > _MAX_MODEL_MISFIT) or (
+        unexplained = (chi2_red > self.max_chi2_red and rel_rms > self.max_rel_rms) or (
             red_excess(resid, peak, math.sqrt(noise_var))
         )
         ln_d_mean, s = float(p_bar[0]), float(p_bar[1])
