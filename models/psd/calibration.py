@@ -9,10 +9,10 @@ bias from the reference sizes a chemist sends, hours after the sample, as
 
 Method. The correction is a log-bias ``b``: the true size is ``d_est * exp(b)``. Clean
 ``psd_lognormal`` estimates (``psd`` measurement; a None ``d_mean_nm`` is skipped; flags
-``dropout`` and ``saturated``, points left out of a fit that was still made, and ``at_bound:*``
-do not disqualify, every other flag does, see :data:`USABLE_FLAGS`) are kept in a bounded
-history (``max_history`` entries, ``history_s`` seconds) as (event time, sensor, ln d_mean,
-noise sd and model sd of ln d): the parts ``uncertainty_noise`` and ``uncertainty_model`` of the
+``dropout`` and ``saturated``, points left out of a fit that was still made, ``unexplained``
+and ``at_bound:*`` do not disqualify, every other flag does, see :data:`USABLE_FLAGS`) are
+kept in a bounded history (``max_history`` entries, ``history_s`` seconds) as (event time,
+sensor, ln d_mean, noise sd and model sd of ln d): the parts ``uncertainty_noise`` and ``uncertainty_model`` of the
 size, or, without them, its whole ``uncertainty`` as noise and ``default_model_rel_sd`` as the
 model part. A size pinned at its fit bound (``at_bound:d_mean_nm``) is corrected but never
 matched to a label: a label beyond the bound would teach the bound, not the model error.
@@ -129,8 +129,11 @@ __all__ = ["UVVisSizeCalibration", "USABLE_FLAGS"]
 
 #: flags of a ``psd_lognormal`` estimate that leave its size usable: points left out of a fit
 #: that was still made (``dropout``, ``saturated``), a parameter at a bound (``at_bound:*``,
-#: with its own interval); every other flag of LognormalPSD.FLAGS (and any unknown) disqualifies
-USABLE_FLAGS = frozenset({"dropout", "saturated"})
+#: with its own interval), and ``unexplained`` (a misfit beyond the noise: on real particles that
+#: is what the optical constants' error looks like, the very error the labels correct; a fit
+#: too poor to read has no d_mean and is skipped); every other flag of LognormalPSD.FLAGS (and
+#: any unknown) disqualifies
+USABLE_FLAGS = frozenset({"dropout", "saturated", "unexplained"})
 _USABLE_PREFIXES = ("at_bound:",)
 #: a size at its fit bound: corrected, never matched to a label
 _PINNED = "at_bound:d_mean_nm"
@@ -151,7 +154,7 @@ SWITCH = setting(
 def usable(flags: list[str]) -> bool:
     """Whether an estimate with ``flags`` is a clean source of sizes.
 
-    >>> usable([]), usable(["dropout", "at_bound:gsd"]), usable(["unexplained"])
+    >>> usable([]), usable(["dropout", "at_bound:gsd"]), usable(["at_grid_edge"])
     (True, True, False)
     """
     return all(f in USABLE_FLAGS or f.startswith(_USABLE_PREFIXES) for f in flags)

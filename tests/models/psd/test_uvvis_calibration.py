@@ -226,7 +226,7 @@ def test_unmatched_and_invalid_labels_are_flagged_and_not_learned():
 def test_disqualified_estimates_are_neither_matched_nor_corrected():
     cal = UVVisSizeCalibration()
     bad = [
-        psd(0, 20.0, flags=["unexplained"]),
+        psd(0, 20.0, flags=["too_broad"]),
         psd(1, 20.0, flags=["at_grid_edge"]),
         psd(2, 20.0, flags=["dropout", "no_signal"]),
         psd(3, 20.0, flags=["something_new"]),  # unknown flags disqualify
@@ -239,7 +239,7 @@ def test_disqualified_estimates_are_neither_matched_nor_corrected():
     cal.update(label(3, 25.0))
     assert cal.estimate.flags == ["label_unmatched"]
     # informational flags keep an estimate
-    cal.update(psd(100, 20.0, flags=["dropout", "saturated", "at_bound:gsd"]))
+    cal.update(psd(100, 20.0, flags=["dropout", "saturated", "at_bound:gsd", "unexplained"]))
     cal.update(label(100, 25.0))
     assert cal.estimate.flags == [] and cal.n_labels == 1
     for est in bad[:-1]:
