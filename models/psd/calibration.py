@@ -12,8 +12,9 @@ Method. The correction is a log-bias ``b``: the true size is ``d_est * exp(b)``.
 ``dropout`` and ``saturated``, points left out of a fit that was still made, ``unexplained``
 and ``at_bound:*`` do not disqualify, every other flag does, see :data:`USABLE_FLAGS`) are
 kept in a bounded history (``max_history`` entries, ``history_s`` seconds) as (event time,
-sensor, ln d_mean, noise sd and model sd of ln d): the parts ``uncertainty_noise`` and ``uncertainty_model`` of the
-size, or, without them, its whole ``uncertainty`` as noise and ``default_model_rel_sd`` as the
+sensor, ln d_mean, noise sd and model sd of ln d): the parts ``uncertainty_noise`` and
+``uncertainty_model`` of the size, or, without them, its whole ``uncertainty`` as noise and
+``default_model_rel_sd`` as the
 model part. A size pinned at its fit bound (``at_bound:d_mean_nm``) is corrected but never
 matched to a label: a label beyond the bound would teach the bound, not the model error.
 
