@@ -215,9 +215,6 @@ _RESET_RATIO = 1.0
 #: an ensemble's members start from their previous fits without a look at the start table while
 #: each one's cost on the new spectrum is within this factor of its cost on the previous one
 _WARM_SLACK = 2.0
-#: iterations of the members' fit from their previous fits: consecutive spectra of a run move
-#: each member by a fraction of the members' spread (tens of per cent), which 3 steps follow
-_WARM_MEMBER_ITER = 3
 #: what the optimiser may raise on a pathological window (flag ``fit_failed``)
 _SOLVER_ERRORS = (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError)
 #: with baseline_offset='auto', refit with a free offset when the score statistic of a constant
@@ -584,7 +581,7 @@ class LognormalPSD(Model):
         z = ens.basis.T @ yg
         rss_out = max(float(yg @ yg) - float(z @ z), 0.0)
         noise_var = noise * noise if noise > 0 else (sol.fit.rss + sol.rss_out) / dof
-        starts, warm = self._member_starts(z, ens)
+        starts = self._member_starts(z, ens)
         fits = fit_members(
             z,
             ens,
@@ -592,7 +589,6 @@ class LognormalPSD(Model):
             starts,
             self._lower,
             self._upper,
-            max_iter=_WARM_MEMBER_ITER if warm else 10,
             cost_tol=1e-3 * noise_var,
         )
         members = slice(1, None)  # index 0 is the centre: a start, not a member
@@ -652,12 +648,12 @@ class LognormalPSD(Model):
         nml = math.exp(float(p_bar[2]))
         return self._finish(flags, values, unexplained, rel_rms, ln_d_mean, s, nml)
 
-    def _member_starts(self, z: np.ndarray, ens: EnsembleBasis) -> tuple[np.ndarray, bool]:
+    def _member_starts(self, z: np.ndarray, ens: EnsembleBasis) -> np.ndarray:
         """Where each member's fit starts: its previous fit (warm start) unless the start
         table's best node costs less on this spectrum (the rule of the single fit)."""
         prev = self._prev_members
         if not (self.warm_start and prev is not None and prev.shape[0] == ens.stack_t.shape[0]):
-            return ens.starts(z, self._lut_p)[0], False
+            return ens.starts(z, self._lut_p)[0]
         m, _ = batched_model_and_grad(ens.stack_t, ens.ln_d, prev)
         mm = np.einsum("kr,kr->k", m, m)
         c = m @ z
@@ -667,11 +663,11 @@ class LognormalPSD(Model):
         if self._prev_member_cost is not None and np.all(
             cost_prev <= _WARM_SLACK * self._prev_member_cost
         ):
-            return prev.copy(), True
+            return prev.copy()
         p0, cost0 = ens.starts(z, self._lut_p)
         keep = cost_prev <= _RESET_RATIO * cost0
         p0[keep] = prev[keep]
-        return p0, False
+        return p0
 
     def _refusals(self, values: np.ndarray, noise: float) -> list[str]:
         """too_weak / no_plasmon / too_broad of the spectrum around the metal's band."""
