@@ -28,8 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uvvis_truth as truth  # noqa: E402
+from bench_uvvis_honest import descriptor  # noqa: E402
 
-from synthwatch.contract.messages import Descriptor, Label, Reading  # noqa: E402
+from synthwatch.contract.messages import Label, Reading  # noqa: E402
 from synthwatch.models.psd.calibration import UVVisSizeCalibration  # noqa: E402
 from synthwatch.models.psd.lognormal import LognormalPSD  # noqa: E402
 from synthwatch.stream.runtime.kernels import kernel_for  # noqa: E402
@@ -52,16 +53,7 @@ def _interval(q) -> tuple[float, float] | None:
 def run_recipe(metal: str, member: str, centre: float, n: int, seed: int) -> list[dict]:
     cases = truth.make_recipe(metal, member, centre, n, seed)
     wl = cases[0].wavelengths_nm
-    desc = Descriptor(
-        run_id="r",
-        t=T0,
-        sensor_id="uv1",
-        kind="uvvis",
-        axis=list(wl),
-        axis_units="nm",
-        value_units="AU",
-        path_length_cm=1.0,
-    )
+    desc = descriptor(wl)
     psd = LognormalPSD(
         kernel_for(desc, SYSTEM[metal], exclude=(member,)), sensor_id="uv1", warm_start=False
     )
@@ -114,16 +106,7 @@ def warm_speed(n: int = 300, rounds: int = 2) -> dict:
     from synthwatch.collectors.sim.gold import noise_free_spectrum
 
     wl = np.arange(300.0, 901.0)
-    desc = Descriptor(
-        run_id="r",
-        t=T0,
-        sensor_id="uv1",
-        kind="uvvis",
-        axis=list(wl),
-        axis_units="nm",
-        value_units="AU",
-        path_length_cm=1.0,
-    )
+    desc = descriptor(wl)
     rng = np.random.default_rng(0)
     readings = []
     for i in range(n):

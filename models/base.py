@@ -105,20 +105,22 @@ def build_estimate(
         "model_version": model.version,
         "measurement": measurement,
         "flags": list(flags),
-        "quantities": [_quantity(*q) for q in quantities],
+        "quantities": [quantity_fields(*q) for q in quantities],
     }
     if distribution is not None:
         msg["distribution"] = distribution
     return Estimate.model_validate(msg)
 
 
-def _quantity(
+def quantity_fields(
     name: str,
     value: float | None,
     units: str,
     sd: float | None,
     extras: dict[str, float | None] | None = None,
 ) -> dict[str, Any]:
+    """The fields of a :class:`~synthwatch.contract.messages.Quantity` from (name, value, units,
+    sd[, extras]), non-finite numbers as None."""
     q = {"name": name, "value": finite_or_none(value), "units": units}
     q["uncertainty"] = finite_or_none(sd)
     if extras:

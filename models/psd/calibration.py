@@ -123,7 +123,7 @@ import numpy as np
 from river import linear_model
 
 from synthwatch.contract.messages import Estimate, Label, Quantity
-from synthwatch.models.base import Model, finite_or_none
+from synthwatch.models.base import Model, quantity_fields
 from synthwatch.models.declare import register, setting
 
 __all__ = ["UVVisSizeCalibration", "USABLE_FLAGS"]
@@ -401,18 +401,7 @@ class UVVisSizeCalibration(Model):
             return None
         if self._estimate is None:
             out = self._out
-            quantities = []
-            for name, value, units, sd, extras in out["quantities"]:
-                more = {k: finite_or_none(v) for k, v in (extras or {}).items()}
-                quantities.append(
-                    Quantity(
-                        name=name,
-                        value=finite_or_none(value),
-                        units=units,
-                        uncertainty=finite_or_none(sd),
-                        **more,
-                    )
-                )
+            quantities = [Quantity(**quantity_fields(*q)) for q in out["quantities"]]
             self._estimate = Estimate(
                 run_id=out["run_id"],
                 t=out["t"],

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.special import ndtr
 from scipy.stats import t as student_t
 
-from synthwatch.models.psd.lut import ReducedKernel, lognormal_hat_weights, model_and_grad
+from synthwatch.models.psd.lut import ReducedKernel, lut_weights, model_and_grad
 
 __all__ = [
     "EnsembleBasis",
@@ -52,7 +52,6 @@ __all__ = [
 ]
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
-_SUPPORT_SD = 9.0
 #: the members' batched evaluations keep 6 sd of each distribution (the mass beyond is 2e-9)
 _BATCH_SD = 6.0
 #: chi-squared quantile of 1 dof at 95 %: the rise of the cost (in noise variances) that bounds
@@ -131,8 +130,7 @@ class EnsembleBasis:
     """The ensemble's kernels (the centre first, then the members) in one reduced basis.
 
     ``basis`` (n_wl, r) is orthonormal; ``stack_t`` is (1 + M, n_d, r), each kernel reduced and
-    transposed; ``stack_k`` the same numbers laid out (n_d, (1 + M) r), so that all kernels are
-    evaluated at one parameter point by one matrix product.
+    transposed.
     """
 
     basis: np.ndarray
@@ -144,10 +142,7 @@ class EnsembleBasis:
     ln_d: np.ndarray
 
     def __post_init__(self) -> None:
-        k = np.ascontiguousarray(np.transpose(self.stack_t, (1, 0, 2)))
-        k.setflags(write=False)  # read-only to its base: checkpoints hash it once
-        object.__setattr__(self, "stack_k", k.reshape(k.shape[0], -1))
-        for a in (self.basis, self.stack_t, self.stack_k, self.lut, self.ln_d):
+        for a in (self.basis, self.stack_t, self.lut, self.ln_d):
             a.setflags(write=False)
 
     @classmethod
@@ -176,9 +171,7 @@ class EnsembleBasis:
         stack = np.ascontiguousarray(
             np.stack([red.reduced_t] + [(red.basis.T @ k).T for k in members])
         )
-        weights = np.column_stack(
-            [lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p]
-        )
+        weights = lut_weights(ln_d, lut_p)
         return cls(red.basis, stack, n_sets, _unit_rows(np.matmul(weights.T, stack)), ln_d)
 
     def on_points(self, good: np.ndarray, centred: bool) -> EnsembleBasis:

@@ -148,6 +148,7 @@ from synthwatch.models.psd.lut import (
     ReducedKernel,
     fit_shape,
     lognormal_hat_weights,
+    lut_weights,
     model_and_grad,
     model_vector,
 )
@@ -222,11 +223,6 @@ _SOLVER_ERRORS = (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDiv
 _OFFSET_CHI2 = 10.83
 
 
-def _lut_weights(ln_d: np.ndarray, lut_p: np.ndarray) -> np.ndarray:
-    """(n_d, n_lut) hat weights of the LUT's nodes (ln d_mean, s)."""
-    return np.column_stack([lognormal_hat_weights(ln_d, a - 0.5 * b * b, b) for a, b in lut_p])
-
-
 @dataclass(frozen=True, eq=False)
 class _Window:
     """The fit window's reduced kernel and start table, without or with a free offset."""
@@ -249,7 +245,7 @@ class _Window:
         n_sets: int = 0,
     ) -> _Window:
         red = ReducedKernel.build(k_win, ln_d)
-        lut = red.reduced @ _lut_weights(ln_d, lut_p)
+        lut = red.reduced @ lut_weights(ln_d, lut_p)
         # the centre is in the ensemble's basis too: refitted with the same steps, it is what
         # the members' shifts are measured from (the optimiser's tolerance is no model error)
         ens = EnsembleBasis.build(k_win, members, ln_d, n_sets, lut_p) if members else None
@@ -390,7 +386,7 @@ class LognormalPSD(Model):
         self._plain, self._centred = per_kernel[key]
         ratio_key = ("max_red_ratio", tuple(window))
         if ratio_key not in per_kernel:
-            spectra = k_win @ _lut_weights(ln_d, self._lut_p)
+            spectra = k_win @ lut_weights(ln_d, self._lut_p)
             per_kernel[ratio_key] = kernel_max_red_ratio(wl[sel], spectra, kernel.metal)
         self._max_red_ratio = per_kernel[ratio_key]
         band = PLASMON_BAND_NM.get(kernel.metal, (wl[0], wl[-1]))
@@ -534,8 +530,7 @@ class LognormalPSD(Model):
             jd = fit.jac[:, 0]
             jj = float(jd @ jd)
             ln_d_cond_sd = math.sqrt(s2 / jj) if jj > 0 else 0.0
-        factor = prediction_factor(0)
-        parts = parts_of(p_hat, cov, None, factor, ln_metal0_factor, profile, ln_d_cond_sd)
+        parts = parts_of(p_hat, cov, None, 1.0, ln_metal0_factor, profile, ln_d_cond_sd)
         detailed = profile is not None
         values: dict[str, tuple] = {}
         for name, part in parts.items():

@@ -32,6 +32,7 @@ from scipy.special import ndtr
 
 __all__ = [
     "lognormal_hat_weights",
+    "lut_weights",
     "ReducedKernel",
     "FitResult",
     "fit_shape",
@@ -88,6 +89,11 @@ def _unit_columns(k: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(k, axis=0)
     norms[norms == 0] = 1.0
     return k / norms
+
+
+def lut_weights(ln_grid: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """(n_grid, n_nodes) :func:`lognormal_hat_weights` of start-table nodes (ln d_mean, s)."""
+    return np.column_stack([lognormal_hat_weights(ln_grid, a - 0.5 * b * b, b) for a, b in nodes])
 
 
 @dataclass(frozen=True, eq=False)
